@@ -1,0 +1,1011 @@
+/* profcore.h — a signal-safe, wait-free profiling core in one file.
+ *
+ * ===========================================================================
+ *  MANUAL
+ * ===========================================================================
+ *
+ * profcore records stack samples from signal handlers.  It is the part of a
+ * sampling profiler that runs *inside* the handler: it counts repeated stacks
+ * in a small hash table, evicts cold stacks into a log, and hands full log
+ * halves to a reader thread, all without locks, allocation, system calls or
+ * libc.  The hosted profiler around it (timers, unwinding, output files) is
+ * someone else's job; this file is meant to be vendored.
+ *
+ * Use
+ * ---
+ *   In exactly one C file:
+ *       #define PROFCORE_IMPLEMENTATION
+ *       #include "profcore.h"
+ *   Everywhere else, include it plainly.
+ *
+ *   static _Alignas(64) unsigned char mem[8u << 20];
+ *   profcore_config cfg = PROFCORE_CONFIG_DEFAULT;
+ *   profcore *pc;
+ *   if (profcore_size(&cfg) > sizeof mem || profcore_init(mem, sizeof mem, &cfg, &pc) != PROFCORE_OK)
+ *       ...refuse to profile...
+ *
+ *   In the signal handler (any thread, any nesting depth):
+ *       int r = profcore_add(pc, tag, frames, depth, weight, hint);
+ *       if (r == PROFCORE_RECORDED_HANDOFF) wake_reader();   // e.g. write(2) to an eventfd
+ *   On a thread the embedder does not know (no per-thread state):
+ *       profcore_add_nohandoff(pc, tag, frames, depth, weight, hint);
+ *   When the caller itself must drop a sample (unwinder failed, a critical
+ *   section was active), it still reports it so nothing goes uncounted:
+ *       profcore_add_loss(pc, PROFCORE_LOSS_UNWIND, weight);
+ *
+ *   On one reader thread:
+ *       profcore_drain(pc, emit, ctx);           // published log halves + loss records
+ *       profcore_collect(pc, emit, ctx, &busy);  // also harvest tables (flush)
+ *       while (profcore_stop(pc) == PROFCORE_BUSY) sleep a little;
+ *       while (profcore_final_drain(pc, emit, ctx) == PROFCORE_BUSY) sleep a little;
+ *   `emit` is called once per record: a stack (leaf first), its tag and its
+ *   weight.  The same stack may arrive in several records; the reader sums.
+ *
+ * The protocol (the concurrency is model-checked in proofs/profcore.pml)
+ * ------------
+ *   Memory.  The caller gives one block; profcore_size() says how many bytes
+ *   a configuration needs.  Nothing is allocated later.
+ *
+ *   Shards.  The table is split into `shards` independent shards.  An add
+ *   starts at shard (hint mod shards) and takes the shard's owner word with a
+ *   single compare-and-swap; if that fails it moves to the next shard, at
+ *   most `shards` tries.  If every shard is busy the sample is counted lost
+ *   (reason CONTENDED).  Nothing ever spins: a nested signal on a thread that
+ *   already holds a shard simply uses another one.
+ *
+ *   Table.  Inside a shard, a 32-bit hash of (tag, frames) picks a bucket of
+ *   `ways` entries.  A hit compares the whole stack and tag, never the hash
+ *   alone, and adds the weight.  A miss takes a free way, or evicts the way
+ *   with the smallest count into the shard's active log half.
+ *
+ *   Log and handoff.  Each shard has two log halves.  When the active half
+ *   cannot take a record, the writer publishes it with
+ *   CAS(handoff, 0, words<<1 | half) and switches to the other half.  The
+ *   reader copies the published half out and stores handoff = 0.  If the
+ *   reader still holds the other half, the CAS fails and the *new* sample is
+ *   counted lost (reason LOG_FULL); nothing already recorded is touched.
+ *
+ *   No-handoff path.  profcore_add_nohandoff() never publishes: it evicts
+ *   only into room the active half already has, else the sample is counted
+ *   lost (reason NOHANDOFF_FULL).  Use it where waking a reader is not
+ *   possible (threads with no state; Go's lesson in its non-Go SIGPROF path).
+ *
+ *   Reader harvest.  The reader may itself take a shard's owner word (with
+ *   the same single CAS: a busy shard is skipped and reported, never waited
+ *   for) and copy out the active half and the table counts.  That is how
+ *   profcore_collect() flushes a running profile and how the final drain
+ *   empties everything after stop.
+ *
+ *   Stop.  profcore_stop() refuses new samples (they are counted REJECTED)
+ *   and reports PROFCORE_BUSY while adds are still in flight; it never waits.
+ *   When it reports PROFCORE_OK, profcore_final_drain() walks every table and
+ *   log.  Both are polled by the caller.
+ *
+ * Invariants (checked by tests/, fuzz/ and proofs/)
+ * ----------
+ *   I1 Conservation.  Every sample offered ends in exactly one place: a
+ *      table count, a log record, a loss counter (by reason) or the rejected
+ *      counter.  offered == recorded + lost + rejected, in samples and in
+ *      weight, exactly, whenever no add is in flight.
+ *   I2 Integrity.  A record the reader sees is a stack and tag that was
+ *      offered (or a reserved synthetic frame), never torn or merged, and
+ *      each recorded weight is emitted exactly once.
+ *   I3 Wait-freedom.  Every function a signal handler may call finishes in
+ *      a bounded number of its own steps: every loop is bounded by the
+ *      configuration, no loop waits on another thread.  The reader side
+ *      does not wait either; it reports PROFCORE_BUSY.
+ *   I4 Exclusive shards.  A shard's table and active half are written only
+ *      by the holder of its owner word.  A published half is read only by
+ *      the reader, and written again only after the reader released it.
+ *
+ * Losses and synthetic frames
+ * ---------------------------
+ *   Every loss reason has a reserved frame value, PROFCORE_FRAME_LOST(reason).
+ *   The reader emits losses as one-frame records under that frame, so a
+ *   profile shows them next to real stacks.  A stack deeper than max_depth is
+ *   kept: its first max_depth-1 frames followed by PROFCORE_FRAME_TRUNCATED.
+ *   Frame values below PROFCORE_FRAME_RESERVED_END are reserved; a sample
+ *   carrying one (or NULL frames, depth 0, weight 0) is counted INVALID.
+ *   For a weight-0 sample the loss is counted as one sample of weight 0.
+ *
+ * Configuration (all sizes checked by profcore_init, distinct error each)
+ * -------------
+ *   shards     power of two, 1..256          (default 8)
+ *   buckets    power of two per shard, 1..2^20 (default 256)
+ *   ways       entries per bucket, 1..64     (default 4)
+ *   max_depth  frames per stack, 2..1024     (default 64)
+ *   log_words  64-bit words per log half, at least one record of max_depth
+ *              frames (3 + max_depth), at most 2^28 (default 8192)
+ *   The default uses 5.4 MiB: 8 shards x 256 buckets x 4 ways x 67 words
+ *   of table (4.2 MiB) plus 8 x 2 x 8192 words of log (1 MiB).  The memory
+ *   must be 8-byte aligned; 64-byte alignment avoids false sharing.
+ *
+ * Freestanding
+ * ------------
+ *   Includes only <stddef.h>, <stdint.h>, <stdbool.h>.  Calls no function
+ *   outside this file, and keeps the compiler from inventing memcpy/memset
+ *   calls by passing copied values through an empty asm (PROFCORE_OPAQUE).
+ *   Atomics use the __atomic builtins on types that are always lock-free
+ *   (checked at compile time); where 64-bit atomics are not lock-free the
+ *   statistics counters are 32 bits wide and wrap.
+ *
+ * Knobs a build may define before including this file
+ * ---------------------------------------------------
+ *   PROFCORE_API           storage class of the public functions (default
+ *                          extern; define as `static` for a private copy).
+ *   PROFCORE_YIELD_POINT() called before every shared-memory access of the
+ *                          atomics layer; empty by default.  The fuzzer's
+ *                          scheduler defines it (fuzz/).  Shipped builds
+ *                          leave it alone.
+ *   PROFCORE_SIGNAL_SAFE   the annotation that marks functions which may run
+ *                          in a signal handler (see annotations/); defined
+ *                          here so the file stays self-contained.
+ */
+#ifndef PROFCORE_H
+#define PROFCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef PROFCORE_API
+#define PROFCORE_API extern
+#endif
+
+/* Marks a function that may run in a signal handler.  The signal-safety gate
+ * (annotations/) checks that everything such a function reaches is either
+ * annotated too or on the async-signal-safe allowlist.  Under clang the mark
+ * is also visible in the IR as an annotation. */
+#ifndef PROFCORE_SIGNAL_SAFE
+#if defined(__clang__)
+#define PROFCORE_SIGNAL_SAFE __attribute__((annotate("profcore_signal_safe")))
+#else
+#define PROFCORE_SIGNAL_SAFE
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- configuration ------------------------------------------------------ */
+
+typedef struct profcore_config {
+    uint32_t shards;    /* power of two, 1..PROFCORE_MAX_SHARDS */
+    uint32_t buckets;   /* per shard, power of two, 1..PROFCORE_MAX_BUCKETS */
+    uint32_t ways;      /* entries per bucket, 1..PROFCORE_MAX_WAYS */
+    uint32_t max_depth; /* frames kept per stack, 2..PROFCORE_MAX_DEPTH */
+    uint32_t log_words; /* words per log half, 3+max_depth..PROFCORE_MAX_LOG_WORDS */
+} profcore_config;
+
+#define PROFCORE_MAX_SHARDS 256u
+#define PROFCORE_MAX_BUCKETS (1u << 20)
+#define PROFCORE_MAX_WAYS 64u
+#define PROFCORE_MAX_DEPTH 1024u
+#define PROFCORE_MAX_LOG_WORDS (1u << 28)
+#define PROFCORE_RECORD_HEADER_WORDS 3u
+
+#define PROFCORE_CONFIG_DEFAULT {8u, 256u, 4u, 64u, 8192u}
+
+/* ---- status codes --------------------------------------------------------
+ * Reader-side and setup calls return PROFCORE_OK, PROFCORE_BUSY (nothing is
+ * wrong, call again later) or a negative error.  Every error is distinct. */
+#define PROFCORE_OK 0
+#define PROFCORE_BUSY 1
+#define PROFCORE_E_NULL (-1)         /* a required pointer is NULL */
+#define PROFCORE_E_ALIGN (-2)        /* memory not 8-byte aligned */
+#define PROFCORE_E_SIZE (-3)         /* memory smaller than profcore_size() */
+#define PROFCORE_E_SHARDS (-4)       /* shards 0, not a power of two, too many */
+#define PROFCORE_E_BUCKETS (-5)      /* buckets 0, not a power of two, too many */
+#define PROFCORE_E_WAYS (-6)         /* ways 0 or too many */
+#define PROFCORE_E_DEPTH (-7)        /* max_depth < 2 or too large */
+#define PROFCORE_E_LOG (-8)          /* log half cannot hold one full record, or too large */
+#define PROFCORE_E_STATE (-9)        /* call out of order (drain after final drain, ...) */
+#define PROFCORE_E_NOT_INIT (-10)    /* not a profcore handle (bad magic) */
+#define PROFCORE_E_READER_BUSY (-11) /* another thread is in a reader call */
+
+/* ---- outcomes of the add calls (never negative unless the handle is bad) */
+#define PROFCORE_RECORDED 0         /* counted in a table or appended to a log */
+#define PROFCORE_RECORDED_HANDOFF 1 /* recorded, and a log half was published: wake the reader */
+#define PROFCORE_LOST 2             /* counted under a loss reason */
+#define PROFCORE_REJECTED 3         /* the core is stopped; counted as rejected */
+
+/* ---- loss reasons -------------------------------------------------------- */
+#define PROFCORE_LOSS_CONTENDED 0      /* every shard was held (nesting, contention) */
+#define PROFCORE_LOSS_LOG_FULL 1       /* eviction needed, reader still holds the other half */
+#define PROFCORE_LOSS_NOHANDOFF_FULL 2 /* no-handoff path, no room left in the active half */
+#define PROFCORE_LOSS_INVALID 3        /* depth 0, NULL or reserved frames, weight 0, bad reason */
+#define PROFCORE_LOSS_CRITICAL 4       /* caller: sample taken inside a critical section */
+#define PROFCORE_LOSS_UNWIND 5         /* caller: the unwinder failed */
+#define PROFCORE_LOSS_OTHER 6          /* caller: any other reason of the embedder's */
+#define PROFCORE_LOSS_REASONS 7
+
+/* Reserved frame values.  Real code addresses are never this small. */
+#define PROFCORE_FRAME_TRUNCATED ((uint64_t)1)
+#define PROFCORE_FRAME_LOST(reason) ((uint64_t)16 + (uint64_t)(reason))
+#define PROFCORE_FRAME_RESERVED_END ((uint64_t)64)
+
+/* ---- statistics ---------------------------------------------------------- */
+typedef struct profcore_stats {
+    uint64_t offered_samples, offered_weight; /* = recorded + lost + rejected */
+    uint64_t recorded_samples, recorded_weight;
+    uint64_t lost_samples[PROFCORE_LOSS_REASONS];
+    uint64_t lost_weight[PROFCORE_LOSS_REASONS];
+    uint64_t rejected_samples, rejected_weight;
+    uint64_t evictions;  /* table entries moved to a log */
+    uint64_t handoffs;   /* log halves published by writers */
+    uint64_t truncated;  /* samples whose stack was cut at max_depth */
+} profcore_stats;
+
+/* One record handed to the reader's callback.  `frames` is valid only for
+ * the duration of the call; copy what you keep. */
+typedef struct profcore_record {
+    uint64_t tag;
+    uint64_t weight;
+    uint32_t depth;
+    const uint64_t *frames; /* leaf first */
+} profcore_record;
+
+typedef void (*profcore_emit_fn)(void *ctx, const profcore_record *rec);
+
+typedef struct profcore profcore; /* lives at the start of the caller's memory */
+
+/* ---- setup (not signal-safe w.r.t. the same handle: call before sampling) */
+PROFCORE_API int profcore_check_config(const profcore_config *cfg);
+PROFCORE_API size_t profcore_size(const profcore_config *cfg); /* 0 if invalid */
+PROFCORE_API int profcore_init(void *mem, size_t size, const profcore_config *cfg, profcore **out);
+
+/* ---- signal path: any thread, any nesting, wait-free --------------------- */
+PROFCORE_API int profcore_add(profcore *pc, uint64_t tag, const uintptr_t *frames, uint32_t depth,
+                              uint32_t weight, uint32_t hint);
+PROFCORE_API int profcore_add_nohandoff(profcore *pc, uint64_t tag, const uintptr_t *frames,
+                                        uint32_t depth, uint32_t weight, uint32_t hint);
+PROFCORE_API int profcore_add_loss(profcore *pc, uint32_t reason, uint32_t weight);
+PROFCORE_API int profcore_stats_read(const profcore *pc, profcore_stats *out);
+
+/* ---- reader side: one thread at a time (others get E_READER_BUSY) ------- */
+PROFCORE_API int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx);
+PROFCORE_API int profcore_collect(profcore *pc, profcore_emit_fn emit, void *ctx,
+                                  uint32_t *busy_shards);
+PROFCORE_API int profcore_stop(profcore *pc);
+PROFCORE_API int profcore_final_drain(profcore *pc, profcore_emit_fn emit, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PROFCORE_H */
+
+/* ===========================================================================
+ *  IMPLEMENTATION
+ * ======================================================================== */
+#if defined(PROFCORE_IMPLEMENTATION) && !defined(PROFCORE_IMPLEMENTED)
+#define PROFCORE_IMPLEMENTED
+
+/* ---- compiler helpers ----------------------------------------------------
+ * PROFCORE_OPAQUE(v) hides a value from the optimizer so that a copy or
+ * clear loop is not turned into a call to memcpy/memset, which a
+ * freestanding build may not have and a signal handler must not call. */
+#if defined(__FRAMAC__)
+#define PROFCORE_OPAQUE(v) ((void)0)
+#else
+#define PROFCORE_OPAQUE(v) __asm__("" : "+r"(v))
+#endif
+
+#ifndef PROFCORE_YIELD_POINT
+#define PROFCORE_YIELD_POINT() ((void)0)
+#endif
+
+/* ---- the atomics layer ---------------------------------------------------
+ * Every access to memory that two threads (or a thread and its own nested
+ * signal handler) may touch at once goes through these functions and nothing
+ * else.  It is the one place where fuzz builds insert yield points and where
+ * the proofs substitute contract-only stubs (proofs/atomics_stubs.h).
+ *
+ * Only always-lock-free widths are used: a lock-based atomic could deadlock
+ * against a signal that interrupts it on the same thread (Go seed 004). */
+/* 2 means "always lock-free" (the compiler's own constant, usable in a
+ * static assertion; __atomic_always_lock_free is not, under -pedantic). */
+_Static_assert(__GCC_ATOMIC_INT_LOCK_FREE == 2 && sizeof(int) == sizeof(uint32_t),
+               "32-bit atomics must be always lock-free");
+#if defined(__GCC_ATOMIC_LLONG_LOCK_FREE) && __GCC_ATOMIC_LLONG_LOCK_FREE == 2
+typedef uint64_t profcore_counter;
+#define PROFCORE_COUNTER_BITS 64
+#else
+typedef uint32_t profcore_counter; /* 32-bit targets: counters wrap at 2^32 */
+#define PROFCORE_COUNTER_BITS 32
+#endif
+
+#if defined(__FRAMAC__) && defined(PROFCORE_FRAMAC_STUBS)
+#include PROFCORE_FRAMAC_STUBS
+#else
+PROFCORE_SIGNAL_SAFE static inline uint32_t pc_load_relaxed_u32(const uint32_t *p) {
+    PROFCORE_YIELD_POINT();
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+PROFCORE_SIGNAL_SAFE static inline uint32_t pc_load_acquire_u32(const uint32_t *p) {
+    PROFCORE_YIELD_POINT();
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+PROFCORE_SIGNAL_SAFE static inline uint32_t pc_load_seqcst_u32(const uint32_t *p) {
+    PROFCORE_YIELD_POINT();
+    return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+PROFCORE_SIGNAL_SAFE static inline void pc_store_release_u32(uint32_t *p, uint32_t v) {
+    PROFCORE_YIELD_POINT();
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+PROFCORE_SIGNAL_SAFE static inline void pc_store_seqcst_u32(uint32_t *p, uint32_t v) {
+    PROFCORE_YIELD_POINT();
+    __atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+}
+/* Strong CAS, sequentially consistent on success (it takes part in the
+ * store-load handshake with stop, see pc_shard_try_acquire), acquire on
+ * failure (the failed value is only inspected, never relied on). */
+PROFCORE_SIGNAL_SAFE static inline bool pc_cas_seqcst_u32(uint32_t *p, uint32_t expected,
+                                                          uint32_t desired) {
+    PROFCORE_YIELD_POINT();
+    return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_ACQUIRE);
+}
+/* Strong CAS, acquire+release on success, relaxed on failure. */
+PROFCORE_SIGNAL_SAFE static inline bool pc_cas_acqrel_u32(uint32_t *p, uint32_t expected,
+                                                          uint32_t desired) {
+    PROFCORE_YIELD_POINT();
+    return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
+}
+PROFCORE_SIGNAL_SAFE static inline uint32_t pc_add_seqcst_u32(uint32_t *p, uint32_t v) {
+    PROFCORE_YIELD_POINT();
+    return __atomic_add_fetch(p, v, __ATOMIC_SEQ_CST);
+}
+PROFCORE_SIGNAL_SAFE static inline uint32_t pc_sub_release_u32(uint32_t *p, uint32_t v) {
+    PROFCORE_YIELD_POINT();
+    return __atomic_sub_fetch(p, v, __ATOMIC_RELEASE);
+}
+/* Statistics counters: relaxed.  They order nothing; readers only need each
+ * counter to be untorn.  Exactness at quiescence comes from the shard owner
+ * handshake (release on owner store, acquire on the next CAS). */
+PROFCORE_SIGNAL_SAFE static inline void pc_counter_add(profcore_counter *p, uint64_t v) {
+    PROFCORE_YIELD_POINT();
+    (void)__atomic_fetch_add(p, (profcore_counter)v, __ATOMIC_RELAXED);
+}
+PROFCORE_SIGNAL_SAFE static inline uint64_t pc_counter_load(const profcore_counter *p) {
+    PROFCORE_YIELD_POINT();
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+/* For counters with a single writer (the shard owner): a relaxed load and
+ * store, no read-modify-write, so no locked instruction on the hot path. */
+PROFCORE_SIGNAL_SAFE static inline void pc_counter_bump_owned(profcore_counter *p, uint64_t v) {
+    PROFCORE_YIELD_POINT();
+    profcore_counter old = __atomic_load_n(p, __ATOMIC_RELAXED);
+    __atomic_store_n(p, (profcore_counter)(old + (profcore_counter)v), __ATOMIC_RELAXED);
+}
+#endif /* atomics layer */
+
+/* ---- layout ----------------------------------------------------------------
+ * [struct profcore][S shard headers, 64 bytes each][S tables][S logs]
+ * A table entry:  count, tag, hash<<32 | depth, frames[max_depth]
+ * A log record:   depth, tag, weight, frames[depth]            */
+#define PROFCORE_MAGIC 0x70726f66636f7265ull /* "profcore" */
+#define PC_OWNER_FREE 0u
+#define PC_OWNER_WRITER 1u
+#define PC_OWNER_READER 2u
+#define PC_STATE_RUNNING 0u
+#define PC_STATE_STOPPED 1u
+#define PC_STATE_DRAINED 2u
+#define PC_ENTRY_COUNT 0u
+#define PC_ENTRY_TAG 1u
+#define PC_ENTRY_META 2u
+
+struct profcore_shard {
+    uint32_t owner;   /* atomic: FREE, WRITER or READER (I4) */
+    uint32_t handoff; /* atomic: 0, or words<<1 | half of the published half */
+    uint32_t active;  /* owned: index of the half writers append to */
+    uint32_t used;    /* owned: words used in the active half */
+    profcore_counter recorded_samples, recorded_weight; /* owned writer, relaxed */
+    profcore_counter evictions, handoffs, truncated;    /* owned writer, relaxed */
+    uint64_t pad[8 - 2 - 5 * sizeof(profcore_counter) / 8];
+};
+_Static_assert(sizeof(struct profcore_shard) == 64 || sizeof(profcore_counter) != 8,
+               "one shard header per cache line");
+
+struct profcore {
+    uint64_t magic;
+    profcore_config cfg;
+    uint32_t entry_words;   /* 3 + max_depth */
+    uint32_t state;         /* atomic: RUNNING, STOPPED, DRAINED */
+    uint32_t reader;        /* atomic: 1 while a reader call runs */
+    uint32_t loss_inflight; /* atomic: loss-only adds between their stop check and their count */
+    struct profcore_shard *shards;
+    uint64_t *tables; /* shard s: tables + s * buckets * ways * entry_words */
+    uint64_t *logs;   /* shard s: logs + s * 2 * log_words */
+    profcore_counter lost_samples[PROFCORE_LOSS_REASONS];
+    profcore_counter lost_weight[PROFCORE_LOSS_REASONS];
+    profcore_counter rejected_samples, rejected_weight;
+    uint64_t reported_loss[PROFCORE_LOSS_REASONS]; /* reader-private: weight already emitted */
+};
+
+static size_t pc_round_up64(size_t n) { return (n + 63u) & ~(size_t)63u; }
+
+static bool pc_is_pow2(uint32_t x) { return x != 0 && (x & (x - 1u)) == 0; }
+
+PROFCORE_API int profcore_check_config(const profcore_config *cfg) {
+    if (cfg == NULL) return PROFCORE_E_NULL;
+    if (!pc_is_pow2(cfg->shards) || cfg->shards > PROFCORE_MAX_SHARDS) return PROFCORE_E_SHARDS;
+    if (!pc_is_pow2(cfg->buckets) || cfg->buckets > PROFCORE_MAX_BUCKETS) return PROFCORE_E_BUCKETS;
+    if (cfg->ways == 0 || cfg->ways > PROFCORE_MAX_WAYS) return PROFCORE_E_WAYS;
+    if (cfg->max_depth < 2 || cfg->max_depth > PROFCORE_MAX_DEPTH) return PROFCORE_E_DEPTH;
+    if (cfg->log_words < PROFCORE_RECORD_HEADER_WORDS + cfg->max_depth ||
+        cfg->log_words > PROFCORE_MAX_LOG_WORDS)
+        return PROFCORE_E_LOG;
+    return PROFCORE_OK;
+}
+
+/* Word counts fit in 64 bits by the limits above: 2^8 * 2^20 * 2^6 * 1027 < 2^45. */
+static uint64_t pc_table_words(const profcore_config *cfg) {
+    return (uint64_t)cfg->buckets * cfg->ways * (PROFCORE_RECORD_HEADER_WORDS + cfg->max_depth);
+}
+
+PROFCORE_API size_t profcore_size(const profcore_config *cfg) {
+    if (profcore_check_config(cfg) != PROFCORE_OK) return 0;
+    uint64_t bytes = pc_round_up64(sizeof(struct profcore));
+    bytes += (uint64_t)cfg->shards * sizeof(struct profcore_shard);
+    bytes += (uint64_t)cfg->shards * pc_table_words(cfg) * 8u;
+    bytes += (uint64_t)cfg->shards * 2u * cfg->log_words * 8u;
+    if (bytes > (uint64_t)SIZE_MAX) return 0;
+    return (size_t)bytes;
+}
+
+static void pc_zero_words(uint64_t *dst, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t z = 0;
+        PROFCORE_OPAQUE(z);
+        dst[i] = z;
+    }
+}
+
+PROFCORE_API int profcore_init(void *mem, size_t size, const profcore_config *cfg, profcore **out) {
+    if (mem == NULL || out == NULL) return PROFCORE_E_NULL;
+    int err = profcore_check_config(cfg);
+    if (err != PROFCORE_OK) return err;
+    if (((uintptr_t)mem & 7u) != 0) return PROFCORE_E_ALIGN;
+    size_t need = profcore_size(cfg);
+    if (need == 0) return PROFCORE_E_SIZE;
+    if (size < need) return PROFCORE_E_SIZE;
+
+    /* Validated: from here on, memory is written. */
+    pc_zero_words((uint64_t *)mem, need / 8u);
+    profcore *pc = (profcore *)mem;
+    unsigned char *base = (unsigned char *)mem;
+    size_t off = pc_round_up64(sizeof(struct profcore));
+    pc->shards = (struct profcore_shard *)(void *)(base + off);
+    off += (size_t)cfg->shards * sizeof(struct profcore_shard);
+    pc->tables = (uint64_t *)(void *)(base + off);
+    off += (size_t)(cfg->shards * pc_table_words(cfg) * 8u);
+    pc->logs = (uint64_t *)(void *)(base + off);
+    pc->cfg.shards = cfg->shards;
+    pc->cfg.buckets = cfg->buckets;
+    pc->cfg.ways = cfg->ways;
+    pc->cfg.max_depth = cfg->max_depth;
+    pc->cfg.log_words = cfg->log_words;
+    pc->entry_words = PROFCORE_RECORD_HEADER_WORDS + cfg->max_depth;
+    pc->state = PC_STATE_RUNNING;
+    pc->magic = PROFCORE_MAGIC;
+    /* The caller publishes `pc` to its signal handlers; that publication
+     * (a release store, or installing the handler afterwards) orders these
+     * plain writes before any add. */
+    *out = pc;
+    return PROFCORE_OK;
+}
+
+/* ---- hashing ---------------------------------------------------------------
+ * A 32-bit hash: a rotate-xor over the frames (one short dependency chain,
+ * two cycles a frame, which is what keeps a 32-frame hit cheap) and a
+ * multiply finalizer that spreads every input bit over the bucket index.
+ * Multiplies are 32x32->64 so nothing wraps (the proofs check unsigned
+ * overflow).  Quality only affects speed: a hit always compares the whole
+ * stack. */
+PROFCORE_SIGNAL_SAFE static uint32_t pc_fold(uint64_t w) {
+    return (uint32_t)w ^ (uint32_t)(w >> 32);
+}
+
+PROFCORE_SIGNAL_SAFE static uint32_t pc_rotl5(uint32_t h) {
+    return (uint32_t)(h << 5) | (h >> 27);
+}
+
+PROFCORE_SIGNAL_SAFE static uint32_t pc_finish(uint32_t h) {
+    uint64_t p = (uint64_t)h * 0x9E3779B1u;
+    h = (uint32_t)(p ^ (p >> 32));
+    p = (uint64_t)h * 0x85EBCA77u;
+    return (uint32_t)(p ^ (p >> 29));
+}
+
+/* The stack as stored: the first `kept` caller frames, plus the truncated
+ * marker in the last slot when the caller's stack was deeper than max_depth. */
+typedef struct pc_stack {
+    uint64_t tag;
+    const uintptr_t *frames;
+    uint32_t depth;    /* stored depth, <= max_depth */
+    uint32_t kept;     /* frames taken from the caller: depth, or depth-1 when truncated */
+    bool truncated;
+    uint32_t hash;
+} pc_stack;
+
+/* Checks the caller's input and fills `st`.  Returns false (invalid) for
+ * NULL frames, depth 0, weight 0 or a reserved frame value. */
+PROFCORE_SIGNAL_SAFE static bool pc_stack_make(const profcore *pc, uint64_t tag,
+                                               const uintptr_t *frames, uint32_t depth,
+                                               uint32_t weight, pc_stack *st) {
+    if (frames == NULL || depth == 0 || weight == 0) return false;
+    st->tag = tag;
+    st->frames = frames;
+    st->truncated = depth > pc->cfg.max_depth;
+    st->depth = st->truncated ? pc->cfg.max_depth : depth;
+    st->kept = st->truncated ? st->depth - 1u : st->depth;
+    uint32_t h = pc_fold(tag);
+    for (uint32_t i = 0; i < st->kept; i++) {
+        if ((uint64_t)frames[i] < PROFCORE_FRAME_RESERVED_END) return false;
+        h = pc_rotl5(h) ^ pc_fold((uint64_t)frames[i]);
+    }
+    if (st->truncated) h = pc_rotl5(h) ^ pc_fold(PROFCORE_FRAME_TRUNCATED);
+    st->hash = pc_finish(h ^ st->depth);
+    return true;
+}
+
+/* ---- shard ownership -------------------------------------------------------
+ * Acquire: CAS(owner, FREE, who), seq_cst.  Pairs with the release store in
+ * pc_shard_release by the previous owner, so the previous owner's table and
+ * log writes are visible.  Seq_cst because it is one side of the store-load
+ * handshake with profcore_stop: the add reads `state` after this CAS, stop
+ * reads `owner` after storing `state`; in the single total order one of
+ * them sees the other (model: proofs/profcore.pml, step "acquire"). */
+PROFCORE_SIGNAL_SAFE static bool pc_shard_try_acquire(struct profcore_shard *sh, uint32_t who) {
+    return pc_cas_seqcst_u32(&sh->owner, PC_OWNER_FREE, who);
+}
+
+/* Release: pairs with the acquiring CAS of the next owner (writer or reader). */
+PROFCORE_SIGNAL_SAFE static void pc_shard_release(struct profcore_shard *sh) {
+    pc_store_release_u32(&sh->owner, PC_OWNER_FREE);
+}
+
+PROFCORE_SIGNAL_SAFE static uint64_t *pc_shard_table(const profcore *pc, uint32_t s) {
+    return pc->tables + (size_t)s * (size_t)pc_table_words(&pc->cfg);
+}
+
+PROFCORE_SIGNAL_SAFE static uint64_t *pc_shard_half(const profcore *pc, uint32_t s, uint32_t half) {
+    return pc->logs + ((size_t)s * 2u + half) * (size_t)pc->cfg.log_words;
+}
+
+/* ---- losses ----------------------------------------------------------------
+ * Counted while the caller holds a shard (so stop sees it busy), or inside
+ * the loss_inflight bracket (pc_count_loss_unowned), so that a loss is never
+ * counted after the final drain has emitted the loss records. */
+PROFCORE_SIGNAL_SAFE static void pc_count_loss_owned(profcore *pc, uint32_t reason, uint32_t weight) {
+    pc_counter_add(&pc->lost_samples[reason], 1u);
+    pc_counter_add(&pc->lost_weight[reason], weight);
+}
+
+PROFCORE_SIGNAL_SAFE static int pc_count_rejected(profcore *pc, uint32_t weight) {
+    pc_counter_add(&pc->rejected_samples, 1u);
+    pc_counter_add(&pc->rejected_weight, weight);
+    return PROFCORE_REJECTED;
+}
+
+/* A loss on a path that holds no shard.  The increment of loss_inflight and
+ * the load of state form the same store-load handshake as the shard CAS:
+ * seq_cst on both sides (stop stores state, then loads loss_inflight). */
+PROFCORE_SIGNAL_SAFE static int pc_count_loss_unowned(profcore *pc, uint32_t reason, uint32_t weight) {
+    (void)pc_add_seqcst_u32(&pc->loss_inflight, 1u);
+    int outcome;
+    if (pc_load_seqcst_u32(&pc->state) != PC_STATE_RUNNING) {
+        outcome = pc_count_rejected(pc, weight);
+    } else {
+        pc_count_loss_owned(pc, reason, weight);
+        outcome = PROFCORE_LOST;
+    }
+    /* Release: pairs with the seq_cst load of loss_inflight in stop, so a
+     * stop that sees 0 also sees the counts above. */
+    (void)pc_sub_release_u32(&pc->loss_inflight, 1u);
+    return outcome;
+}
+
+/* ---- the log ----------------------------------------------------------------
+ * Appends one record to the shard's active half.  The caller owns the shard
+ * and has checked that the record fits. */
+PROFCORE_SIGNAL_SAFE static void pc_log_append(profcore *pc, uint32_t s, uint64_t tag,
+                                               uint64_t weight, uint32_t depth,
+                                               const uint64_t *frames) {
+    struct profcore_shard *sh = &pc->shards[s];
+    uint64_t *rec = pc_shard_half(pc, s, sh->active) + sh->used;
+    rec[0] = depth;
+    rec[1] = tag;
+    rec[2] = weight;
+    for (uint32_t i = 0; i < depth; i++) {
+        uint64_t v = frames[i];
+        PROFCORE_OPAQUE(v);
+        rec[PROFCORE_RECORD_HEADER_WORDS + i] = v;
+    }
+    sh->used += PROFCORE_RECORD_HEADER_WORDS + depth;
+}
+
+/* Makes room for `words` in the active half.  Returns true if there is room
+ * (possibly after publishing the full half), false if the sample must be
+ * dropped: LOG_FULL (the reader still holds the other half) or, on the
+ * no-handoff path, NOHANDOFF_FULL.  *handed is set when a half was
+ * published. */
+PROFCORE_SIGNAL_SAFE static bool pc_log_reserve(profcore *pc, uint32_t s, uint32_t words,
+                                                bool may_handoff, uint32_t *reason, bool *handed) {
+    struct profcore_shard *sh = &pc->shards[s];
+    if (pc->cfg.log_words - sh->used >= words) return true;
+    if (!may_handoff) {
+        *reason = PROFCORE_LOSS_NOHANDOFF_FULL;
+        return false;
+    }
+    /* Publish: acq_rel.  Release pairs with the reader's acquire load of
+     * handoff in pc_drain_published (the half's contents become visible);
+     * acquire pairs with the reader's release store of 0 there (the reader
+     * has finished reading the other half before we overwrite it).
+     * Model: proofs/profcore.pml, step "publish". */
+    if (!pc_cas_acqrel_u32(&sh->handoff, 0u, (sh->used << 1) | sh->active)) {
+        *reason = PROFCORE_LOSS_LOG_FULL;
+        return false;
+    }
+    sh->active ^= 1u;
+    sh->used = 0;
+    pc_counter_bump_owned(&sh->handoffs, 1u);
+    *handed = true;
+    return true; /* log_words >= one full record, checked at init */
+}
+
+/* ---- the table -------------------------------------------------------------- */
+PROFCORE_SIGNAL_SAFE static bool pc_entry_matches(const uint64_t *e, const pc_stack *st) {
+    if (e[PC_ENTRY_COUNT] == 0) return false;
+    if (e[PC_ENTRY_META] != (((uint64_t)st->hash << 32) | st->depth)) return false;
+    if (e[PC_ENTRY_TAG] != st->tag) return false;
+    const uint64_t *f = e + PROFCORE_RECORD_HEADER_WORDS;
+    for (uint32_t i = 0; i < st->kept; i++)
+        if (f[i] != (uint64_t)st->frames[i]) return false;
+    /* Equal metadata means equal depth, so a truncated entry's last slot
+     * holds the marker exactly when st's does. */
+    return !st->truncated || f[st->kept] == PROFCORE_FRAME_TRUNCATED;
+}
+
+PROFCORE_SIGNAL_SAFE static void pc_entry_fill(uint64_t *e, const pc_stack *st, uint32_t weight) {
+    uint64_t *f = e + PROFCORE_RECORD_HEADER_WORDS;
+    for (uint32_t i = 0; i < st->kept; i++) {
+        uint64_t v = (uint64_t)st->frames[i];
+        PROFCORE_OPAQUE(v);
+        f[i] = v;
+    }
+    if (st->truncated) f[st->kept] = PROFCORE_FRAME_TRUNCATED;
+    e[PC_ENTRY_TAG] = st->tag;
+    e[PC_ENTRY_META] = ((uint64_t)st->hash << 32) | st->depth;
+    e[PC_ENTRY_COUNT] = weight;
+}
+
+/* Way holding `st`, or `ways` if none. */
+PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_find(const profcore *pc, const uint64_t *bucket,
+                                                    const pc_stack *st) {
+    uint32_t w = 0;
+    while (w < pc->cfg.ways && !pc_entry_matches(bucket + (size_t)w * pc->entry_words, st)) w++;
+    return w;
+}
+
+/* The way to fill on a miss: the first free way, else the first way with
+ * the smallest count (the victim). */
+PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_victim(const profcore *pc, const uint64_t *bucket) {
+    uint32_t best = 0;
+    for (uint32_t w = 0; w < pc->cfg.ways; w++) {
+        uint64_t c = bucket[(size_t)w * pc->entry_words + PC_ENTRY_COUNT];
+        if (c == 0) return w;
+        if (c < bucket[(size_t)best * pc->entry_words + PC_ENTRY_COUNT]) best = w;
+    }
+    return best;
+}
+
+/* The body of an add, with shard `s` held.  Returns the outcome; a loss is
+ * counted here, while the shard is still held. */
+PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, const pc_stack *st,
+                                             uint32_t weight, bool may_handoff) {
+    struct profcore_shard *sh = &pc->shards[s];
+    uint64_t *bucket = pc_shard_table(pc, s) +
+                       (size_t)(st->hash & (pc->cfg.buckets - 1u)) * pc->cfg.ways * pc->entry_words;
+    uint32_t way = pc_bucket_find(pc, bucket, st);
+    uint64_t *e;
+    bool handed = false;
+    if (way < pc->cfg.ways &&
+        bucket[(size_t)way * pc->entry_words + PC_ENTRY_COUNT] <= UINT64_MAX - weight) {
+        e = bucket + (size_t)way * pc->entry_words;
+        e[PC_ENTRY_COUNT] += weight; /* owned: plain (I4) */
+    } else {
+        /* Miss, or a hit whose count would overflow: that way is the victim. */
+        if (way >= pc->cfg.ways) way = pc_bucket_victim(pc, bucket);
+        e = bucket + (size_t)way * pc->entry_words;
+        if (e[PC_ENTRY_COUNT] != 0) {
+            uint32_t depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
+            uint32_t reason = PROFCORE_LOSS_LOG_FULL;
+            if (!pc_log_reserve(pc, s, PROFCORE_RECORD_HEADER_WORDS + depth, may_handoff, &reason,
+                                &handed)) {
+                pc_count_loss_owned(pc, reason, weight);
+                return PROFCORE_LOST;
+            }
+            pc_log_append(pc, s, e[PC_ENTRY_TAG], e[PC_ENTRY_COUNT], depth,
+                          e + PROFCORE_RECORD_HEADER_WORDS);
+            pc_counter_bump_owned(&sh->evictions, 1u);
+        }
+        pc_entry_fill(e, st, weight);
+    }
+    pc_counter_bump_owned(&sh->recorded_samples, 1u);
+    pc_counter_bump_owned(&sh->recorded_weight, weight);
+    if (st->truncated) pc_counter_bump_owned(&sh->truncated, 1u);
+    return handed ? PROFCORE_RECORDED_HANDOFF : PROFCORE_RECORDED;
+}
+
+PROFCORE_SIGNAL_SAFE static bool pc_handle_ok(const profcore *pc) {
+    return pc != NULL && pc->magic == PROFCORE_MAGIC;
+}
+
+PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr_t *frames,
+                                       uint32_t depth, uint32_t weight, uint32_t hint,
+                                       bool may_handoff) {
+    if (!pc_handle_ok(pc)) return pc == NULL ? PROFCORE_E_NULL : PROFCORE_E_NOT_INIT;
+    pc_stack st;
+    if (!pc_stack_make(pc, tag, frames, depth, weight, &st))
+        return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
+    uint32_t mask = pc->cfg.shards - 1u;
+    for (uint32_t i = 0; i < pc->cfg.shards; i++) {
+        uint32_t s = (hint + i) & mask;
+        struct profcore_shard *sh = &pc->shards[s];
+        if (!pc_shard_try_acquire(sh, PC_OWNER_WRITER)) continue;
+        int outcome;
+        /* Seq_cst load after the seq_cst CAS: the add side of the stop
+         * handshake (model: step "check_stop"). */
+        if (pc_load_seqcst_u32(&pc->state) != PC_STATE_RUNNING) {
+            pc_shard_release(sh);
+            return pc_count_rejected(pc, weight);
+        }
+        outcome = pc_add_owned(pc, s, &st, weight, may_handoff);
+        pc_shard_release(sh);
+        return outcome;
+    }
+    return pc_count_loss_unowned(pc, PROFCORE_LOSS_CONTENDED, weight);
+}
+
+PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add(profcore *pc, uint64_t tag,
+                                                   const uintptr_t *frames, uint32_t depth,
+                                                   uint32_t weight, uint32_t hint) {
+    return pc_add(pc, tag, frames, depth, weight, hint, true);
+}
+
+PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add_nohandoff(profcore *pc, uint64_t tag,
+                                                             const uintptr_t *frames,
+                                                             uint32_t depth, uint32_t weight,
+                                                             uint32_t hint) {
+    return pc_add(pc, tag, frames, depth, weight, hint, false);
+}
+
+/* Losses the caller decided on (critical section, unwind failure, other).
+ * A core-only reason is API misuse and is counted as INVALID instead. */
+PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add_loss(profcore *pc, uint32_t reason,
+                                                        uint32_t weight) {
+    if (!pc_handle_ok(pc)) return pc == NULL ? PROFCORE_E_NULL : PROFCORE_E_NOT_INIT;
+    bool caller_reason = reason == PROFCORE_LOSS_CRITICAL || reason == PROFCORE_LOSS_UNWIND ||
+                         reason == PROFCORE_LOSS_OTHER;
+    if (!caller_reason || weight == 0) reason = PROFCORE_LOSS_INVALID;
+    return pc_count_loss_unowned(pc, reason, weight);
+}
+
+PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_stats_read(const profcore *pc, profcore_stats *out) {
+    if (out == NULL || pc == NULL) return PROFCORE_E_NULL;
+    if (!pc_handle_ok(pc)) return PROFCORE_E_NOT_INIT;
+    uint64_t rs = 0, rw = 0, ev = 0, ho = 0, tr = 0;
+    for (uint32_t s = 0; s < pc->cfg.shards; s++) {
+        const struct profcore_shard *sh = &pc->shards[s];
+        rs += pc_counter_load(&sh->recorded_samples);
+        rw += pc_counter_load(&sh->recorded_weight);
+        ev += pc_counter_load(&sh->evictions);
+        ho += pc_counter_load(&sh->handoffs);
+        tr += pc_counter_load(&sh->truncated);
+    }
+    out->recorded_samples = rs;
+    out->recorded_weight = rw;
+    out->evictions = ev;
+    out->handoffs = ho;
+    out->truncated = tr;
+    out->offered_samples = rs;
+    out->offered_weight = rw;
+    for (uint32_t r = 0; r < PROFCORE_LOSS_REASONS; r++) {
+        out->lost_samples[r] = pc_counter_load(&pc->lost_samples[r]);
+        out->lost_weight[r] = pc_counter_load(&pc->lost_weight[r]);
+        out->offered_samples += out->lost_samples[r];
+        out->offered_weight += out->lost_weight[r];
+    }
+    out->rejected_samples = pc_counter_load(&pc->rejected_samples);
+    out->rejected_weight = pc_counter_load(&pc->rejected_weight);
+    out->offered_samples += out->rejected_samples;
+    out->offered_weight += out->rejected_weight;
+    return PROFCORE_OK;
+}
+
+/* ---- reader side -------------------------------------------------------------
+ * One reader at a time: the reader word is taken with one CAS (acquire,
+ * pairing with the previous reader's release) and a second concurrent
+ * reader gets E_READER_BUSY.  The reader never waits on writers: a shard a
+ * writer holds is skipped and reported. */
+static int pc_reader_enter(profcore *pc) {
+    if (pc == NULL) return PROFCORE_E_NULL;
+    if (!pc_handle_ok(pc)) return PROFCORE_E_NOT_INIT;
+    if (!pc_cas_acqrel_u32(&pc->reader, 0u, 1u)) return PROFCORE_E_READER_BUSY;
+    return PROFCORE_OK;
+}
+
+/* Release: pairs with the next reader's CAS in pc_reader_enter. */
+static void pc_reader_leave(profcore *pc) { pc_store_release_u32(&pc->reader, 0u); }
+
+/* Emits the records in words [0, n) of a half.  A record that would run
+ * past n (impossible unless memory was corrupted) ends the walk. */
+static void pc_emit_half(const profcore *pc, const uint64_t *half, uint32_t n, profcore_emit_fn emit,
+                         void *ctx) {
+    uint32_t at = 0;
+    while (n - at >= PROFCORE_RECORD_HEADER_WORDS) {
+        uint64_t depth = half[at];
+        if (depth == 0 || depth > pc->cfg.max_depth ||
+            depth > n - at - PROFCORE_RECORD_HEADER_WORDS)
+            return;
+        profcore_record rec;
+        rec.depth = (uint32_t)depth;
+        rec.tag = half[at + 1u];
+        rec.weight = half[at + 2u];
+        rec.frames = half + at + PROFCORE_RECORD_HEADER_WORDS;
+        emit(ctx, &rec);
+        at += PROFCORE_RECORD_HEADER_WORDS + (uint32_t)depth;
+    }
+}
+
+/* Copies out the shard's published half, if any, then releases it.
+ * Acquire load pairs with the writer's publishing CAS (pc_log_reserve);
+ * the release store of 0 pairs with the acquire of the writer's next CAS.
+ * Model: proofs/profcore.pml, steps "take" and "release". */
+static void pc_drain_published(profcore *pc, uint32_t s, profcore_emit_fn emit, void *ctx) {
+    struct profcore_shard *sh = &pc->shards[s];
+    uint32_t h = pc_load_acquire_u32(&sh->handoff);
+    if (h == 0) return;
+    uint32_t n = h >> 1;
+    if (n > pc->cfg.log_words) n = pc->cfg.log_words;
+    pc_emit_half(pc, pc_shard_half(pc, s, h & 1u), n, emit, ctx);
+    pc_store_release_u32(&sh->handoff, 0u);
+}
+
+/* Emits, for each loss reason, the weight lost since the last report as one
+ * record under the reason's reserved frame. */
+static void pc_emit_losses(profcore *pc, profcore_emit_fn emit, void *ctx) {
+    for (uint32_t r = 0; r < PROFCORE_LOSS_REASONS; r++) {
+        uint64_t total = pc_counter_load(&pc->lost_weight[r]);
+        uint64_t delta = (uint64_t)(profcore_counter)(total - pc->reported_loss[r]);
+        if (delta == 0) continue;
+        uint64_t frame = PROFCORE_FRAME_LOST(r);
+        profcore_record rec;
+        rec.tag = 0;
+        rec.weight = delta;
+        rec.depth = 1;
+        rec.frames = &frame;
+        emit(ctx, &rec);
+        pc->reported_loss[r] = total;
+    }
+}
+
+/* With shard s held by the reader: emit and empty its published half, its
+ * active half and its table. */
+static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, void *ctx) {
+    struct profcore_shard *sh = &pc->shards[s];
+    pc_drain_published(pc, s, emit, ctx);
+    pc_emit_half(pc, pc_shard_half(pc, s, sh->active), sh->used, emit, ctx);
+    sh->used = 0;
+    uint64_t *table = pc_shard_table(pc, s);
+    uint64_t entries = (uint64_t)pc->cfg.buckets * pc->cfg.ways;
+    for (uint64_t i = 0; i < entries; i++) {
+        uint64_t *e = table + i * pc->entry_words;
+        if (e[PC_ENTRY_COUNT] == 0) continue;
+        profcore_record rec;
+        rec.tag = e[PC_ENTRY_TAG];
+        rec.weight = e[PC_ENTRY_COUNT];
+        rec.depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
+        rec.frames = e + PROFCORE_RECORD_HEADER_WORDS;
+        emit(ctx, &rec);
+        e[PC_ENTRY_COUNT] = 0; /* the way is free again */
+    }
+}
+
+/* Harvests every shard it can take; returns how many were busy. */
+static uint32_t pc_collect_all(profcore *pc, profcore_emit_fn emit, void *ctx) {
+    uint32_t busy = 0;
+    for (uint32_t s = 0; s < pc->cfg.shards; s++) {
+        struct profcore_shard *sh = &pc->shards[s];
+        if (!pc_shard_try_acquire(sh, PC_OWNER_READER)) {
+            busy++;
+            continue;
+        }
+        pc_harvest_owned(pc, s, emit, ctx);
+        pc_shard_release(sh);
+    }
+    return busy;
+}
+
+PROFCORE_API int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx) {
+    if (emit == NULL) return PROFCORE_E_NULL;
+    int err = pc_reader_enter(pc);
+    if (err != PROFCORE_OK) return err;
+    if (pc_load_acquire_u32(&pc->state) == PC_STATE_DRAINED) {
+        pc_reader_leave(pc);
+        return PROFCORE_E_STATE;
+    }
+    for (uint32_t s = 0; s < pc->cfg.shards; s++) pc_drain_published(pc, s, emit, ctx);
+    pc_emit_losses(pc, emit, ctx);
+    pc_reader_leave(pc);
+    return PROFCORE_OK;
+}
+
+PROFCORE_API int profcore_collect(profcore *pc, profcore_emit_fn emit, void *ctx,
+                                  uint32_t *busy_shards) {
+    if (emit == NULL) return PROFCORE_E_NULL;
+    int err = pc_reader_enter(pc);
+    if (err != PROFCORE_OK) return err;
+    if (pc_load_acquire_u32(&pc->state) == PC_STATE_DRAINED) {
+        pc_reader_leave(pc);
+        return PROFCORE_E_STATE;
+    }
+    uint32_t busy = pc_collect_all(pc, emit, ctx);
+    pc_emit_losses(pc, emit, ctx);
+    pc_reader_leave(pc);
+    if (busy_shards != NULL) *busy_shards = busy;
+    return busy == 0 ? PROFCORE_OK : PROFCORE_BUSY;
+}
+
+/* True when no writer holds a shard and no loss-only add is in flight.
+ * Seq_cst loads: the stop side of the handshake (see pc_shard_try_acquire
+ * and pc_count_loss_unowned; model step "quiescent"). */
+static bool pc_quiescent(profcore *pc) {
+    for (uint32_t s = 0; s < pc->cfg.shards; s++)
+        if (pc_load_seqcst_u32(&pc->shards[s].owner) == PC_OWNER_WRITER) return false;
+    return pc_load_seqcst_u32(&pc->loss_inflight) == 0;
+}
+
+PROFCORE_API int profcore_stop(profcore *pc) {
+    int err = pc_reader_enter(pc);
+    if (err != PROFCORE_OK) return err;
+    uint32_t state = pc_load_acquire_u32(&pc->state);
+    if (state == PC_STATE_DRAINED) {
+        pc_reader_leave(pc);
+        return PROFCORE_E_STATE;
+    }
+    /* Seq_cst store: the stop side of the handshake; from here on every add
+     * that takes a shard or enters the loss bracket sees STOPPED. */
+    if (state == PC_STATE_RUNNING) pc_store_seqcst_u32(&pc->state, PC_STATE_STOPPED);
+    bool idle = pc_quiescent(pc);
+    pc_reader_leave(pc);
+    return idle ? PROFCORE_OK : PROFCORE_BUSY;
+}
+
+PROFCORE_API int profcore_final_drain(profcore *pc, profcore_emit_fn emit, void *ctx) {
+    if (emit == NULL) return PROFCORE_E_NULL;
+    int err = pc_reader_enter(pc);
+    if (err != PROFCORE_OK) return err;
+    if (pc_load_acquire_u32(&pc->state) != PC_STATE_STOPPED) {
+        pc_reader_leave(pc);
+        return PROFCORE_E_STATE;
+    }
+    if (!pc_quiescent(pc)) {
+        pc_reader_leave(pc);
+        return PROFCORE_BUSY;
+    }
+    /* A late add may still take a shard for a moment to find STOPPED; such a
+     * shard is skipped now and harvested by the next call (records already
+     * emitted were cleared, so nothing is emitted twice). */
+    uint32_t busy = pc_collect_all(pc, emit, ctx);
+    pc_emit_losses(pc, emit, ctx);
+    if (busy == 0) pc_store_release_u32(&pc->state, PC_STATE_DRAINED);
+    pc_reader_leave(pc);
+    return busy == 0 ? PROFCORE_OK : PROFCORE_BUSY;
+}
+
+#endif /* PROFCORE_IMPLEMENTATION */

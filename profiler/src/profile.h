@@ -1,0 +1,86 @@
+/* profile.h — the aggregated profile, as the writer thread hands it to the
+ * output formats (profiler/output/).  This is the one interface between the
+ * profiler's runtime (profiler/src/: signals, timers, unwinding, the core)
+ * and its output (profiler/output/: symbolization, pprof, legacy,
+ * collapsed, the summary).  Nothing here runs in a signal handler.
+ *
+ * Stacks are already aggregated: one entry per distinct (tag, frames), the
+ * weights of every record of it summed.  Frames are leaf first and raw, as
+ * the unwinder produced them: frames[0] is the interrupted PC, every later
+ * frame is a return address (the output side moves those onto the call
+ * instruction, address - 1, before symbolizing).  Frame values below
+ * PROFCORE_FRAME_RESERVED_END are the core's synthetic frames
+ * (PROFCORE_FRAME_TRUNCATED, PROFCORE_FRAME_LOST(reason)) and the
+ * profiler's own (PCPROF_FRAME_* below); outputs render them by name with
+ * pcprof_synthetic_name().
+ */
+#ifndef PROFCORE_PROFILER_PROFILE_H
+#define PROFCORE_PROFILER_PROFILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#include "profcore.h"
+
+/* Tag layout (one 64-bit word per sample, part of the core's key):
+ *   bits  0..31  thread id (gettid), 0 when unknown
+ *   bits 32..47  label index into pcprof_profile.labels (0: no label)
+ *   bits 48..55  thread state in wall-clock mode (PCPROF_STATE_*), else 0
+ *   bit  63      the sample came from a thread the profiler did not know
+ *                (unregistered path of the core)                          */
+#define PCPROF_TAG_TID(t) ((uint32_t)((t) & 0xffffffffu))
+#define PCPROF_TAG_LABEL(t) ((uint32_t)(((t) >> 32) & 0xffffu))
+#define PCPROF_TAG_STATE(t) ((uint32_t)(((t) >> 48) & 0xffu))
+#define PCPROF_TAG_UNREGISTERED(t) ((int)(((t) >> 63) & 1u))
+#define PCPROF_TAG_MAKE(tid, label, state, unreg)                                   \
+    ((uint64_t)(uint32_t)(tid) | ((uint64_t)((label) & 0xffffu) << 32) |           \
+     ((uint64_t)((state) & 0xffu) << 48) | ((uint64_t)((unreg) ? 1u : 0u) << 63))
+
+#define PCPROF_STATE_NONE 0u
+#define PCPROF_STATE_RUNNING 1u
+#define PCPROF_STATE_SLEEPING 2u
+#define PCPROF_STATE_OTHER 3u
+
+/* The profiler's own synthetic frames (the core's are 1 and 16..22). */
+#define PCPROF_FRAME_HOOK_FAILED ((uint64_t)40) /* reserved for the hook path */
+
+typedef struct pcprof_stack {
+    uint64_t weight; /* timer periods (1 + overruns, summed) */
+    uint64_t tag;
+    uint32_t depth;
+    const uint64_t *frames; /* leaf first */
+} pcprof_stack;
+
+typedef struct pcprof_profile {
+    const pcprof_stack *stacks;
+    size_t nstacks;
+    uint64_t period_ns;   /* nanoseconds of CPU (or wall) time one unit of weight stands for */
+    int64_t start_unix_ns;
+    int64_t duration_ns;
+    const char *engine;   /* "ctimer", "itimer", "perf", "wall" */
+    uint32_t hz;          /* nominal frequency */
+    const char *const *labels; /* labels[i] for label index i; labels[0] unused */
+    size_t nlabels;
+    /* For the summary. */
+    profcore_stats core;            /* the core's counters at the end */
+    uint64_t cpu_measured_ns;       /* process CPU time over the run (clock) */
+    uint64_t handler_samples;       /* signals handled */
+    uint64_t handler_ns_total, handler_ns_max; /* self-overhead of the handler */
+} pcprof_profile;
+
+/* "[truncated]", "[lost: contended]", ...; NULL for a frame that is not synthetic. */
+const char *pcprof_synthetic_name(uint64_t frame);
+
+/* Output formats (profiler/output/).  Each writes `path` atomically (a
+ * temporary file in the same directory, fsync, rename) and returns 0, or -1
+ * with a one-line reason in err. */
+int pcprof_write_pprof(const pcprof_profile *p, const char *path, char *err, size_t errlen);
+int pcprof_write_legacy(const pcprof_profile *p, const char *path, char *err, size_t errlen);
+int pcprof_write_collapsed(const pcprof_profile *p, const char *path, char *err, size_t errlen);
+
+/* The human summary: samples, CPU profiled vs measured, losses by reason,
+ * handler cost, the top `top` functions by flat and cumulative share. */
+void pcprof_print_summary(FILE *out, const pcprof_profile *p, int top);
+
+#endif
