@@ -1,0 +1,85 @@
+# profiler/cli/cli.mk — the `profcore` tool, the profile readers, the
+# environment parser, their tests (tests/cli/) and fuzz harnesses.
+#
+#   $(BUILD)/profiler/profcore   the CLI (record, top)
+#   suites: cli-unit (env parser + readers + corpus replay, ASan+UBSan),
+#           cli-record (record/top end to end with a dummy preload library),
+#           cli-fuzz (libFuzzer, ~25 s per harness)
+#   make cli-corpus   regenerates the committed seeds in profiler/cli/corpus/
+
+CLI_DIR := profiler/cli
+CLI_OUT := $(BUILD)/cli
+CLI_CFLAGS := $(WARN) $(OPT) $(CORE_INC) -I$(CLI_DIR)
+CLI_SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CLI_LIB_SRC := $(CLI_DIR)/readers.c $(CLI_DIR)/envconfig.c
+CLI_HDRS := $(CLI_DIR)/readers.h $(CLI_DIR)/envconfig.h core/profcore.h
+CLI_FUZZ_SECONDS ?= 25
+
+$(BUILD)/profiler/profcore: $(CLI_DIR)/profcore.c $(CLI_LIB_SRC) $(CLI_HDRS) | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_DIR)/profcore.c $(CLI_LIB_SRC) -lz
+
+$(CLI_OUT)/test_readers: tests/cli/test_readers.c $(CLI_DIR)/readers.c $(CLI_DIR)/pbbuild.h $(CLI_HDRS) | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CLI_SAN) $(CORE_INC) -I$(CLI_DIR) -o $@ tests/cli/test_readers.c $(CLI_DIR)/readers.c -lz
+
+$(CLI_OUT)/test_envconfig: tests/cli/test_envconfig.c $(CLI_DIR)/envconfig.c $(CLI_DIR)/envconfig.h | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CLI_SAN) -I$(CLI_DIR) -o $@ tests/cli/test_envconfig.c $(CLI_DIR)/envconfig.c
+
+# Corpus replay without libFuzzer: any compiler, sanitizers on.
+$(CLI_OUT)/replay_readers: $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_readers.c $(CLI_DIR)/readers.c $(CLI_HDRS) | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CLI_SAN) $(CORE_INC) -I$(CLI_DIR) -o $@ $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_readers.c $(CLI_DIR)/readers.c -lz
+$(CLI_OUT)/replay_env: $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_env.c $(CLI_DIR)/envconfig.c $(CLI_DIR)/envconfig.h | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CLI_SAN) -I$(CLI_DIR) -o $@ $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_env.c $(CLI_DIR)/envconfig.c
+
+# libFuzzer harnesses (clang only).
+$(CLI_OUT)/fuzz_readers: $(CLI_DIR)/fuzz_readers.c $(CLI_DIR)/readers.c $(CLI_HDRS) | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CLANG) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CORE_INC) -I$(CLI_DIR) -o $@ $(CLI_DIR)/fuzz_readers.c $(CLI_DIR)/readers.c -lz
+$(CLI_OUT)/fuzz_env: $(CLI_DIR)/fuzz_env.c $(CLI_DIR)/envconfig.c $(CLI_DIR)/envconfig.h | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CLANG) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$(CLI_DIR) -o $@ $(CLI_DIR)/fuzz_env.c $(CLI_DIR)/envconfig.c
+
+# record's test fixtures: a stand-in preload library that runs the real
+# env parser and writes a tiny collapsed profile, a command with known
+# exit/signal behaviour, and the same command linked statically.
+$(CLI_OUT)/dummy_preload.so: tests/cli/dummy_preload.c $(CLI_DIR)/envconfig.c $(CLI_DIR)/envconfig.h | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(OPT) -I$(CLI_DIR) -shared -fPIC -o $@ tests/cli/dummy_preload.c $(CLI_DIR)/envconfig.c
+$(CLI_OUT)/testprog: tests/cli/testprog.c | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(OPT) -o $@ $<
+$(CLI_OUT)/testprog-static: tests/cli/testprog.c | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(OPT) -static -o $@ $<
+
+$(CLI_OUT)/seedgen: $(CLI_DIR)/seedgen.c $(CLI_DIR)/pbbuild.h | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(OPT) -I$(CLI_DIR) -o $@ $< -lz
+
+CLI_UNIT_BINS := $(CLI_OUT)/test_envconfig $(CLI_OUT)/test_readers $(CLI_OUT)/replay_readers $(CLI_OUT)/replay_env
+CLI_RECORD_BINS := $(BUILD)/profiler/profcore $(CLI_OUT)/dummy_preload.so $(CLI_OUT)/testprog $(CLI_OUT)/testprog-static
+CLI_FUZZ_BINS := $(CLI_OUT)/fuzz_readers $(CLI_OUT)/fuzz_env
+
+.PHONY: cli cli-corpus suite-cli-unit suite-cli-record suite-cli-fuzz
+cli: $(BUILD)/profiler/profcore
+cli-corpus: $(CLI_OUT)/seedgen
+	$(CLI_OUT)/seedgen $(CLI_DIR)/corpus
+
+suite-cli-unit: $(CLI_UNIT_BINS)
+	@$(RUN_SUITE) cli-unit tests/cli/run_all.sh $(CLI_OUT)/test_envconfig $(CLI_OUT)/test_readers \
+	    "$(CLI_OUT)/replay_readers $(CLI_DIR)/corpus/readers" "$(CLI_OUT)/replay_env $(CLI_DIR)/corpus/env"
+suite-cli-record: $(CLI_RECORD_BINS)
+	@$(RUN_SUITE) cli-record tests/cli/test_record.sh $(BUILD)/profiler/profcore $(CLI_OUT)/dummy_preload.so \
+	    $(CLI_OUT)/testprog $(CLI_OUT)/testprog-static $(CLI_OUT)/record-scratch
+suite-cli-fuzz: $(CLI_FUZZ_BINS)
+	@$(RUN_SUITE) cli-fuzz tests/cli/run_fuzz.sh $(CLI_FUZZ_SECONDS) $(CLI_OUT)/fuzz-scratch \
+	    $(CLI_OUT)/fuzz_readers:$(CLI_DIR)/corpus/readers $(CLI_OUT)/fuzz_env:$(CLI_DIR)/corpus/env
+
+ALL_TARGETS += $(BUILD)/profiler/profcore $(CLI_UNIT_BINS) $(CLI_RECORD_BINS) $(CLI_FUZZ_BINS)
+TEST_SUITES += cli-unit cli-record
+FUZZ_SUITES += cli-fuzz
+DEPS_PACKAGES += zlib1g-dev libc6-dev clang libclang-rt-14-dev

@@ -1,0 +1,112 @@
+/* envconfig.h — the strict parser of the profiler's environment variables.
+ *
+ * The LD_PRELOAD library calls pcenv_parse() once, in its constructor, and
+ * `profcore record` uses the per-value parsers to validate its options with
+ * exactly the same rules.  No allocation; the result lives in one struct.
+ *
+ * Variables (PROFCORE_* take precedence over gperftools' CPUPROFILE*; a
+ * variable that is overridden is not examined at all):
+ *   PROFCORE_OUT / CPUPROFILE   output path; setting either turns profiling
+ *                               on.  An empty CPUPROFILE counts as unset
+ *                               (gperftools does the same); an empty
+ *                               PROFCORE_OUT is an error.
+ *   PROFCORE_HZ / CPUPROFILE_FREQUENCY   decimal integer 1..100000, nothing
+ *                               else: no sign, no spaces, no junk, no overflow.
+ *   PROFCORE_ENGINE             ctimer | itimer | perf | wall
+ *   CPUPROFILE_REALTIME         gperftools samples real (wall) time when this
+ *                               is set, whatever its value: we map it to the
+ *                               `wall` engine.  Accepted values: empty, 1,
+ *                               true, yes.  0/false/no are refused, because
+ *                               gperftools would treat them as "on" and we
+ *                               will not guess which meaning was intended.
+ *   CPUPROFILE_PER_THREAD_TIMERS  same values; maps to `ctimer`.  If both
+ *                               gperftools variables are set, REALTIME wins
+ *                               (it decides *what* is measured; per-thread
+ *                               timers only decide *how*).
+ *   PROFCORE_FORMAT             pprof | legacy | collapsed
+ *   PROFCORE_CHILDREN           0 | 1 | true | false | yes | no
+ *   PROFCORE_SNAPSHOT_SIGNAL    a number (1..SIGRTMAX) or a name: SIGUSR2,
+ *                               USR2, SIGRTMIN+3, RTMAX-1.  Refused: SIGKILL,
+ *                               SIGSTOP (cannot be caught), SIGPROF (the
+ *                               timer engines use it), and the synchronous
+ *                               fault signals SEGV/BUS/ILL/FPE/TRAP.
+ *
+ * Policy: profiling is off unless an output path is given (then nothing
+ * else is examined).  With a path, any invalid value refuses profiling: the
+ * program still runs, unprofiled, and the reason is one line per bad
+ * variable in `messages` ("profcore: PROFCORE_HZ='10x': expected an integer
+ * 1..100000").  We never substitute a default for a value the user wrote.
+ * Values the user did not set take the defaults below.
+ */
+#ifndef PROFCORE_CLI_ENVCONFIG_H
+#define PROFCORE_CLI_ENVCONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+#define PCENV_HZ_MIN 1u
+#define PCENV_HZ_MAX 100000u
+#define PCENV_DEFAULT_HZ 100u /* gperftools' default too */
+#define PCENV_MESSAGES_MAX 1024
+
+typedef enum { PCENV_ENGINE_CTIMER, PCENV_ENGINE_ITIMER, PCENV_ENGINE_PERF, PCENV_ENGINE_WALL } pcenv_engine;
+typedef enum { PCENV_FORMAT_PPROF, PCENV_FORMAT_LEGACY, PCENV_FORMAT_COLLAPSED } pcenv_format;
+
+typedef enum {
+    PCENV_OFF = 0,     /* no output path: do not profile, nothing to say */
+    PCENV_PROFILE = 1, /* profile with `config` */
+    PCENV_REFUSED = 2  /* a value was invalid: do not profile; see messages */
+} pcenv_status;
+
+typedef struct pcenv_config {
+    char out[PATH_MAX];
+    unsigned hz;
+    pcenv_engine engine;
+    pcenv_format format;
+    int children;        /* 0 or 1 */
+    int snapshot_signal; /* 0: none */
+    /* Which variable supplied each value ("default" if none): for the
+     * summary and for messages. */
+    const char *out_from, *hz_from, *engine_from;
+} pcenv_config;
+
+typedef struct pcenv_result {
+    pcenv_status status;
+    pcenv_config config;
+    int nerrors;
+    char messages[PCENV_MESSAGES_MAX]; /* one line per error, each ending in '\n' */
+} pcenv_result;
+
+/* Where values come from: getenv-like, returns NULL for unset.  Lets tests
+ * and the fuzzer feed an environment without touching the real one. */
+typedef const char *(*pcenv_lookup_fn)(void *ctx, const char *name);
+
+void pcenv_parse(pcenv_lookup_fn lookup, void *ctx, pcenv_result *out);
+/* The same, on the process environment (getenv). */
+void pcenv_parse_environ(pcenv_result *out);
+
+/* Per-value parsers: 0 on success, -1 on an invalid value (then *out is
+ * untouched).  pcenv_describe_* give what is accepted, for messages. */
+int pcenv_parse_hz(const char *s, unsigned *out);
+int pcenv_parse_engine(const char *s, pcenv_engine *out);
+int pcenv_parse_format(const char *s, pcenv_format *out);
+int pcenv_parse_bool(const char *s, int *out);
+int pcenv_parse_signal(const char *s, int *out);
+int pcenv_parse_path(const char *s, char out[PATH_MAX]);
+
+const char *pcenv_engine_name(pcenv_engine e);
+const char *pcenv_format_name(pcenv_format f);
+
+#define PCENV_ACCEPT_HZ "an integer 1..100000"
+#define PCENV_ACCEPT_ENGINE "one of ctimer, itimer, perf, wall"
+#define PCENV_ACCEPT_FORMAT "one of pprof, legacy, collapsed"
+#define PCENV_ACCEPT_BOOL "one of 0, 1, true, false, yes, no"
+#define PCENV_ACCEPT_SIGNAL                                                                        \
+    "a catchable signal number or name (SIGUSR2, USR2, SIGRTMIN+3), not KILL/STOP/PROF/SEGV/BUS/ILL/FPE/TRAP"
+#define PCENV_ACCEPT_PATH "a non-empty path shorter than PATH_MAX"
+
+#endif

@@ -1,0 +1,547 @@
+/* profcore — the command-line tool.
+ *
+ *   profcore record [-F hz] [-e engine] [-o file] [--format f] [--children] -- command args...
+ *   profcore top [-n N] FILE
+ *
+ * `record` runs the command with the preload library (libprofcore.so next
+ * to this binary, or $PROFCORE_LIB) and the PROFCORE_* variables, forwards
+ * termination signals, exits with the command's status (128+signal when it
+ * was killed, as shells do), then reads the profile back and prints a
+ * summary on stderr (stdout stays the command's).
+ */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "envconfig.h"
+#include "readers.h"
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: profcore record [-F hz] [-e ctimer|itimer|perf|wall] [-o file]\n"
+            "                       [--format pprof|legacy|collapsed] [--children] -- command [args...]\n"
+            "       profcore top [-n N] FILE\n");
+}
+
+/* ---- top -------------------------------------------------------------- */
+
+static void format_weight(char *buf, size_t n, const rd_profile *p, int64_t w) {
+    if (p->has_value_ns) snprintf(buf, n, "%.2fs", (double)w / 1e9);
+    else snprintf(buf, n, "%" PRId64, w);
+}
+
+static int print_top(FILE *out, const rd_profile *p, int n) {
+    rd_func_stat *st;
+    size_t nst;
+    int64_t total;
+    if (rd_top(p, &st, &nst, &total) != 0) {
+        fprintf(stderr, "profcore: out of memory\n");
+        return -1;
+    }
+    fprintf(out, "%10s %6s %6s %10s %6s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "function");
+    double sum = 0;
+    for (size_t i = 0; i < nst && (int)i < n; i++) {
+        char flat[32], cum[32];
+        double fp = total ? 100.0 * (double)st[i].flat / (double)total : 0;
+        double cp = total ? 100.0 * (double)st[i].cum / (double)total : 0;
+        sum += fp;
+        format_weight(flat, sizeof flat, p, st[i].flat);
+        format_weight(cum, sizeof cum, p, st[i].cum);
+        fprintf(out, "%10s %5.1f%% %5.1f%% %10s %5.1f%%  %s\n", flat, fp, sum, cum, cp, rd_name(p, st[i].name));
+    }
+    free(st);
+    return 0;
+}
+
+static int parse_count(const char *s, int *out) {
+    unsigned hz; /* same strict decimal rules as PROFCORE_HZ, range 1..100000 */
+    if (pcenv_parse_hz(s, &hz) != 0) return -1;
+    *out = (int)hz;
+    return 0;
+}
+
+static int cmd_top(int argc, char **argv) {
+    int n = 20, c;
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+n:h", opts, NULL)) != -1) {
+        if (c == 'n' && parse_count(optarg, &n) == 0) continue;
+        if (c == 'n') fprintf(stderr, "profcore top: -n '%s': expected an integer 1..100000\n", optarg);
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (argc - optind != 1) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    rd_limits lim = RD_LIMITS_DEFAULT;
+    rd_profile p;
+    char err[256];
+    const char *path = argv[optind];
+    if (rd_read_file(path, &lim, &p, err, sizeof err) != 0) {
+        fprintf(stderr, "profcore top: %s: %s\n", path, err);
+        return 1;
+    }
+    int64_t total = 0;
+    for (size_t i = 0; i < p.nsamples; i++) total += p.samples[i].count;
+    printf("%s: %s profile, %zu stacks, %" PRId64 " samples\n", path, rd_format_name(p.format), p.nsamples, total);
+    int rc = print_top(stdout, &p, n) == 0 ? 0 : 1;
+    rd_free(&p);
+    return rc;
+}
+
+/* ---- record: the command and its binary ------------------------------ */
+
+/* Resolves `name` like execvp would: as a path if it has a slash, else the
+ * first executable regular file on $PATH. */
+static int find_command(const char *name, char out[PATH_MAX]) {
+    struct stat st;
+    if (strchr(name, '/') != NULL) {
+        if (strlen(name) >= PATH_MAX) return -1;
+        strcpy(out, name);
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL || *path == '\0') path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        int len = snprintf(out, PATH_MAX, "%.*s%s%s", (int)n, path, n ? "/" : "", name);
+        if (len > 0 && len < PATH_MAX && stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+            return 0;
+        path += n + (colon != NULL);
+    }
+    return -1;
+}
+
+typedef enum { BIN_DYNAMIC, BIN_STATIC, BIN_NOT_ELF, BIN_OTHER_CLASS, BIN_UNREADABLE } bin_kind;
+
+/* A program can take LD_PRELOAD only if the dynamic loader runs it, which
+ * is what PT_INTERP asks for.  Static and static-pie binaries have none. */
+static bin_kind inspect_binary(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return BIN_UNREADABLE;
+    Elf64_Ehdr eh;
+    bin_kind kind = BIN_NOT_ELF;
+    if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0) {
+        if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr)) {
+            kind = BIN_OTHER_CLASS;
+        } else {
+            kind = BIN_STATIC;
+            for (unsigned i = 0; i < eh.e_phnum && i < 4096; i++) {
+                Elf64_Phdr ph;
+                if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * sizeof ph)) != (ssize_t)sizeof ph) break;
+                if (ph.p_type == PT_INTERP) kind = BIN_DYNAMIC;
+            }
+        }
+    }
+    close(fd);
+    return kind;
+}
+
+/* The loader ignores LD_PRELOAD (with a path) in secure-execution mode,
+ * i.e. when exec changes the effective user or group. */
+static int runs_setuid(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return 0;
+    return ((st.st_mode & S_ISUID) && st.st_uid != geteuid()) || ((st.st_mode & S_ISGID) && st.st_gid != getegid());
+}
+
+static int find_library(char out[PATH_MAX]) {
+    const char *env = getenv("PROFCORE_LIB");
+    if (env != NULL) {
+        if (*env == '\0' || strlen(env) >= PATH_MAX) return -1;
+        strcpy(out, env);
+    } else {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0) return -1;
+        self[n] = '\0';
+        if (snprintf(out, PATH_MAX, "%s/libprofcore.so", dirname(self)) >= PATH_MAX) return -1;
+    }
+    /* Absolute, so LD_PRELOAD stays meaningful in descendants that chdir. */
+    char real[PATH_MAX];
+    if (realpath(out, real) == NULL || access(real, R_OK) != 0) return -1;
+    strcpy(out, real);
+    return 0;
+}
+
+/* Makes the output path absolute (the program may chdir before it writes). */
+static int absolute_output(const char *path, char out[PATH_MAX]) {
+    char dir[PATH_MAX], base[PATH_MAX], realdir[PATH_MAX];
+    if (strlen(path) >= PATH_MAX) return -1;
+    strcpy(dir, path);
+    strcpy(base, path);
+    if (realpath(dirname(dir), realdir) == NULL) return -1;
+    const char *b = basename(base);
+    if (strcmp(b, "/") == 0 || strcmp(b, ".") == 0 || strcmp(b, "..") == 0) {
+        errno = EISDIR;
+        return -1;
+    }
+    if (snprintf(out, PATH_MAX, "%s/%s", strcmp(realdir, "/") ? realdir : "", b) >= PATH_MAX) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- record: signals ----------------------------------------------------- */
+
+static volatile sig_atomic_t child_pid;
+static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+/* A terminal's ^C/^\ (si_code > 0, from the kernel) already reached the
+ * child, which is in our process group: forwarding it would deliver it
+ * twice.  A kill(2) from another process (si_code <= 0) reached only us. */
+static void forward_signal(int sig, siginfo_t *info, void *uc) {
+    (void)uc;
+    if (child_pid > 0 && info->si_code <= 0) kill((pid_t)child_pid, sig);
+}
+
+static void set_forwarding(sigset_t *blocked) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = forward_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(blocked);
+    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++) {
+        sigaction(forwarded_signals[i], &sa, NULL);
+        sigaddset(blocked, forwarded_signals[i]);
+    }
+}
+
+static void reset_signals_in_child(const sigset_t *blocked) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+        sigaction(forwarded_signals[i], &sa, NULL);
+    sigprocmask(SIG_UNBLOCK, blocked, NULL);
+}
+
+/* ---- record: the summary ------------------------------------------------- */
+
+typedef struct file_id {
+    int exists;
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime;
+    off_t size;
+} file_id;
+
+static file_id identify(const char *path) {
+    file_id id;
+    struct stat st;
+    memset(&id, 0, sizeof id);
+    if (stat(path, &st) == 0) {
+        id.exists = 1;
+        id.dev = st.st_dev;
+        id.ino = st.st_ino;
+        id.mtime = st.st_mtim;
+        id.size = st.st_size;
+    }
+    return id;
+}
+
+static int same_file_state(const file_id *a, const file_id *b) {
+    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static double seconds(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
+
+static int is_lost_frame(const char *name) { return strncmp(name, "[lost", 5) == 0; }
+
+static void print_losses(const rd_profile *p, int64_t total) {
+    int64_t lost = 0;
+    for (size_t i = 0; i < p->nsamples; i++) {
+        const rd_sample *s = &p->samples[i];
+        if (s->depth > 0 && is_lost_frame(rd_name(p, p->frames[s->first_frame]))) lost += s->count;
+    }
+    if (lost == 0) {
+        fprintf(stderr, "profcore: no samples lost\n");
+        return;
+    }
+    fprintf(stderr, "profcore: %" PRId64 " samples lost (%.2f%%):", lost, total ? 100.0 * (double)lost / (double)total : 0);
+    /* Group by reason: the distinct [lost: ...] names, each summed once. */
+    for (uint32_t id = 0; id < p->nnames; id++) {
+        if (!is_lost_frame(rd_name(p, id))) continue;
+        int64_t n = 0;
+        for (size_t i = 0; i < p->nsamples; i++) {
+            const rd_sample *s = &p->samples[i];
+            if (s->depth > 0 && p->frames[s->first_frame] == id) n += s->count;
+        }
+        if (n > 0) fprintf(stderr, " %s %" PRId64, rd_name(p, id), n);
+    }
+    fputc('\n', stderr);
+}
+
+static void summarize(const char *out, const pcenv_config *cfg, const struct rusage *ru, double wall_s) {
+    rd_limits lim = RD_LIMITS_DEFAULT;
+    rd_profile p;
+    char err[256];
+    if (rd_read_file(out, &lim, &p, err, sizeof err) != 0) {
+        fprintf(stderr, "profcore: cannot read the profile back: %s\n", err);
+        return;
+    }
+    int64_t count = 0, ns = 0;
+    for (size_t i = 0; i < p.nsamples; i++) {
+        count += p.samples[i].count;
+        if (p.has_value_ns) ns += p.samples[i].value_ns;
+    }
+    double profiled_s;
+    if (p.has_value_ns) profiled_s = (double)ns / 1e9;
+    else if (p.period_ns > 0) profiled_s = (double)count * (double)p.period_ns / 1e9;
+    else profiled_s = (double)count / (double)cfg->hz; /* collapsed: one count = one period */
+    double measured_s = seconds(ru->ru_utime) + seconds(ru->ru_stime);
+    fprintf(stderr, "profcore: profile %s (%s), %" PRId64 " samples at %u Hz, engine %s\n", out,
+            rd_format_name(p.format), count, cfg->hz, pcenv_engine_name(cfg->engine));
+    if (cfg->engine == PCENV_ENGINE_WALL)
+        fprintf(stderr, "profcore: %.3f s sampled (wall clock, all threads) over %.3f s elapsed\n", profiled_s, wall_s);
+    else
+        fprintf(stderr, "profcore: CPU profiled %.3f s of %.3f s measured (%.1f%%), %.3f s elapsed\n", profiled_s,
+                measured_s, measured_s > 0 ? 100.0 * profiled_s / measured_s : 0.0, wall_s);
+    print_losses(&p, count);
+    for (size_t i = 0; i < p.ncomments; i++) {
+        const char *c = rd_name(&p, p.comments[i]);
+        /* "profcore.handler_ns_mean=..." and the writer's "profcore engine=..." */
+        if (strncmp(c, "profcore.", 9) == 0 || strncmp(c, "profcore ", 9) == 0) fprintf(stderr, "profcore: %s\n", c);
+    }
+    print_top(stderr, &p, 10);
+    rd_free(&p);
+}
+
+/* ---- record -------------------------------------------------------------- */
+
+typedef struct record_opts {
+    pcenv_config cfg;
+    const char *out_arg;
+    char **command;
+} record_opts;
+
+static const char *default_output(pcenv_format f) {
+    switch (f) {
+    case PCENV_FORMAT_PPROF: return "profcore.pb.gz";
+    case PCENV_FORMAT_LEGACY: return "profcore.prof";
+    case PCENV_FORMAT_COLLAPSED: return "profcore.collapsed";
+    }
+    return "profcore.out";
+}
+
+static int parse_record_args(int argc, char **argv, record_opts *o) {
+    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
+                                         {"children", no_argument, 0, 'c'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c;
+    memset(o, 0, sizeof *o);
+    o->cfg.hz = PCENV_DEFAULT_HZ;
+    o->cfg.engine = PCENV_ENGINE_CTIMER;
+    o->cfg.format = PCENV_FORMAT_PPROF;
+    optind = 1;
+    opterr = 1;
+    /* '+': stop at the command's name so its own options stay its own. */
+    while ((c = getopt_long(argc, argv, "+F:e:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'F':
+            if (pcenv_parse_hz(optarg, &o->cfg.hz) != 0) {
+                fprintf(stderr, "profcore record: -F '%s': expected %s\n", optarg, PCENV_ACCEPT_HZ);
+                return -1;
+            }
+            break;
+        case 'e':
+            if (pcenv_parse_engine(optarg, &o->cfg.engine) != 0) {
+                fprintf(stderr, "profcore record: -e '%s': expected %s\n", optarg, PCENV_ACCEPT_ENGINE);
+                return -1;
+            }
+            break;
+        case 'f':
+            if (pcenv_parse_format(optarg, &o->cfg.format) != 0) {
+                fprintf(stderr, "profcore record: --format '%s': expected %s\n", optarg, PCENV_ACCEPT_FORMAT);
+                return -1;
+            }
+            break;
+        case 'o':
+            if (*optarg == '\0') {
+                fprintf(stderr, "profcore record: -o: expected %s\n", PCENV_ACCEPT_PATH);
+                return -1;
+            }
+            o->out_arg = optarg;
+            break;
+        case 'c': o->cfg.children = 1; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "profcore record: no command given (profcore record [options] -- command args...)\n");
+        return -1;
+    }
+    o->command = argv + optind;
+    return 0;
+}
+
+/* Puts the configuration in the environment the command will inherit, and
+ * checks it with the very parser the preload library will run. */
+static int export_environment(const record_opts *o, const char *lib) {
+    char hz[16], ld[2 * PATH_MAX + 2];
+    const char *old = getenv("LD_PRELOAD");
+    snprintf(hz, sizeof hz, "%u", o->cfg.hz);
+    if (old != NULL && *old != '\0') {
+        if (snprintf(ld, sizeof ld, "%s:%s", lib, old) >= (int)sizeof ld) {
+            fprintf(stderr, "profcore record: LD_PRELOAD is too long\n");
+            return -1;
+        }
+    } else {
+        snprintf(ld, sizeof ld, "%s", lib);
+    }
+    /* gperftools, if linked into the program, must not profile too. */
+    unsetenv("CPUPROFILE");
+    if (setenv("LD_PRELOAD", ld, 1) || setenv("PROFCORE_OUT", o->cfg.out, 1) || setenv("PROFCORE_HZ", hz, 1) ||
+        setenv("PROFCORE_ENGINE", pcenv_engine_name(o->cfg.engine), 1) ||
+        setenv("PROFCORE_FORMAT", pcenv_format_name(o->cfg.format), 1) ||
+        setenv("PROFCORE_CHILDREN", o->cfg.children ? "1" : "0", 1)) {
+        fprintf(stderr, "profcore record: setenv: %s\n", strerror(errno));
+        return -1;
+    }
+    pcenv_result r;
+    pcenv_parse_environ(&r);
+    if (r.status != PCENV_PROFILE) {
+        fputs(r.messages, stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_command(const char *path) {
+    switch (inspect_binary(path)) {
+    case BIN_STATIC:
+        fprintf(stderr,
+                "profcore record: %s is statically linked: LD_PRELOAD cannot work there.\n"
+                "profcore record: link the profiler into it instead (libprofcore.a, see profiler/include/).\n",
+                path);
+        return -1;
+    case BIN_OTHER_CLASS:
+        fprintf(stderr, "profcore record: %s is not a 64-bit ELF program: the preload library cannot load into it.\n", path);
+        return -1;
+    case BIN_UNREADABLE:
+        fprintf(stderr, "profcore record: %s: %s\n", path, strerror(errno));
+        return -1;
+    case BIN_DYNAMIC:
+    case BIN_NOT_ELF: /* a script: its interpreter is what runs */
+        break;
+    }
+    if (runs_setuid(path))
+        fprintf(stderr, "profcore record: %s is setuid/setgid: the loader ignores LD_PRELOAD, it will run unprofiled.\n", path);
+    return 0;
+}
+
+static int exit_status_of(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return 1;
+}
+
+static int cmd_record(int argc, char **argv) {
+    record_opts o;
+    char lib[PATH_MAX], cmd[PATH_MAX];
+    if (parse_record_args(argc, argv, &o) != 0) return EXIT_USAGE;
+    const char *out = o.out_arg ? o.out_arg : default_output(o.cfg.format);
+    if (absolute_output(out, o.cfg.out) != 0) {
+        fprintf(stderr, "profcore record: output '%s': %s\n", out, strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (find_library(lib) != 0) {
+        fprintf(stderr, "profcore record: preload library %s not found or unreadable (build it with make, or set PROFCORE_LIB)\n",
+                getenv("PROFCORE_LIB") ? getenv("PROFCORE_LIB") : "libprofcore.so next to profcore");
+        return EXIT_USAGE;
+    }
+    if (find_command(o.command[0], cmd) != 0) {
+        fprintf(stderr, "profcore record: command not found: %s\n", o.command[0]);
+        return 127;
+    }
+    if (check_command(cmd) != 0) return EXIT_USAGE;
+    if (export_environment(&o, lib) != 0) return EXIT_USAGE;
+
+    file_id before = identify(o.cfg.out);
+    sigset_t blocked;
+    set_forwarding(&blocked);
+    sigprocmask(SIG_BLOCK, &blocked, NULL); /* until child_pid is known */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "profcore record: fork: %s\n", strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        reset_signals_in_child(&blocked);
+        execv(cmd, o.command);
+        int e = errno;
+        fprintf(stderr, "profcore record: cannot run %s: %s\n", cmd, strerror(e));
+        _exit(e == ENOENT ? 127 : 126);
+    }
+    child_pid = pid;
+    sigprocmask(SIG_UNBLOCK, &blocked, NULL);
+    int status;
+    struct rusage ru;
+    while (wait4(pid, &status, 0, &ru) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "profcore record: wait4: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    child_pid = 0;
+    int code = exit_status_of(status);
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "profcore: %s was killed by signal %d (%s)\n", o.command[0], WTERMSIG(status), strsignal(WTERMSIG(status)));
+    file_id after = identify(o.cfg.out);
+    if (!after.exists || same_file_state(&before, &after)) {
+        fprintf(stderr, "profcore: no profile was written to %s%s\n", o.cfg.out,
+                WIFSIGNALED(status) ? " (the program was killed before the profiler could write it)" : "");
+        return code;
+    }
+    double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    summarize(o.cfg.out, &o.cfg, &ru, wall);
+    return code;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "record") == 0) return cmd_record(argc - 1, argv + 1);
+    if (strcmp(argv[1], "top") == 0) return cmd_top(argc - 1, argv + 1);
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "profcore: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}
