@@ -442,7 +442,7 @@ PROFCORE_API int profcore_check_config(const profcore_config *cfg) {
 }
 
 /* Word counts fit in 64 bits by the limits above: 2^8 * 2^20 * 2^6 * 1027 < 2^45. */
-static uint64_t pc_table_words(const profcore_config *cfg) {
+PROFCORE_SIGNAL_SAFE static uint64_t pc_table_words(const profcore_config *cfg) {
     return (uint64_t)cfg->buckets * cfg->ways * (PROFCORE_RECORD_HEADER_WORDS + cfg->max_depth);
 }
 
