@@ -105,7 +105,9 @@
  *   profile shows them next to real stacks.  A stack deeper than max_depth is
  *   kept: its first max_depth-1 frames followed by PROFCORE_FRAME_TRUNCATED.
  *   Frame values below PROFCORE_FRAME_RESERVED_END are reserved; a sample
- *   carrying one (or NULL frames, depth 0, weight 0) is counted INVALID.
+ *   carrying one among the frames it keeps (or NULL frames, depth 0, weight
+ *   0) is counted INVALID.  Frames past the truncation point are never read,
+ *   so a reserved value there is simply cut off with them.
  *   For a weight-0 sample the loss is counted as one sample of weight 0.
  *
  * Configuration (all sizes checked by profcore_init, distinct error each)
@@ -318,10 +320,6 @@ typedef uint32_t profcore_counter; /* 32-bit targets: counters wrap at 2^32 */
 #if defined(__FRAMAC__) && defined(PROFCORE_FRAMAC_STUBS)
 #include PROFCORE_FRAMAC_STUBS
 #else
-PROFCORE_SIGNAL_SAFE static inline uint32_t pc_load_relaxed_u32(const uint32_t *p) {
-    PROFCORE_YIELD_POINT();
-    return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
 PROFCORE_SIGNAL_SAFE static inline uint32_t pc_load_acquire_u32(const uint32_t *p) {
     PROFCORE_YIELD_POINT();
     return __atomic_load_n(p, __ATOMIC_ACQUIRE);
