@@ -1,0 +1,107 @@
+# profiler/profiler.mk — the hosted profiler runtime: libprofcore.a/.so,
+# the demo (examples/demo.c) and the profiler's test suites.
+#
+# Libraries link the output side's sources (profiler/output/output.mk
+# defines PROFILER_OUTPUT_SRCS and PROFILER_OUTPUT_LDLIBS).
+-include profiler/output/output.mk
+
+PROF_B := $(BUILD)/profiler
+PROF_SRCS := profiler/src/core.c profiler/src/handler.c profiler/src/unwind.c \
+             profiler/src/threads.c profiler/src/runtime.c
+PROF_HDRS := profiler/src/internal.h profiler/src/profile.h profiler/include/profcore_profiler.h \
+             core/profcore.h $(wildcard profiler/output/*.h)
+PROF_ALL_SRCS := $(PROF_SRCS) $(PROFILER_OUTPUT_SRCS)
+PROF_INC := $(CORE_INC) -Iprofiler/src -Iprofiler/include -Iprofiler/output
+# Frame pointers everywhere: the handler's unwinder walks them.
+PROF_ARCH := $(shell uname -m)
+PROF_FP := -fno-omit-frame-pointer $(if $(filter x86_64,$(PROF_ARCH)),-mno-omit-leaf-frame-pointer)
+PROF_CFLAGS := $(WARN) $(OPT) $(PROF_FP) -pthread -fvisibility=hidden $(PROF_INC)
+PROF_LDLIBS := $(PROFILER_OUTPUT_LDLIBS) -pthread -lrt
+PROF_LIB_A := $(PROF_B)/libprofcore.a
+PROF_LIB_SO := $(PROF_B)/libprofcore.so
+# Programs linked with the static library (symbols for the tests via -rdynamic).
+PROF_PROG_CFLAGS := $(WARN) -O2 -g $(PROF_FP) -pthread -Iprofiler/include
+PROF_PROG_LDFLAGS := -rdynamic
+
+# ---- objects: one set per variant (plain, asan, tsan) ----
+# $(1) variant, $(2) extra flags
+define PROF_VARIANT
+$(PROF_B)/$(1)/%.o: %.c $(PROF_HDRS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(PROF_CFLAGS) $(2) -c $$< -o $$@
+PROF_OBJS_$(1) := $$(patsubst %.c,$(PROF_B)/$(1)/%.o,$$(PROF_ALL_SRCS))
+endef
+PROF_SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+PROF_SAN_TSAN := -fsanitize=thread
+$(eval $(call PROF_VARIANT,obj,-fPIC))
+$(eval $(call PROF_VARIANT,asan,$(PROF_SAN_ASAN)))
+$(eval $(call PROF_VARIANT,tsan,$(PROF_SAN_TSAN)))
+
+$(PROF_LIB_A): $(PROF_OBJS_obj)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(PROF_LIB_SO): $(PROF_OBJS_obj)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $^ $(PROF_LDLIBS)
+
+# The public API is the only export of the shared library.
+.PHONY: profiler-libs profiler-check-exports
+profiler-libs: $(PROF_LIB_A) $(PROF_LIB_SO)
+profiler-check-exports: $(PROF_LIB_SO)
+	@bad=$$(nm -D --defined-only $< | awk '$$2 ~ /[TDBW]/ {print $$3}' | grep -v '^pcp_' || true); \
+	if [ -n "$$bad" ]; then echo "unexpected exports: $$bad"; exit 1; fi; echo "exports: pcp_* only"
+
+# ---- programs ----
+PROF_TESTS := accuracy_workload stress badinput unwind_agree
+PROF_TEST_BINS := $(addprefix $(PROF_B)/tests/,$(PROF_TESTS))
+$(PROF_B)/tests/%: tests/profiler/%.c $(PROF_LIB_A) profiler/include/profcore_profiler.h
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_PROG_LDFLAGS) -o $@ $< $(PROF_LIB_A) $(PROF_LDLIBS) \
+	    $(if $(filter unwind_agree,$*),-lunwind-generic -lunwind)
+$(PROF_B)/tests/%-asan: tests/profiler/%.c $(PROF_OBJS_asan) profiler/include/profcore_profiler.h
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_SAN_ASAN) $(PROF_PROG_LDFLAGS) -o $@ $< $(PROF_OBJS_asan) $(PROF_LDLIBS)
+$(PROF_B)/tests/%-tsan: tests/profiler/%.c $(PROF_OBJS_tsan) profiler/include/profcore_profiler.h
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_SAN_TSAN) $(PROF_PROG_LDFLAGS) -o $@ $< $(PROF_OBJS_tsan) $(PROF_LDLIBS)
+$(PROF_B)/demo: examples/demo.c $(PROF_LIB_A) profiler/include/profcore_profiler.h
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_PROG_LDFLAGS) -o $@ $< $(PROF_LIB_A) $(PROF_LDLIBS)
+# The demo against the shared library: the .so must work too.
+$(PROF_B)/demo-shared: examples/demo.c $(PROF_LIB_SO) profiler/include/profcore_profiler.h
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_PROG_LDFLAGS) -o $@ $< -L$(PROF_B) -Wl,-rpath,'$$ORIGIN' -lprofcore -pthread
+
+ALL_TARGETS += $(PROF_LIB_A) $(PROF_LIB_SO) $(PROF_B)/demo $(PROF_B)/demo-shared $(PROF_TEST_BINS)
+
+# ---- the demo ----
+DEMO_TARGET := profiler-demo
+DEPS_DEMO += zlib1g-dev libdw-dev
+.PHONY: profiler-demo
+profiler-demo: $(PROF_B)/demo
+	@mkdir -p out
+	$(PROF_B)/demo out/demo
+	@if command -v go >/dev/null 2>&1; then echo; echo "== go tool pprof -top out/demo.pb.gz"; \
+	    go tool pprof -top -nodecount=15 $(PROF_B)/demo out/demo.pb.gz 2>&1; fi
+
+# ---- suites ----
+DEPS_PACKAGES += golang-go google-perftools libunwind-dev zlib1g-dev libdw-dev
+PROF_RUN := tests/profiler/run.sh
+TEST_SUITES += profiler-integration profiler-accuracy profiler-stress profiler-asan \
+               profiler-tsan profiler-badinput profiler-unwind-agree
+.PHONY: suite-profiler-integration suite-profiler-accuracy suite-profiler-stress \
+        suite-profiler-asan suite-profiler-tsan suite-profiler-badinput suite-profiler-unwind-agree
+suite-profiler-integration: $(PROF_B)/demo $(PROF_B)/demo-shared
+	@$(RUN_SUITE) profiler-integration $(PROF_RUN) integration $(PROF_B)
+suite-profiler-accuracy: $(PROF_B)/tests/accuracy_workload
+	@$(RUN_SUITE) profiler-accuracy nice $(PROF_RUN) accuracy $(PROF_B)
+suite-profiler-stress: $(PROF_B)/tests/stress
+	@$(RUN_SUITE) profiler-stress $(PROF_B)/tests/stress
+suite-profiler-asan: $(PROF_B)/tests/stress-asan $(PROF_B)/tests/badinput-asan
+	@$(RUN_SUITE) profiler-asan $(PROF_RUN) sanitized $(PROF_B) asan
+suite-profiler-tsan: $(PROF_B)/tests/stress-tsan $(PROF_B)/tests/badinput-tsan
+	@$(RUN_SUITE) profiler-tsan $(PROF_RUN) sanitized $(PROF_B) tsan
+suite-profiler-badinput: $(PROF_B)/tests/badinput
+	@$(RUN_SUITE) profiler-badinput $(PROF_B)/tests/badinput
+suite-profiler-unwind-agree: $(PROF_B)/tests/unwind_agree
+	@$(RUN_SUITE) profiler-unwind-agree $(PROF_B)/tests/unwind_agree

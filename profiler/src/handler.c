@@ -1,0 +1,168 @@
+/* handler.c — the SIGPROF handler: validate the signal, weigh it, unwind,
+ * hand the sample to the core.  Everything here is async-signal-safe and
+ * wait-free: no lock, no allocation, no libc beyond the async-signal-safe
+ * list (clock_gettime, write, syscall for gettid / process_vm_readv), and
+ * the only indirect call is the traceback hook (profcore_traceback_fn).
+ *
+ * Every delivery ends in exactly one of: ignored as foreign (not from a
+ * timer of the running session: counted in signals_foreign, never offered),
+ * or offered to the core once with its weight (profcore_add, _nohandoff or
+ * _loss).  Hence handler offered_weight == core offered_weight (I1 across
+ * the boundary), which the stress tests check.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "profile.h"
+
+__thread pcp_thread *pcp_tls_self PCP_IE;
+__thread uint32_t pcp_tls_label PCP_IE;
+__thread uint32_t pcp_tls_critical PCP_IE;
+
+pcp_session pcp_g_session;
+pcp_counters pcp_g_counters;
+uint32_t pcp_g_inflight;
+uint32_t pcp_g_perf_fd_owner[PCP_PERF_FD_LIMIT];
+profcore_traceback_fn pcp_g_hook;
+void *pcp_g_hook_user;
+
+PROFCORE_SIGNAL_SAFE pid_t pcp_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+PROFCORE_SIGNAL_SAFE static uint64_t pcp_mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+PROFCORE_SIGNAL_SAFE static void pcp_count(uint64_t *c, uint64_t v) {
+    __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
+}
+
+/* Bounded max update: a few CAS tries, then give up (a concurrent handler
+ * just stored a value at least as recent; the max may be low by one
+ * sample's difference under heavy contention, never blocking). */
+PROFCORE_SIGNAL_SAFE static void pcp_count_max(uint64_t *c, uint64_t v) {
+    uint64_t old = __atomic_load_n(c, __ATOMIC_RELAXED);
+    for (int i = 0; i < 4 && v > old; i++)
+        if (__atomic_compare_exchange_n(c, &old, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return;
+}
+
+/* The weight of a delivery, or 0 when it is not ours (foreign): the
+ * engine decides which si_code is legitimate, and the timer identity (the
+ * session token in si_value, the perf fd's owner) rules out signals of
+ * other sessions, other timers and kill(2). */
+PROFCORE_SIGNAL_SAFE static uint32_t pcp_signal_weight(const pcp_session *s, const siginfo_t *si) {
+    switch (s->engine) {
+    case PCP_ENGINE_CTIMER: {
+        if (si->si_code != SI_TIMER || si->si_value.sival_int != s->token) return 0;
+        int over = si->si_overrun;
+        if (over < 0) over = 0;
+        if (over > 1000000) over = 1000000; /* a weight stays a sane 32-bit value */
+        return 1u + (uint32_t)over;
+    }
+    case PCP_ENGINE_ITIMER:
+        return si->si_code == SI_KERNEL ? 1u : 0u;
+    case PCP_ENGINE_PERF: {
+        if (si->si_code != POLL_IN && si->si_code != POLL_HUP) return 0;
+        int fd = si->si_fd;
+        if (fd < 0 || fd >= PCP_PERF_FD_LIMIT) return 0;
+        uint32_t owner = __atomic_load_n(&pcp_g_perf_fd_owner[fd], __ATOMIC_ACQUIRE);
+        return owner != 0 && owner == (uint32_t)pcp_gettid() ? 1u : 0u;
+    }
+    default:
+        return 0;
+    }
+}
+
+PROFCORE_SIGNAL_SAFE static void pcp_wake_writer(int fd) {
+    uint64_t one = 1;
+    ssize_t r = write(fd, &one, sizeof one); /* eventfd: never blocks (EFD_NONBLOCK) */
+    (void)r;
+}
+
+/* Unwinds and offers one sample of `weight` to the core. */
+PROFCORE_SIGNAL_SAFE static void pcp_take_sample(const pcp_session *s, profcore *pc, void *uc,
+                                                 uint32_t weight) {
+    pcp_thread *self = pcp_tls_self;
+    bool registered = self != NULL;
+    uint32_t tid = registered ? (uint32_t)self->tid : (uint32_t)pcp_gettid();
+    uint64_t tag = PCPROF_TAG_MAKE(tid, pcp_tls_label, PCPROF_STATE_NONE, !registered);
+    pcp_count(&pcp_g_counters.offered_samples, 1);
+    pcp_count(&pcp_g_counters.offered_weight, weight);
+    if (!registered) pcp_count(&pcp_g_counters.unregistered_samples, 1);
+
+    if (pcp_tls_critical != 0) { /* not unwound: counted exactly (seed 004) */
+        profcore_add_loss(pc, PROFCORE_LOSS_CRITICAL, weight);
+        pcp_count(&pcp_g_counters.critical_weight, weight);
+        return;
+    }
+    uintptr_t frames[PCP_MAX_DEPTH + 1];
+    uintptr_t rpc, rsp, rfp;
+    int n = -1;
+    if (pcp_context_regs(uc, &rpc, &rsp, &rfp)) {
+        pcp_bounds b = {0, 0};
+        if (registered) {
+            b.lo = self->stack_lo;
+            b.hi = self->stack_hi;
+        }
+        /* One frame more than the core keeps, so it can mark truncation. */
+        n = pcp_unwind(uc, rpc, rsp, rfp, true, &b, frames, s->max_depth + 1u);
+    }
+    if (n <= 0) {
+        profcore_add_loss(pc, PROFCORE_LOSS_UNWIND, weight);
+        pcp_count(&pcp_g_counters.unwind_failures, 1);
+        return;
+    }
+    uint32_t hint = tid;
+    if (registered) {
+        if (profcore_add(pc, tag, frames, (uint32_t)n, weight, hint) == PROFCORE_RECORDED_HANDOFF)
+            pcp_wake_writer(s->wake_fd);
+    } else {
+        /* A thread with no state never hands off (seed 001). */
+        profcore_add_nohandoff(pc, tag, frames, (uint32_t)n, weight, hint);
+    }
+}
+
+PROFCORE_SIGNAL_SAFE void pcp_handler_entry(int sig, siginfo_t *si, void *uc) {
+    (void)sig;
+    int saved_errno = errno;
+    /* In-flight bracket: pcp_stop unpublishes the core, then waits for
+     * this count to reach 0 before freeing its memory.  Seq_cst on both
+     * sides (store-load handshake with the unpublishing store). */
+    __atomic_add_fetch(&pcp_g_inflight, 1u, __ATOMIC_SEQ_CST);
+    profcore *pc = __atomic_load_n(&pcp_g_session.pc, __ATOMIC_SEQ_CST);
+    if (pc != NULL) {
+        uint64_t t0 = pcp_mono_ns();
+        pcp_count(&pcp_g_counters.signals, 1);
+        uint32_t weight = pcp_signal_weight(&pcp_g_session, si);
+        if (weight == 0) {
+            pcp_count(&pcp_g_counters.signals_foreign, 1);
+        } else {
+            pcp_take_sample(&pcp_g_session, pc, uc, weight);
+            uint64_t dt = pcp_mono_ns() - t0;
+            pcp_count(&pcp_g_counters.handler_ns_total, dt);
+            pcp_count_max(&pcp_g_counters.handler_ns_max, dt);
+        }
+    }
+    __atomic_sub_fetch(&pcp_g_inflight, 1u, __ATOMIC_RELEASE);
+    errno = saved_errno;
+}
+
+/* ---- critical sections: a per-thread depth, read by the handler ---------- */
+PROFCORE_SIGNAL_SAFE PCP_EXPORT void pcp_critical_enter(void) {
+    pcp_tls_critical++;
+    /* The handler runs on this thread: a compiler fence orders the count
+     * before the section's code. */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+PROFCORE_SIGNAL_SAFE PCP_EXPORT void pcp_critical_leave(void) {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (pcp_tls_critical > 0) pcp_tls_critical--;
+}

@@ -1,0 +1,248 @@
+/* unwind.c — the signal-safe frame-pointer unwinder and its fault-proof
+ * reads, plus the slow DWARF unwinder (libgcc) used outside handlers.
+ *
+ * Rules of the fast walk (what makes it safe in a signal handler):
+ *   - every frame record read is 16 bytes at fp: [fp] = caller's fp,
+ *     [fp + 8] = return address (x86_64 and aarch64 alike);
+ *   - fp must be 8-aligned and strictly increase: the walk moves toward the
+ *     stack's base and cannot loop;
+ *   - a read cannot fault: when the stack bounds are known and the
+ *     interrupted sp lies inside them, a record is read directly only if it
+ *     lies in [sp, hi) (everything between sp and the base is mapped);
+ *     otherwise (unregistered thread, foreign stack) each record is read by
+ *     process_vm_readv on our own pid, which returns EFAULT instead of
+ *     faulting;
+ *   - a return address below PROFCORE_FRAME_RESERVED_END, or zero, ends the
+ *     walk (it is not code, and the core would refuse it).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <unwind.h>
+
+#include "internal.h"
+
+/* 1: process_vm_readv works on our own pid (checked at start). */
+static int pcp_g_vm_readv_ok;
+
+/* Also run at load: pcp_capture_stack and pcp_unwind_context may be used
+ * without a profile ever being started. */
+__attribute__((constructor)) static void pcp_faultproof_at_load(void) { pcp_faultproof_init(); }
+
+int pcp_faultproof_init(void) {
+    uintptr_t probe[2] = {0x1234, 0x5678}, got[2] = {0, 0};
+    struct iovec local = {got, sizeof got}, remote = {probe, sizeof probe};
+    long n = syscall(SYS_process_vm_readv, (long)getpid(), &local, 1L, &remote, 1L, 0L);
+    pcp_g_vm_readv_ok = n == (long)sizeof got && got[0] == 0x1234 && got[1] == 0x5678;
+    return pcp_g_vm_readv_ok ? 0 : -1;
+}
+
+/* Reads 16 bytes at addr without faulting; false if unreadable. */
+PROFCORE_SIGNAL_SAFE static bool pcp_read_pair_faultproof(uintptr_t addr, uintptr_t out[2]) {
+    if (!pcp_g_vm_readv_ok) return false;
+    struct iovec local = {out, 2 * sizeof(uintptr_t)};
+    struct iovec remote = {(void *)addr, 2 * sizeof(uintptr_t)};
+    long n = syscall(SYS_process_vm_readv, (long)getpid(), &local, 1L, &remote, 1L, 0L);
+    return n == (long)(2 * sizeof(uintptr_t));
+}
+
+/* The walk's read policy for one sample. */
+typedef struct pcp_reader {
+    uintptr_t lo, hi; /* direct reads allowed in [lo, hi); lo == hi: none */
+} pcp_reader;
+
+PROFCORE_SIGNAL_SAFE static bool pcp_read_pair(const pcp_reader *r, uintptr_t addr,
+                                               uintptr_t out[2]) {
+    if (addr >= r->lo && addr < r->hi && r->hi - addr >= 2 * sizeof(uintptr_t)) {
+        const volatile uintptr_t *p = (const volatile uintptr_t *)addr;
+        out[0] = p[0];
+        out[1] = p[1];
+        return true;
+    }
+    return pcp_read_pair_faultproof(addr, out);
+}
+
+PROFCORE_SIGNAL_SAFE static bool pcp_is_code_address(uintptr_t a) {
+    return a >= PROFCORE_FRAME_RESERVED_END;
+}
+
+PROFCORE_SIGNAL_SAFE bool pcp_context_regs(const void *ucv, uintptr_t *pc, uintptr_t *sp, uintptr_t *fp) {
+    const ucontext_t *uc = (const ucontext_t *)ucv;
+#if defined(__x86_64__)
+    *pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    *sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    *fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+    return true;
+#elif defined(__aarch64__)
+    *pc = (uintptr_t)uc->uc_mcontext.pc;
+    *sp = (uintptr_t)uc->uc_mcontext.sp;
+    *fp = (uintptr_t)uc->uc_mcontext.regs[29];
+    return true;
+#else
+    (void)uc;
+    *pc = *sp = *fp = 0;
+    return false;
+#endif
+}
+
+#if defined(__x86_64__)
+/* Where the caller's return address is when pc sits at a point of its
+ * function where rbp still holds the caller's frame pointer: at the first
+ * instruction (endbr64 / push %rbp), right after the push (mov %rsp,%rbp),
+ * or at the final ret.  Returns the stack offset of the return address, or
+ * -1 when pc is in the function body (rbp is this function's frame).
+ * Reading the code bytes at pc cannot fault: the CPU was executing them and
+ * x86_64 has no execute-only pages without protection keys. */
+PROFCORE_SIGNAL_SAFE static int pcp_x86_leaf_ra_offset(uintptr_t pc) {
+    const volatile unsigned char *c = (const volatile unsigned char *)pc;
+    if (c[0] == 0x55 || c[0] == 0xc3) return 0; /* push %rbp / ret */
+    if (c[0] == 0xf3 && c[1] == 0x0f && c[2] == 0x1e && c[3] == 0xfa) return 0; /* endbr64 */
+    if (c[0] == 0x48 && c[1] == 0x89 && c[2] == 0xe5) return 8; /* mov %rsp,%rbp */
+    return -1;
+}
+#endif
+
+/* The frame-pointer walk; appends to frames[n..max) and returns the new n. */
+PROFCORE_SIGNAL_SAFE static uint32_t pcp_fp_walk(const pcp_reader *r, uintptr_t fp,
+                                                 uintptr_t floor, uintptr_t *frames, uint32_t n,
+                                                 uint32_t max) {
+    while (n < max && fp != 0) {
+        if ((fp & (sizeof(uintptr_t) - 1)) != 0 || fp < floor) break;
+        uintptr_t rec[2];
+        if (!pcp_read_pair(r, fp, rec)) break;
+        if (!pcp_is_code_address(rec[1])) break;
+        frames[n++] = rec[1];
+        if (rec[0] <= fp) break; /* frames must move toward the base */
+        floor = fp + 2 * sizeof(uintptr_t);
+        fp = rec[0];
+    }
+    return n;
+}
+
+PROFCORE_SIGNAL_SAFE static void pcp_reader_for(const pcp_bounds *b, uintptr_t sp, pcp_reader *r) {
+    r->lo = r->hi = 0;
+    /* Direct reads only when the interrupted sp is on the cached stack:
+     * then [sp, hi) is mapped. */
+    if (b != NULL && b->hi > b->lo && sp >= b->lo && sp < b->hi) {
+        r->lo = sp;
+        r->hi = b->hi;
+    }
+}
+
+PROFCORE_SIGNAL_SAFE int pcp_unwind(const void *uc, uintptr_t pc, uintptr_t sp, uintptr_t fp, bool leaf_fixup,
+               const pcp_bounds *b, uintptr_t *frames, uint32_t max) {
+    uint32_t n = 0;
+    profcore_traceback_fn hook = __atomic_load_n(&pcp_g_hook, __ATOMIC_ACQUIRE);
+    if (hook != NULL) {
+        pcp_traceback_args a;
+        a.ucontext = uc;
+        a.pc = pc;
+        a.sp = sp;
+        a.fp = fp;
+        a.frames = frames;
+        a.max_frames = max;
+        a.nframes = 0;
+        if (hook(&a, __atomic_load_n(&pcp_g_hook_user, __ATOMIC_ACQUIRE)) != 0) return -1;
+        n = a.nframes <= max ? a.nframes : max;
+        for (uint32_t i = 0; i < n; i++)
+            if (!pcp_is_code_address(frames[i])) return -1;
+        if (a.pc != pc || a.fp != fp) leaf_fixup = false; /* the hook moved the walk */
+        pc = a.pc;
+        sp = a.sp;
+        fp = a.fp;
+    }
+    if (pc == 0 && fp == 0) return n > 0 ? (int)n : -1; /* the hook ended the walk */
+    if (n >= max) return (int)n;
+    if (!pcp_is_code_address(pc)) return n > 0 ? (int)n : -1;
+    pcp_reader r;
+    pcp_reader_for(b, sp, &r);
+    frames[n++] = pc;
+    uintptr_t floor = sp;
+#if defined(__x86_64__)
+    if (leaf_fixup && n < max) {
+        int off = pcp_x86_leaf_ra_offset(pc);
+        uintptr_t rec[2];
+        if (off >= 0 && pcp_read_pair(&r, sp + (uintptr_t)off, rec) && pcp_is_code_address(rec[0]))
+            frames[n++] = rec[0];
+    }
+#else
+    (void)leaf_fixup;
+#endif
+    return (int)pcp_fp_walk(&r, fp, floor, frames, n, max);
+}
+
+/* ---- public: walks for the caller's own use -------------------------------- */
+
+PROFCORE_SIGNAL_SAFE PCP_EXPORT int pcp_unwind_context(const void *uc, uintptr_t *frames,
+                                                       int max_frames) {
+    uintptr_t pc, sp, fp;
+    if (uc == NULL || frames == NULL || max_frames <= 0) return 0;
+    if (!pcp_context_regs(uc, &pc, &sp, &fp) || !pcp_is_code_address(pc)) return 0;
+    pcp_thread *self = pcp_tls_self;
+    pcp_bounds b = {0, 0};
+    if (self != NULL) {
+        b.lo = self->stack_lo;
+        b.hi = self->stack_hi;
+    }
+    pcp_reader r;
+    pcp_reader_for(&b, sp, &r);
+    uint32_t n = 0;
+    frames[n++] = pc;
+#if defined(__x86_64__)
+    int off = pcp_x86_leaf_ra_offset(pc);
+    uintptr_t rec[2];
+    if (off >= 0 && n < (uint32_t)max_frames && pcp_read_pair(&r, sp + (uintptr_t)off, rec) &&
+        pcp_is_code_address(rec[0]))
+        frames[n++] = rec[0];
+#endif
+    return (int)pcp_fp_walk(&r, fp, sp, frames, n, (uint32_t)max_frames);
+}
+
+/* noinline: the frame this reads must be pcp_capture_stack's own. */
+PROFCORE_SIGNAL_SAFE PCP_EXPORT __attribute__((noinline)) int pcp_capture_stack(uintptr_t *frames,
+                                                                                int max_frames) {
+    if (frames == NULL || max_frames <= 0) return 0;
+    uintptr_t *self_frame = (uintptr_t *)__builtin_frame_address(0);
+    uintptr_t ret = (uintptr_t)__builtin_return_address(0);
+    uintptr_t caller_fp = self_frame[0];
+    uintptr_t sp = (uintptr_t)self_frame; /* our frame is on the stack: a safe floor */
+    pcp_thread *self = pcp_tls_self;
+    pcp_bounds b = {0, 0};
+    if (self != NULL) {
+        b.lo = self->stack_lo;
+        b.hi = self->stack_hi;
+    }
+    int n = pcp_unwind(NULL, ret, sp, caller_fp, false, &b, frames, (uint32_t)max_frames);
+    return n < 0 ? 0 : n;
+}
+
+/* ---- the slow unwinder (libgcc, DWARF CFI): never in a signal handler ---- */
+typedef struct pcp_slow_state {
+    uintptr_t *frames;
+    int max, n, skip;
+} pcp_slow_state;
+
+static _Unwind_Reason_Code pcp_slow_step(struct _Unwind_Context *ctx, void *arg) {
+    pcp_slow_state *s = (pcp_slow_state *)arg;
+    uintptr_t ip = (uintptr_t)_Unwind_GetIP(ctx);
+    if (ip == 0) return _URC_END_OF_STACK;
+    if (s->skip > 0) {
+        s->skip--;
+        return _URC_NO_REASON;
+    }
+    if (s->n >= s->max) return _URC_END_OF_STACK;
+    s->frames[s->n++] = ip;
+    return _URC_NO_REASON;
+}
+
+PCP_EXPORT __attribute__((noinline)) int pcp_capture_stack_slow(uintptr_t *frames, int max_frames) {
+    if (frames == NULL || max_frames <= 0) return 0;
+    /* The first frame libgcc reports is this function's own. */
+    pcp_slow_state s = {frames, max_frames, 0, 1};
+    _Unwind_Backtrace(pcp_slow_step, &s);
+    return s.n;
+}
