@@ -159,22 +159,23 @@ int pcenv_parse_path(const char *s, char out[PATH_MAX]) {
 
 /* ---- the whole environment ------------------------------------------- */
 
+/* Appends one whole line or nothing: a message that does not fit is
+ * counted (nerrors) but not cut, so every line kept still starts with
+ * "profcore: " (a cut line once left a stub such as "p\n"; fuzz_env). */
 static void add_message(pcenv_result *r, const char *fmt, ...) {
-    size_t used = strlen(r->messages);
+    char line[PCENV_MESSAGES_MAX];
     r->nerrors++;
-    if (used + 1 >= sizeof r->messages) return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->messages + used, sizeof r->messages - used, fmt, ap);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
     va_end(ap);
-    used = strlen(r->messages);
-    /* Each message is one line even when truncated. */
-    if (used + 1 < sizeof r->messages) {
-        r->messages[used] = '\n';
-        r->messages[used + 1] = '\0';
-    } else {
-        r->messages[sizeof r->messages - 2] = '\n';
-    }
+    if (n < 0) return;
+    size_t len = strlen(line); /* a line longer than the buffer is cut here, whole */
+    size_t used = strlen(r->messages);
+    if (used + len + 2 > sizeof r->messages) return;
+    memcpy(r->messages + used, line, len);
+    r->messages[used + len] = '\n';
+    r->messages[used + len + 1] = '\0';
 }
 
 /* Values are quoted in messages: control bytes (a newline would break the
