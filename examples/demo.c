@@ -260,7 +260,15 @@ int main(int argc, char **argv) {
 
     pcp_stats s;
     pcp_get_stats(&s);
-    printf("\nground truth (each thread's CPU clock around each function):\n");
+    /* Compare with the flat% column above: the profile should agree with
+     * what each thread's own CPU clock measured, within a point or so. */
+    printf("\nground truth, measured in-process (each thread's CPU clock around each call):\n");
+    printf("  %-28s %9s %8s\n", "function", "CPU s", "share");
+    for (int i = 0; i < T_THREADS; i++)
+        printf("  %-28s %9.3f %7.2f%%\n", truth_names[i], (double)truth_ns[i] / 1e9,
+               truth_ns[T_THREADS] ? 100.0 * (double)truth_ns[i] / (double)truth_ns[T_THREADS] : 0.0);
+    printf("  %-28s %9.3f\n", "all threads", (double)truth_ns[T_THREADS] / 1e9);
+    printf("\nmachine-readable (tests/profiler/run.sh reads these):\n");
     for (int i = 0; i < T_N; i++) printf("truth\t%s\t%llu\n", truth_names[i], (unsigned long long)truth_ns[i]);
     printf("stat\tcritical_weight\t%llu\n", (unsigned long long)s.critical_weight);
     printf("stat\tunregistered_samples\t%llu\n", (unsigned long long)s.unregistered_samples);
