@@ -4,6 +4,7 @@
 # Libraries link the output side's sources (profiler/output/output.mk
 # defines PROFILER_OUTPUT_SRCS and PROFILER_OUTPUT_LDLIBS).
 -include profiler/output/output.mk
+-include profiler/preload/preload.mk
 
 PROF_B := $(BUILD)/profiler
 PROF_SRCS := profiler/src/core.c profiler/src/handler.c profiler/src/unwind.c \
@@ -40,15 +41,15 @@ $(eval $(call PROF_VARIANT,tsan,$(PROF_SAN_TSAN)))
 $(PROF_LIB_A): $(PROF_OBJS_obj)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
-$(PROF_LIB_SO): $(PROF_OBJS_obj)
+$(PROF_LIB_SO): $(PROF_OBJS_obj) $(PRELOAD_OBJS)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ $(PROF_LDLIBS)
+	$(CC) -shared -o $@ $^ $(PROF_LDLIBS) $(PRELOAD_LDLIBS)
 
 # The public API is the only export of the shared library.
 .PHONY: profiler-libs profiler-check-exports
 profiler-libs: $(PROF_LIB_A) $(PROF_LIB_SO)
 profiler-check-exports: $(PROF_LIB_SO)
-	@bad=$$(nm -D --defined-only $< | awk '$$2 ~ /[TDBW]/ {print $$3}' | grep -v '^pcp_' || true); \
+	@bad=$$(nm -D --defined-only $< | awk '$$2 ~ /[TDBW]/ {print $$3}' | grep -v -E '^(pcp_|Profiler|ProfilingIsEnabledForAllThreads$$|profcore_sample_filtered_out$$|$(PRELOAD_INTERPOSED_RE))' || true); \
 	if [ -n "$$bad" ]; then echo "unexpected exports: $$bad"; exit 1; fi; echo "exports: pcp_* only"
 
 # ---- programs ----

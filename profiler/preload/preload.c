@@ -1,0 +1,449 @@
+/* preload.c — what libprofcore.so does when it is loaded: read the
+ * environment, profile the program from its first instruction, and write the
+ * profile on every way out of the process.
+ *
+ * Activation.  Nothing happens unless PROFCORE_OUT or CPUPROFILE is set
+ * (envconfig.h has the variables and the strict policy).  A setuid/setgid
+ * process (AT_SECURE) is never profiled, as with gperftools.
+ *
+ * Processes.  The first profiled process of a run (the "root") records
+ * PROFCORE_ROOT=<pid>:<out> in its environment, which its descendants
+ * inherit.  A descendant image (another pid, same out) is profiled only with
+ * PROFCORE_CHILDREN=1, into OUT.<pid>; an image exec'd by the root itself
+ * (same pid) is the root and writes OUT.
+ *
+ * Ways out, and who writes:
+ *   - return from main, exit() from any thread: the atexit handler
+ *     registered at the first start (runs after the program's own atexit
+ *     handlers and C++ static destructors), else the library destructor;
+ *   - SIGINT/SIGTERM/SIGHUP with their default action: pl_on_terminate only
+ *     records the signal and writes one byte to a pipe; the helper thread
+ *     writes the profile, restores SIG_DFL and re-raises the signal on the
+ *     thread that received it, so the process dies by that signal exactly
+ *     as it would unprofiled (just later by the time of the write);
+ *   - SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGABRT with their default action:
+ *     pl_on_crash wakes the helper the same way and waits at most
+ *     PL_CRASH_WAIT_MS for it (poll on a second pipe), then restores SIG_DFL
+ *     and re-raises.  The crashed thread runs no unsafe code: the write
+ *     (malloc, symbolization, file I/O) runs on the helper, a different
+ *     thread, while the crashed one is parked in poll.  It is best effort: if
+ *     the crash left a lock the writer needs held (a corrupted heap, a crash
+ *     inside the profiler), the helper blocks, the wait times out and the
+ *     process dies as it would have, without a profile.
+ *   - _exit()/_Exit() (dash ends with it; also legal in signal handlers):
+ *     interposed, the helper writes while the caller waits, as for a crash;
+ *   - ProfilerFlush / ProfilerStop: gperftools.c.
+ * pl_session_finish serializes all of them: the first one stops and
+ * writes, the later ones find nothing running.
+ *
+ * Signal handlers here (PROFCORE_SIGNAL_SAFE) use only async-signal-safe
+ * calls: write, poll (bounded; the crash path only), clock_gettime,
+ * sigaction, raise, getpid, syscall(gettid) and atomics.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload_internal.h"
+
+#define PL_CRASH_WAIT_MS 3000
+#define PL_ROOT_VAR "PROFCORE_ROOT"
+
+pid_t pl_owner_pid;
+int pl_children;
+
+/* Serializes session start and finish (never taken in a signal handler). */
+static pthread_mutex_t pl_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool pl_atexit_registered;
+static uint64_t pl_start_cpu_ns;
+static int pl_start_hz;
+
+/* The exit-path machinery (handlers read these; set before the handlers
+ * are installed, reset in a fork child). */
+static int pl_wake_pipe[2] = {-1, -1}; /* handler -> helper (write end non-blocking) */
+static int pl_done_pipe[2] = {-1, -1}; /* helper -> crash handlers: the profile is written */
+static pid_t pl_helper_tid;            /* atomic; 0: no helper in this process */
+static int pl_term_sig, pl_term_tid;   /* atomic: the first termination signal, its thread */
+static int pl_crash_sig;               /* atomic: the first crash signal */
+static int pl_exit_request;            /* atomic: _exit() asked for the write */
+static bool pl_handlers_installed;
+
+static const int pl_term_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static const int pl_crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+#define PL_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+void pl_say(const char *fmt, ...) {
+    char line[1200];
+    int n = snprintf(line, sizeof line, "profcore: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(line);
+    line[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len); /* unbuffered: stdio may be in any state */
+    (void)w;
+}
+
+bool pl_owns_runtime(void) { return pl_owner_pid != 0 && getpid() == pl_owner_pid; }
+
+static uint64_t pl_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+PROFCORE_SIGNAL_SAFE static pid_t pl_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+/* ---- configuration ------------------------------------------------------ */
+
+static const char *pl_engine_string(pcenv_engine e) { return pcenv_engine_name(e); }
+
+pcenv_status pl_request_from_env(pcenv_lookup_fn lookup, void *ctx, pl_request *rq, pcenv_result *res) {
+    pcenv_parse(lookup, ctx, res);
+    if (res->status != PCENV_PROFILE) return res->status;
+    memset(rq, 0, sizeof *rq);
+    memcpy(rq->out, res->config.out, sizeof rq->out);
+    rq->engine = pl_engine_string(res->config.engine);
+    rq->hz = (int)res->config.hz;
+    /* gperftools writes its legacy format; a gperftools user who changes
+     * only the library name keeps a file their pprof reads.  An explicit
+     * PROFCORE_FORMAT always wins. */
+    bool from_cpuprofile = strcmp(res->config.out_from, "CPUPROFILE") == 0;
+    if (lookup(ctx, "PROFCORE_FORMAT") == NULL && from_cpuprofile) rq->format = "legacy";
+    else rq->format = pcenv_format_name(res->config.format);
+    return PCENV_PROFILE;
+}
+
+static const char *pl_lookup_getenv(void *ctx, const char *name) {
+    (void)ctx;
+    return getenv(name);
+}
+
+/* Is this image a descendant of the run's root process (see the file
+ * comment)?  A marker for another output path belongs to another run. */
+static bool pl_is_descendant(const char *out) {
+    const char *m = getenv(PL_ROOT_VAR);
+    if (m == NULL) return false;
+    char *colon = NULL;
+    long pid = strtol(m, &colon, 10);
+    if (colon == NULL || *colon != ':' || strcmp(colon + 1, out) != 0) return false;
+    return pid != (long)getpid();
+}
+
+static void pl_mark_root(const char *out) {
+    char value[PATH_MAX + 32];
+    if (snprintf(value, sizeof value, "%d:%s", (int)getpid(), out) < (int)sizeof value)
+        setenv(PL_ROOT_VAR, value, 1);
+}
+
+/* ---- the helper thread and the exit-path signal handlers ------------------- */
+
+PROFCORE_SIGNAL_SAFE static void pl_wake_helper(void) {
+    char b = 1;
+    ssize_t w = write(pl_wake_pipe[1], &b, 1); /* non-blocking: a full pipe is already a wake-up */
+    (void)w;
+}
+
+/* Back to the default action and deliver `sig` again: the signal is blocked
+ * while its handler runs, so it is delivered (with SIG_DFL) when the handler
+ * returns, or at once from a thread that does not block it. */
+/* SIG_DFL through the raw system call: no indirect call and no interposer
+ * on the handler path (the kernel's struct: handler, flags, restorer, mask;
+ * SIG_DFL needs no restorer). */
+PROFCORE_SIGNAL_SAFE static void pl_default_action(int sig) {
+    struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        unsigned long mask;
+    } k = {SIG_DFL, 0, NULL, 0};
+    syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof k.mask);
+}
+
+PROFCORE_SIGNAL_SAFE static void pl_default_and_raise(int sig) {
+    pl_default_action(sig);
+    raise(sig);
+}
+
+/* Is the helper of this very process alive?  (A fork child has a copy of
+ * our variables but no helper thread.) */
+PROFCORE_SIGNAL_SAFE static bool pl_helper_here(void) {
+    return __atomic_load_n(&pl_helper_tid, __ATOMIC_ACQUIRE) != 0 && getpid() == pl_owner_pid;
+}
+
+PROFCORE_SIGNAL_SAFE static void pl_on_terminate(int sig, siginfo_t *si, void *uc) {
+    (void)si;
+    (void)uc;
+    int saved = errno;
+    if (!pl_helper_here()) {
+        pl_default_and_raise(sig);
+    } else {
+        int none = 0;
+        if (__atomic_compare_exchange_n(&pl_term_sig, &none, sig, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            __atomic_store_n(&pl_term_tid, (int)pl_gettid(), __ATOMIC_RELEASE);
+            pl_wake_helper();
+        }
+        /* A later termination signal: the first one will end the process. */
+    }
+    errno = saved;
+}
+
+/* Waits until the helper says the profile is written, at most `ms`. */
+PROFCORE_SIGNAL_SAFE static void pl_wait_written(int ms) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long spent = (long)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (spent >= ms) return;
+        struct pollfd p = {pl_done_pipe[0], POLLIN, 0};
+        int r = poll(&p, 1, (int)(ms - spent));
+        if (r > 0 || (r < 0 && errno != EINTR)) return;
+    }
+}
+
+PROFCORE_SIGNAL_SAFE static void pl_on_crash(int sig, siginfo_t *si, void *uc) {
+    (void)si;
+    (void)uc;
+    if (pl_helper_here() && pl_gettid() != __atomic_load_n(&pl_helper_tid, __ATOMIC_ACQUIRE)) {
+        int none = 0;
+        if (__atomic_compare_exchange_n(&pl_crash_sig, &none, sig, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            pl_wake_helper();
+        pl_wait_written(PL_CRASH_WAIT_MS); /* every crashing thread waits for the one write */
+    }
+    pl_default_and_raise(sig);
+}
+
+/* _exit() runs no atexit handler and may be called from a signal handler
+ * (dash ends every script with it): the helper writes, the caller waits a
+ * bounded time, exactly like a crash. */
+PROFCORE_SIGNAL_SAFE void pl_write_before_quick_exit(void) {
+    if (!pl_helper_here() || pl_gettid() == __atomic_load_n(&pl_helper_tid, __ATOMIC_ACQUIRE)) return;
+    if (__atomic_load_n(&pcp_g_session.pc, __ATOMIC_ACQUIRE) == NULL) return; /* nothing running */
+    int none = 0;
+    if (__atomic_compare_exchange_n(&pl_exit_request, &none, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        pl_wake_helper();
+    pl_wait_written(PL_CRASH_WAIT_MS);
+}
+
+/* Re-raises the termination signal on the thread that received it (it did
+ * not block it then); if that thread is gone or blocks it now, any thread. */
+static void pl_reraise_termination(int sig, pid_t tid) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    pl_real_sigaction(sig, &dfl, NULL);
+    if (syscall(SYS_tgkill, getpid(), tid, sig) != 0) kill(getpid(), sig);
+    struct timespec second = {1, 0};
+    nanosleep(&second, NULL);
+    kill(getpid(), sig);
+}
+
+static void *pl_helper_main(void *arg) {
+    (void)arg;
+    __atomic_store_n(&pl_helper_tid, pl_gettid(), __ATOMIC_RELEASE);
+    for (;;) {
+        char b;
+        ssize_t r = read(pl_wake_pipe[0], &b, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return NULL;
+        int crash = __atomic_load_n(&pl_crash_sig, __ATOMIC_ACQUIRE);
+        int term = __atomic_load_n(&pl_term_sig, __ATOMIC_ACQUIRE);
+        int quick = __atomic_load_n(&pl_exit_request, __ATOMIC_ACQUIRE);
+        pl_session_finish(crash ? "after a crash" : quick ? "at _exit" : "on a termination signal");
+        if (crash || quick) {
+            ssize_t w = write(pl_done_pipe[1], "w", 1);
+            (void)w;
+        } else if (term) {
+            pl_reraise_termination(term, (pid_t)__atomic_load_n(&pl_term_tid, __ATOMIC_ACQUIRE));
+        }
+    }
+}
+
+static int pl_make_pipe(int p[2], int write_flags) {
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    return fcntl(p[1], F_SETFL, write_flags) == 0 ? 0 : -1;
+}
+
+/* The helper blocks every signal: it is never chosen for a process-directed
+ * signal and never sampled (its ctimer, if the runtime gives it one, cannot
+ * deliver). */
+static int pl_helper_start(void) {
+    if (__atomic_load_n(&pl_helper_tid, __ATOMIC_ACQUIRE) != 0) return 0;
+    if (pl_make_pipe(pl_wake_pipe, O_NONBLOCK) != 0 || pl_make_pipe(pl_done_pipe, 0) != 0) return -1;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    int r = pl_real_pthread_create(&t, NULL, pl_helper_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) return -1;
+    pthread_detach(t);
+    while (__atomic_load_n(&pl_helper_tid, __ATOMIC_ACQUIRE) == 0) {
+        struct timespec ms = {0, 100000};
+        nanosleep(&ms, NULL);
+    }
+    return 0;
+}
+
+/* Installs `fn` for each signal whose action is still the default: a program
+ * that handles a signal itself keeps its handler (its exit path, exit(),
+ * reaches our atexit handler). */
+static void pl_install_if_default(const int *sigs, size_t n, void (*fn)(int, siginfo_t *, void *), int flags) {
+    for (size_t i = 0; i < n; i++) {
+        struct sigaction old, sa;
+        if (pl_real_sigaction(sigs[i], NULL, &old) != 0) continue;
+        if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = fn;
+        sa.sa_flags = SA_SIGINFO | flags;
+        sigemptyset(&sa.sa_mask);
+        pl_real_sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+static void pl_install_exit_paths(void) {
+    if (pl_handlers_installed) return;
+    if (pl_helper_start() != 0) {
+        pl_say("cannot start the exit helper thread: a termination signal or crash will lose the profile");
+        return;
+    }
+    pl_install_if_default(pl_term_signals, PL_COUNT(pl_term_signals), pl_on_terminate, SA_RESTART);
+    pl_install_if_default(pl_crash_signals, PL_COUNT(pl_crash_signals), pl_on_crash, SA_ONSTACK);
+    pl_handlers_installed = true;
+}
+
+static void pl_reset_if_ours(const int *sigs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        struct sigaction old;
+        if (pl_real_sigaction(sigs[i], NULL, &old) != 0 || !(old.sa_flags & SA_SIGINFO)) continue;
+        if (old.sa_sigaction != pl_on_terminate && old.sa_sigaction != pl_on_crash) continue;
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        pl_real_sigaction(sigs[i], &dfl, NULL);
+    }
+}
+
+/* Runs in a fork child, possibly of a multi-threaded parent: only
+ * async-signal-safe calls. */
+void pl_after_fork_child(void) {
+    __atomic_store_n(&pl_helper_tid, 0, __ATOMIC_RELEASE);
+    pl_reset_if_ours(pl_term_signals, PL_COUNT(pl_term_signals));
+    pl_reset_if_ours(pl_crash_signals, PL_COUNT(pl_crash_signals));
+    for (int i = 0; i < 2; i++) {
+        if (pl_wake_pipe[i] >= 0) close(pl_wake_pipe[i]);
+        if (pl_done_pipe[i] >= 0) close(pl_done_pipe[i]);
+        pl_wake_pipe[i] = pl_done_pipe[i] = -1;
+    }
+    pl_handlers_installed = false;
+}
+
+/* ---- sessions ----------------------------------------------------------------- */
+
+static void pl_atexit(void) { pl_session_finish("at exit"); }
+
+int pl_session_start(const pl_request *rq, char *err, size_t errlen) {
+    if (!pl_owns_runtime()) {
+        snprintf(err, errlen,
+                 "profcore: cannot profile a forked child that has not exec'd (the runtime cannot "
+                 "reset the parent's state after fork yet)");
+        return PCP_E_SYSTEM;
+    }
+    pcp_options o = PCP_OPTIONS_INIT;
+    o.engine = rq->engine;
+    o.format = rq->format;
+    o.hz = rq->hz;
+    o.output_path = rq->out;
+    pthread_mutex_lock(&pl_mu);
+    int rc = pcp_start(&o, err, errlen);
+    if (rc == PCP_OK) {
+        pl_start_cpu_ns = pl_cpu_ns();
+        pl_start_hz = rq->hz;
+        pl_gperf_session_started(rq->out);
+        if (!pl_atexit_registered && atexit(pl_atexit) == 0) pl_atexit_registered = true;
+        pl_install_exit_paths();
+    }
+    pthread_mutex_unlock(&pl_mu);
+    return rc;
+}
+
+/* A session that saw no SIGPROF at all while the process used CPU for many
+ * periods: the program blocked SIGPROF (or took the handler).  Say so: the
+ * empty profile is not a measurement. */
+static void pl_check_delivery(void) {
+    pcp_stats st;
+    if (pcp_get_stats(&st) != PCP_OK || st.signals != 0 || pl_start_hz <= 0) return;
+    uint64_t cpu = pl_cpu_ns() - pl_start_cpu_ns;
+    uint64_t period = 1000000000u / (uint64_t)pl_start_hz;
+    if (cpu >= 20 * period)
+        pl_say("no SIGPROF was delivered in %.2f CPU-seconds (does the program block SIGPROF in all "
+               "its threads?): the profile is empty",
+               (double)cpu / 1e9);
+}
+
+void pl_session_finish(const char *why) {
+    if (!pl_owns_runtime()) return;
+    pthread_mutex_lock(&pl_mu);
+    if (pcp_is_running()) {
+        char err[512];
+        if (pcp_stop(err, sizeof err) != PCP_OK) pl_say("writing the profile %s failed: %s", why, err);
+        pl_check_delivery();
+        pl_gperf_session_ended();
+    }
+    pthread_mutex_unlock(&pl_mu);
+}
+
+/* ---- load and unload -------------------------------------------------------------- */
+
+static void pl_start_from_environment(void) {
+    pcenv_result res;
+    pl_request rq;
+    pcenv_status st = pl_request_from_env(pl_lookup_getenv, NULL, &rq, &res);
+    if (st == PCENV_OFF) return;
+    if (st == PCENV_REFUSED) {
+        ssize_t w = write(STDERR_FILENO, res.messages, strlen(res.messages));
+        (void)w;
+        return;
+    }
+    pl_children = res.config.children;
+    if (pl_is_descendant(rq.out)) {
+        if (!pl_children) return; /* children are not profiled unless asked */
+        size_t len = strlen(rq.out);
+        if (snprintf(rq.out + len, sizeof rq.out - len, ".%d", (int)getpid()) >= (int)(sizeof rq.out - len)) {
+            pl_say("output path too long for a child's profile; child %d runs unprofiled", (int)getpid());
+            return;
+        }
+    } else {
+        pl_mark_root(rq.out);
+    }
+    char err[512];
+    if (pl_session_start(&rq, err, sizeof err) != PCP_OK)
+        pl_say("%s; the program runs unprofiled", strncmp(err, "profcore: ", 10) == 0 ? err + 10 : err);
+}
+
+__attribute__((constructor(101))) static void pl_constructor(void) {
+    pl_owner_pid = getpid();
+    pl_resolve_real();
+    if (getauxval(AT_SECURE)) {
+        const char *a = getenv("PROFCORE_OUT"), *b = getenv("CPUPROFILE");
+        if (a != NULL || (b != NULL && *b != '\0'))
+            pl_say("setuid/setgid program: not profiling it (as gperftools)");
+        return;
+    }
+    pl_start_from_environment();
+}
+
+__attribute__((destructor)) static void pl_destructor(void) { pl_session_finish("at unload"); }

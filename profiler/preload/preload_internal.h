@@ -1,0 +1,74 @@
+/* preload_internal.h — shared state of the preload half of libprofcore.so
+ * (profiler/preload/): the session the environment or gperftools' API
+ * started, the exit paths that write it, and the interposed libc calls.
+ *
+ * Who owns the runtime.  Exactly one process "owns" a running session: the
+ * one whose pid is pl_owner_pid.  A process created by fork() inherits a copy
+ * of the runtime's memory but not its writer thread, its timers or the state
+ * of its mutexes, so every path that calls into the runtime first checks
+ * pl_owns_runtime(); a forked child never calls it (it runs unprofiled, see
+ * interpose.c), an exec'd image starts from scratch in its own constructor.
+ */
+#ifndef PROFCORE_PRELOAD_INTERNAL_H
+#define PROFCORE_PRELOAD_INTERNAL_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "envconfig.h"
+#include "internal.h"
+
+#define PL_EXPORT __attribute__((visibility("default")))
+#define PL_HIDDEN __attribute__((visibility("hidden")))
+
+/* What a session is started with (from the environment or ProfilerStart). */
+typedef struct pl_request {
+    char out[PATH_MAX];
+    const char *engine; /* "ctimer", "itimer", "perf" */
+    const char *format; /* "pprof", "legacy", "collapsed" */
+    int hz;
+} pl_request;
+
+/* ---- preload.c ---- */
+/* The pid whose runtime state is real (0 before the constructor ran). */
+extern pid_t pl_owner_pid PL_HIDDEN;
+/* PROFCORE_CHILDREN as the environment gave it (0 when unset). */
+extern int pl_children PL_HIDDEN;
+PL_HIDDEN bool pl_owns_runtime(void);
+/* Starts a session and arms the exit paths; on failure prints nothing and
+ * leaves the reason in err. */
+PL_HIDDEN int pl_session_start(const pl_request *rq, char *err, size_t errlen);
+/* Stops the running session of this process and writes it, once, whatever
+ * path gets here first (atexit, destructor, signal helper, ProfilerStop).
+ * `why` prefixes a failure message on stderr. */
+PL_HIDDEN void pl_session_finish(const char *why);
+/* The request the environment describes, with the gperftools defaults
+ * (legacy format when the path came from CPUPROFILE).  Returns the parser's
+ * status; messages are printed by the caller. */
+PL_HIDDEN pcenv_status pl_request_from_env(pcenv_lookup_fn lookup, void *ctx, pl_request *rq,
+                                           pcenv_result *res);
+/* _exit(): has the helper write the running profile, waits (bounded). */
+PL_HIDDEN void pl_write_before_quick_exit(void);
+/* The fork child's reset: our signal handlers back to SIG_DFL, no helper. */
+PL_HIDDEN void pl_after_fork_child(void);
+/* A one-line message on stderr, prefixed "profcore: ". */
+PL_HIDDEN void pl_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- interpose.c ---- */
+/* Resolves the real libc functions (constructor; lazily otherwise). */
+PL_HIDDEN void pl_resolve_real(void);
+/* The real sigaction, for our own handlers (bypasses the interposer). */
+PL_HIDDEN int pl_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* The real pthread_create, for the helper thread (not registered). */
+PL_HIDDEN int pl_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                                     void *arg);
+
+/* ---- gperftools.c ---- */
+/* Records the running session's file and start time (GetCurrentState). */
+PL_HIDDEN void pl_gperf_session_started(const char *out);
+/* Forgets the thread filter of a stopped ProfilerStartWithOptions session. */
+PL_HIDDEN void pl_gperf_session_ended(void);
+
+#endif

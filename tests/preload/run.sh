@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# tests/preload/run.sh MODE PROFILER_DIR PRELOAD_BUILD_DIR
+#   PROFILER_DIR holds libprofcore.so and the profcore CLI; PRELOAD_BUILD_DIR
+#   the test programs (gperf_api, exit_paths, forker, static_prog).
+# Modes (one suite each):
+#   programs        real Debian programs (xz, gzip, python3, sqlite3) under
+#                   `profcore record`: legacy files read by google-pprof with
+#                   profiled CPU within +-5 % of the child's rusage, pprof
+#                   files read by go tool pprof with the known hot code on top
+#   forkexec        shell pipelines with and without --children, forking
+#                   workers, exec with a clean environment, failed exec
+#   exit-paths      every way out leaves a complete, readable profile and
+#                   the exit status of the unprofiled program
+#   gperftools-api  a program built against gperftools' header
+#   badinput        bad environment, unwritable outputs, SIGPROF owners,
+#                   setuid and static programs
+# Prints "N passed, N failed" last; exits non-zero on any failure.
+set -u
+mode=$1
+pdir=$(cd "$2" && pwd)
+bdir=$(cd "$3" && pwd)
+lib=$pdir/libprofcore.so
+cli=$pdir/profcore
+tmp=$(mktemp -d /tmp/profcore-preload.XXXXXX)
+chmod 755 "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+check() { # check DESCRIPTION COMMAND...
+    local what=$1; shift
+    if "$@"; then ok "$what"; else bad "$what"; fi
+}
+# Debian's interpreter, not whatever `python3` is first on PATH (a pyenv
+# shim is a bash script that execs twice).
+PY=/usr/bin/python3
+
+# Under LD_PRELOAD the first process is the profiled one (its descendants
+# only with PROFCORE_CHILDREN=1), so `timeout` goes first and `env` (which
+# execs, same process) sets the variables for the program itself.
+
+# ---- helpers -----------------------------------------------------------------
+# status_of CMD...: runs CMD, prints its exit status (128+sig when killed).
+status_of() { "$@" >/dev/null 2>&1; echo $?; }
+# go_top FILE [BINARY]: go tool pprof -top, all nodes
+go_top() { go tool pprof -top -nodecount=200 ${2:+"$2"} "$1" 2>/dev/null; }
+# go_readable FILE: go tool pprof reads it and it has samples
+go_readable() { go tool pprof -top "$1" 2>/dev/null | grep -q 'Showing nodes accounting for [1-9]'; }
+# go_parses FILE: go tool pprof reads it (an idle process's profile may be empty)
+go_parses() { go tool pprof -top "$1" 2>/dev/null | grep -q '^Showing nodes accounting for'; }
+# gp_total FILE BINARY: google-pprof's sample total (0 if it cannot read it)
+gp_total() { google-pprof --text "$2" "$1" 2>/dev/null | awk '/^Total: [0-9]+ samples/ {print $2; f=1} END {if (!f) print 0}'; }
+# top_named FILE: the first function of -top that has a name (a stripped
+# library's hidden functions show as [mapping] or 0x... and are skipped)
+top_named() { go_top "$1" | awk 'f && NF >= 6 {sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +/, ""); if ($0 !~ /^(\[|0x|<unknown>)/) {print; exit}} /flat%/ {f=1}'; }
+# flat_pct FILE NAME: flat% of NAME in go tool pprof -top (0 if absent)
+flat_pct() {
+    go_top "$1" | awk -v n="$2" '{ name=$0; sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +/, "", name) }
+        name==n { v=$2; sub(/%$/, "", v); print v; f=1; exit } END { if (!f) print 0 }'
+}
+# cum_ms FILE NAME: cum of NAME in milliseconds (0 if absent)
+cum_ms() {
+    go tool pprof -top -nodecount=200 -unit=ms "$1" 2>/dev/null | awk -v n="$2" '{ name=$0; sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ +/, "", name) }
+        name==n { v=$4; sub(/ms$/, "", v); print v; f=1; exit } END { if (!f) print 0 }'
+}
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+within() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+# record_pct STDERRFILE: the "(NN.N%)" of profcore record's CPU line
+record_pct() { sed -n 's/.*CPU profiled .* measured (\([0-9.]*\)%).*/\1/p' "$1" | tail -n 1; }
+
+# ---- programs ------------------------------------------------------------------
+gen_text() { # gen_text FILE MEGABYTES: word soup, low entropy but not trivial
+    "$PY" - "$1" "$2" <<'EOF'
+import random, sys
+r = random.Random(42)
+words = [''.join(r.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(r.randint(2, 9))) for _ in range(5000)]
+limit, out, n = int(float(sys.argv[2]) * 1024 * 1024), [], 0
+while n < limit:
+    line = ' '.join(r.choice(words) for _ in range(r.randint(3, 14))) + ' %d\n' % r.randint(0, 99999)
+    out.append(line); n += len(line)
+open(sys.argv[1], 'w').write(''.join(out))
+EOF
+}
+
+# record_legacy NAME BINARY CMD...: legacy profile, rusage accuracy, google-pprof
+record_legacy() {
+    local name=$1 binary=$2; shift 2
+    local out=$tmp/$name.prof
+    "$cli" record --format legacy -o "$out" -- "$@" >/dev/null 2>"$tmp/$name.legacy.err"
+    check "$name: exits 0 under profcore record" test $? -eq 0
+    local pct total
+    pct=$(record_pct "$tmp/$name.legacy.err")
+    check "$name: profiled CPU ${pct:-?}% of the child's rusage (95..105)" within "${pct:-0}" 100 5
+    total=$(gp_total "$out" "$binary")
+    check "$name: google-pprof reads the legacy profile ($total samples)" ge "$total" 10
+}
+
+# record_pprof NAME CMD...: pprof profile via profcore record
+record_pprof() {
+    local name=$1; shift
+    "$cli" record -o "$tmp/$name.pb.gz" -- "$@" >/dev/null 2>"$tmp/$name.pprof.err"
+    check "$name: exits 0 (pprof run)" test $? -eq 0
+    check "$name: go tool pprof reads the pprof profile" go_readable "$tmp/$name.pb.gz"
+}
+
+programs() {
+    gen_text "$tmp/small.txt" 2.5
+    gen_text "$tmp/big.txt" 40
+    # xz -9: liblzma does the work.  Debian's liblzma exports only its API,
+    # so its internal match finder has no symbol: go tool pprof names the
+    # mapping, google-pprof the nearest exported symbol (an lzma_* one).
+    record_legacy xz /usr/bin/xz xz -9 -T1 -c "$tmp/small.txt"
+    local gtop
+    gtop=$(google-pprof --text /usr/bin/xz "$tmp/xz.prof" 2>/dev/null | awk '/^ *[0-9]+ +[0-9.]+%/ {print $6; exit}')
+    check "xz: google-pprof's top function is lzma's (${gtop:-none})" grep -q '^lzma_' <<<"${gtop:-x}"
+    record_pprof xz xz -9 -T1 -c "$tmp/small.txt"
+    local lz
+    lz=$(go_top "$tmp/xz.pb.gz" | awk '/\[liblzma[^]]*\]$/ {v=$2; sub(/%/, "", v); print v; exit}')
+    check "xz: liblzma has ${lz:-0}% of the samples (>= 80)" ge "${lz:-0}" 80
+
+    # gzip -9 on 40 MB: gzip's own deflate (a stripped binary: the mapping).
+    record_legacy gzip /usr/bin/gzip gzip -9 -c "$tmp/big.txt"
+    record_pprof gzip gzip -9 -c "$tmp/big.txt"
+    local gz
+    gz=$(go_top "$tmp/gzip.pb.gz" | awk '/\[gzip\]$/ {v=$2; sub(/%/, "", v); print v; exit}')
+    check "gzip: the gzip binary has ${gz:-0}% of the samples (>= 80)" ge "${gz:-0}" 80
+
+    # python3: the bytecode interpreter loop dominates.
+    local loop='s = 0
+for i in range(14000000): s += i * i % 7
+print(s)'
+    record_legacy python3 "$PY" "$PY" -c "$loop"
+    record_pprof python3 "$PY" -c "$loop"
+    local ev
+    ev=$(flat_pct "$tmp/python3.pb.gz" _PyEval_EvalFrameDefault)
+    check "python3: _PyEval_EvalFrameDefault is the top named function ($(top_named "$tmp/python3.pb.gz"), ${ev}%)" \
+        test "$(top_named "$tmp/python3.pb.gz")" = _PyEval_EvalFrameDefault
+    local py
+    py=$(go_top "$tmp/python3.pb.gz" | awk '/\[python3[^]]*\]$/ {v=$2; sub(/%/, "", v); print v; exit}')
+    check "python3: with python3's unnamed code, $(awk -v a="${py:-0}" -v b="$ev" 'BEGIN {print a + b}')% in the interpreter binary (>= 60)" \
+        ge "$(awk -v a="${py:-0}" -v b="$ev" 'BEGIN {print a + b}')" 60
+
+    # sqlite3: a recursive CTE with an aggregate: the VDBE interpreter.
+    local q='WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<3000000)
+             SELECT sum(x*x%7), count(DISTINCT x%1000) FROM c;'
+    record_legacy sqlite3 /usr/bin/sqlite3 sqlite3 :memory: "$q"
+    local sqtop
+    sqtop=$(google-pprof --text /usr/bin/sqlite3 "$tmp/sqlite3.prof" 2>/dev/null | awk '/^ *[0-9]+ +[0-9.]+%/ {print $6; exit}')
+    check "sqlite3: google-pprof's top function is sqlite3VdbeExec (${sqtop:-none})" test "${sqtop:-}" = sqlite3VdbeExec
+    record_pprof sqlite3 sqlite3 :memory: "$q"
+    check "sqlite3: go tool pprof's top named function is sqlite3VdbeExec ($(top_named "$tmp/sqlite3.pb.gz"))" \
+        test "$(top_named "$tmp/sqlite3.pb.gz")" = sqlite3VdbeExec
+}
+
+# ---- fork and exec ------------------------------------------------------------------
+forkexec() {
+    gen_text "$tmp/in.txt" 0.6
+    local pipeline="xz -9 -T1 -c '$tmp/in.txt' | gzip -9 > '$tmp/in.xz.gz'; $PY -c 'print(sum(i*i for i in range(400000)))' > /dev/null"
+    # Without --children: only the shell's profile; no child writes anything.
+    "$cli" record -o "$tmp/sh.pb.gz" -- /bin/sh -c "$pipeline" >/dev/null 2>"$tmp/sh.err"
+    check "pipeline: exits 0" test $? -eq 0
+    check "pipeline: the shell's profile (dash ends with _exit) is written and readable" go_parses "$tmp/sh.pb.gz"
+    check "pipeline: no child profile without --children" test -z "$(ls "$tmp"/sh.pb.gz.* 2>/dev/null)"
+    check "pipeline: the output is right" bash -c "gzip -dc '$tmp/in.xz.gz' | xz -dc | cmp -s - '$tmp/in.txt'"
+    # With --children: each exec'd child writes OUT.<pid>.
+    "$cli" record --children -o "$tmp/ch.pb.gz" -- /bin/sh -c "$pipeline" >/dev/null 2>"$tmp/ch.err"
+    check "pipeline --children: exits 0" test $? -eq 0
+    local n=0 xzfile="" f
+    for f in "$tmp"/ch.pb.gz.*; do
+        [ -e "$f" ] || continue
+        n=$((n + 1))
+        go_parses "$f" || bad "child profile $f unreadable"
+        go_top "$f" | grep -q 'liblzma' && xzfile=$f
+    done
+    check "pipeline --children: 3 child profiles (xz, gzip, python3): $n" test "$n" -eq 3
+    check "pipeline --children: the xz child's profile shows liblzma" test -n "$xzfile"
+    check "pipeline --children: the shell wrote the main profile" test -s "$tmp/ch.pb.gz"
+
+    # A program that forks workers which exit() (running atexit handlers).
+    local st
+    st=$(timeout 30 env PROFCORE_OUT="$tmp/fk.pb.gz" LD_PRELOAD="$lib" "$bdir/forker" workers 4 >/dev/null 2>&1; echo $?)
+    check "forking workers: every worker exits with its own status, no hang (exit $st)" test "$st" -eq 0
+    check "forking workers: the parent's profile has parent_work" ge "$(cum_ms "$tmp/fk.pb.gz" parent_work)" 100
+    check "forking workers: no worker wrote over it (child_work absent)" test "$(cum_ms "$tmp/fk.pb.gz" child_work)" = 0
+    check "forking workers: no child profile files" test -z "$(ls "$tmp"/fk.pb.gz.* 2>/dev/null)"
+    st=$(timeout 30 env PROFCORE_CHILDREN=1 PROFCORE_OUT="$tmp/fk2.pb.gz" LD_PRELOAD="$lib" "$bdir/forker" workers 4 2>"$tmp/fk2.err" >/dev/null; echo $?)
+    check "forking workers, PROFCORE_CHILDREN=1: exit $st, and the limitation is said" \
+        bash -c "[ $st -eq 0 ] && grep -q 'profiled only once they exec' '$tmp/fk2.err'"
+
+    # exec into an image without the library: no timer may survive.
+    local e
+    for e in itimer ctimer; do
+        st=$(timeout 30 env PROFCORE_ENGINE=$e PROFCORE_HZ=1000 PROFCORE_OUT="$tmp/ex-$e.pb.gz" LD_PRELOAD="$lib" "$bdir/forker" exec-clean >/dev/null 2>&1; echo $?)
+        check "exec ($e, 1 kHz) into an unprofiled image: it lives (exit $st)" test "$st" -eq 0
+        check "exec ($e): the image before exec wrote its profile" ge "$(cum_ms "$tmp/ex-$e.pb.gz" parent_work)" 50
+    done
+    # A failed exec re-arms the timers.
+    for e in itimer ctimer; do
+        st=$(timeout 30 env PROFCORE_ENGINE=$e PROFCORE_OUT="$tmp/xf-$e.pb.gz" LD_PRELOAD="$lib" "$bdir/forker" exec-fail >/dev/null 2>&1; echo $?)
+        check "failed exec ($e): exit $st" test "$st" -eq 0
+        check "failed exec ($e): sampling resumed (after_failed_exec >= 150 ms)" \
+            ge "$(cum_ms "$tmp/xf-$e.pb.gz" after_failed_exec.constprop.0)$(cum_ms "$tmp/xf-$e.pb.gz" after_failed_exec | sed 's/^0$//')" 150
+    done
+}
+
+# ---- exit paths -----------------------------------------------------------------------
+exit_paths() {
+    local prog=$bdir/exit_paths m want st out burn
+    # mode:expected status (128+signal for the signal paths)
+    for pair in return:0 exit:3 exit-thread:3 quick-exit:4 sigterm:143 sigint:130 sighup:129 abort:134 segv:139; do
+        m=${pair%%:*}
+        want=${pair#*:}
+        out=$tmp/exit-$m.pb.gz
+        st=$(cd "$tmp" && timeout 30 env PROFCORE_OUT="$out" LD_PRELOAD="$lib" "$prog" "$m" 400 >/dev/null 2>&1; echo $?)
+        check "$m: exit status $st == $want (as unprofiled)" test "$st" = "$want"
+        check "$m: the profile is complete and readable" go_readable "$out"
+        burn=$(cum_ms "$out" burn_cpu)
+        check "$m: burn_cpu has ${burn} ms of ~200-400" ge "$burn" 100
+    done
+    # The same for the legacy format, read by google-pprof (SIGTERM path).
+    st=$(timeout 30 env PROFCORE_FORMAT=legacy PROFCORE_OUT="$tmp/exit.prof" LD_PRELOAD="$lib" "$prog" sigterm 300 >/dev/null 2>&1; echo $?)
+    check "sigterm, legacy: status $st == 143 and google-pprof reads it" \
+        bash -c "[ $st -eq 143 ] && google-pprof --text '$prog' '$tmp/exit.prof' 2>/dev/null | grep -q burn_cpu"
+    # No core dump or stray temporary files next to the profiles.
+    check "no temporary files left behind" test -z "$(ls "$tmp" | grep -v -E '\.(pb\.gz|prof)$')"
+}
+
+# ---- gperftools' API ---------------------------------------------------------------------
+gperftools_api() {
+    local prog=$bdir/gperf_api
+    check "gperf_api is linked against libprofcore.so, not libprofiler" \
+        bash -c "ldd '$prog' | grep -q libprofcore.so && ! ldd '$prog' | grep -q libprofiler"
+    check "gperf_api's calls bind to libprofcore.so" \
+        bash -c "nm -D '$prog' | grep -q ' U ProfilerStartWithOptions' && nm -D --defined-only '$lib' | grep -q ' T ProfilerStartWithOptions'"
+    "$prog" api "$tmp/api.prof" >"$tmp/api.out" 2>&1
+    cat "$tmp/api.out"
+    passed=$((passed + $(grep -c '^ok ' "$tmp/api.out")))
+    failed=$((failed + $(grep -c '^FAIL ' "$tmp/api.out")))
+    local t
+    t=$(gp_total "$tmp/api.prof" "$prog")
+    check "stop: google-pprof reads the legacy profile ($t samples)" ge "$t" 50
+    t=$(gp_total "$tmp/api.prof.flushed" "$prog")
+    check "flush: the flushed file is a complete profile ($t samples)" ge "$t" 20
+    check "stop: both threads present (main_work, registered_worker)" \
+        bash -c "google-pprof --text '$prog' '$tmp/api.prof' 2>/dev/null | grep -q main_work && google-pprof --text '$prog' '$tmp/api.prof' 2>/dev/null | grep -q registered_worker"
+    check "restart: the second profile is separate and readable" go_readable "$tmp/api.prof.second"
+    "$prog" filter "$tmp/filter.prof" >"$tmp/filter.out" 2>&1
+    passed=$((passed + $(grep -c '^ok ' "$tmp/filter.out")))
+    failed=$((failed + $(grep -c '^FAIL ' "$tmp/filter.out")))
+    check "filter: kept_thread is in the profile" ge "$(cum_ms "$tmp/filter.prof" kept_thread)" 200
+    check "filter: dropped_thread is not" test "$(cum_ms "$tmp/filter.prof" dropped_thread)" = 0
+    check "filter: its CPU is accounted under profcore_sample_filtered_out" \
+        ge "$(cum_ms "$tmp/filter.prof" profcore_sample_filtered_out)" 200
+    # CPUPROFILE with the library linked (not preloaded): on before main,
+    # written at exit in gperftools' format.
+    CPUPROFILE=$tmp/env.prof "$prog" env >"$tmp/env.out" 2>&1
+    cat "$tmp/env.out"
+    passed=$((passed + $(grep -c '^ok ' "$tmp/env.out")))
+    failed=$((failed + $(grep -c '^FAIL ' "$tmp/env.out")))
+    check "CPUPROFILE: legacy profile written at exit, read by google-pprof" \
+        bash -c "google-pprof --text '$prog' '$tmp/env.prof' 2>/dev/null | grep -q main_work"
+    check "CPUPROFILE: the refused ProfilerStart wrote nothing" test ! -e /tmp/never-written.prof
+    # gperftools' frequency variable.
+    CPUPROFILE=$tmp/freq.prof CPUPROFILE_FREQUENCY=500 "$prog" env >/dev/null 2>&1
+    check "CPUPROFILE_FREQUENCY=500: the legacy header says 2000 us" \
+        bash -c "od -An -t u8 -N 32 '$tmp/freq.prof' | tr -s ' \\n' '  ' | grep -q '^ 0 3 0 2000 '"
+}
+
+# ---- bad input ------------------------------------------------------------------------------
+# expect_plain NAME STDERR_PATTERN ENV...: exit_paths exit mode runs with its
+# own status (3), prints the pattern on stderr, leaves no profile.
+expect_plain() {
+    local name=$1 pat=$2; shift 2
+    local st
+    rm -f "$tmp/bad.pb.gz"
+    st=$(cd "$tmp" && env "$@" LD_PRELOAD="$lib" "$bdir/exit_paths" exit 50 2>"$tmp/bad.err" >/dev/null; echo $?)
+    check "$name: status $st == 3" test "$st" -eq 3
+    if [ -n "$pat" ]; then
+        check "$name: says so on stderr ($(head -c 120 "$tmp/bad.err" | tr '\n' ' '))" grep -q -- "$pat" "$tmp/bad.err"
+    else
+        check "$name: silent" test ! -s "$tmp/bad.err"
+    fi
+    check "$name: no profile" test ! -e "$tmp/bad.pb.gz"
+}
+
+badinput() {
+    expect_plain "not configured" "" PROFCORE_HZ=7
+    expect_plain "empty CPUPROFILE (gperftools: off)" "" CPUPROFILE=
+    expect_plain "PROFCORE_HZ=10x" "PROFCORE_HZ='10x'" PROFCORE_OUT="$tmp/bad.pb.gz" PROFCORE_HZ=10x
+    expect_plain "PROFCORE_ENGINE=bogus" "PROFCORE_ENGINE" PROFCORE_OUT="$tmp/bad.pb.gz" PROFCORE_ENGINE=bogus
+    expect_plain "PROFCORE_FORMAT=svg" "PROFCORE_FORMAT" PROFCORE_OUT="$tmp/bad.pb.gz" PROFCORE_FORMAT=svg
+    expect_plain "PROFCORE_CHILDREN=maybe" "PROFCORE_CHILDREN" PROFCORE_OUT="$tmp/bad.pb.gz" PROFCORE_CHILDREN=maybe
+    expect_plain "empty PROFCORE_OUT" "PROFCORE_OUT" PROFCORE_OUT=
+    expect_plain "engine wall" "not implemented yet" PROFCORE_OUT="$tmp/bad.pb.gz" PROFCORE_ENGINE=wall
+    expect_plain "CPUPROFILE_REALTIME=1 (wall)" "not implemented yet" CPUPROFILE="$tmp/bad.pb.gz" CPUPROFILE_REALTIME=1
+    expect_plain "CPUPROFILE_REALTIME=0 (ambiguous)" "CPUPROFILE_REALTIME" CPUPROFILE="$tmp/bad.pb.gz" CPUPROFILE_REALTIME=0
+    expect_plain "output in a missing directory" "not writable" PROFCORE_OUT="$tmp/missing/dir/x.pb.gz"
+    expect_plain "output in /sys (read-only for root too)" "not writable" PROFCORE_OUT=/sys/profcore.pb.gz
+    expect_plain "output is a directory" "is a directory" PROFCORE_OUT="$tmp"
+    # A read-only place for an unprivileged user.
+    local st
+    chmod 755 "$bdir/exit_paths" 2>/dev/null
+    st=$(setpriv --reuid=nobody --regid=nogroup --clear-groups env PROFCORE_OUT=/etc/profcore-denied.pb.gz \
+        LD_PRELOAD="$lib" "$bdir/exit_paths" exit 50 2>"$tmp/ro.err" >/dev/null; echo $?)
+    check "unwritable directory (as nobody): status $st == 3, message" \
+        bash -c "[ $st -eq 3 ] && grep -q 'not writable' '$tmp/ro.err' && [ ! -e /etc/profcore-denied.pb.gz ]"
+
+    # The program's own SIGPROF handler and ITIMER_PROF: it keeps them.
+    st=$(PROFCORE_OUT=$tmp/own.pb.gz LD_PRELOAD=$lib "$bdir/exit_paths" own-sigprof 300 2>"$tmp/own.err" >"$tmp/own.out"; echo $?)
+    check "own SIGPROF handler: its ticks reach it, status $st == 0" test "$st" -eq 0
+    check "own SIGPROF handler: we step aside with a message" grep -q 'own SIGPROF action' "$tmp/own.err"
+    check "own SIGPROF handler: the profile so far is written" go_parses "$tmp/own.pb.gz"
+    # SIGPROF blocked in every thread.
+    st=$(PROFCORE_OUT=$tmp/blk.pb.gz LD_PRELOAD=$lib "$bdir/exit_paths" block-sigprof 400 2>"$tmp/blk.err" >/dev/null; echo $?)
+    check "SIGPROF blocked everywhere: status $st == 0" test "$st" -eq 0
+    check "SIGPROF blocked everywhere: says the profile is empty" grep -q 'no SIGPROF was delivered' "$tmp/blk.err"
+
+    # setuid: the library linked into a setuid-root program run by nobody.
+    local sdir=$tmp/suid
+    mkdir -p "$sdir" && chmod 755 "$sdir"
+    cp "$bdir/gperf_api" "$sdir/" && chown root:root "$sdir/gperf_api" && chmod 4755 "$sdir/gperf_api"
+    st=$(cd "$sdir" && setpriv --reuid=nobody --regid=nogroup --clear-groups env CPUPROFILE=/tmp/profcore-suid-$$.prof \
+        "$sdir/gperf_api" noop 2>"$tmp/suid.err" >/dev/null; echo $?)
+    check "setuid program: status $st == 0, not profiled, says so" \
+        bash -c "[ $st -eq 0 ] && [ ! -e /tmp/profcore-suid-$$.prof ] && grep -q 'setuid' '$tmp/suid.err'"
+    rm -f "/tmp/profcore-suid-$$.prof"
+
+    # A statically linked program: the loader ignores LD_PRELOAD (it runs
+    # unprofiled, same status); `profcore record` says why and what to do.
+    st=$(PROFCORE_OUT=$tmp/static.pb.gz LD_PRELOAD=$lib "$bdir/static_prog" exit 50 >/dev/null 2>&1; echo $?)
+    check "static program with LD_PRELOAD: status $st == 3, no profile" \
+        bash -c "[ $st -eq 3 ] && [ ! -e '$tmp/static.pb.gz' ]"
+    "$cli" record -o "$tmp/static2.pb.gz" -- "$bdir/static_prog" exit 50 >/dev/null 2>"$tmp/static.err"
+    check "static program under profcore record: explains and suggests linking" \
+        bash -c "grep -q 'statically linked' '$tmp/static.err' && grep -q 'link' '$tmp/static.err'"
+}
+
+case $mode in
+programs) programs ;;
+forkexec) forkexec ;;
+exit-paths) exit_paths ;;
+gperftools-api) gperftools_api ;;
+badinput) badinput ;;
+*) echo "unknown mode $mode"; failed=1 ;;
+esac
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
