@@ -171,6 +171,11 @@ __attribute__((noinline)) void demo_script_inner(void) { demo_sink = 2; }
 #define SHADOW_MAX 8
 static __thread uintptr_t shadow[SHADOW_MAX] __attribute__((tls_model("initial-exec")));
 static __thread uint32_t shadow_depth __attribute__((tls_model("initial-exec")));
+/* Set only while the dispatch loop runs bytecode.  Like a real interpreter,
+ * the hook reports script frames only then: a sample that lands in the
+ * native glue around the loop (pushing frames, reading the clock) is not
+ * inside any script function, and its native frames say so. */
+static __thread volatile int in_dispatch __attribute__((tls_model("initial-exec")));
 
 static void shadow_push(void (*fn)(void)) {
     shadow[shadow_depth] = (uintptr_t)fn + 1;
@@ -185,7 +190,7 @@ static void shadow_pop(void) {
 /* Async-signal-safe: reads only this thread's shadow stack. */
 static int demo_traceback(pcp_traceback_args *a, void *user) {
     (void)user;
-    uint32_t d = shadow_depth;
+    uint32_t d = in_dispatch ? shadow_depth : 0;
     uint32_t n = 0;
     while (d > 0 && n < a->max_frames) a->frames[n++] = shadow[--d]; /* innermost first */
     a->nframes = n;
@@ -196,8 +201,10 @@ static int demo_traceback(pcp_traceback_args *a, void *user) {
  * dispatch loop, attributed to whichever script function is on top. */
 __attribute__((noinline)) void demo_interp_dispatch(uint64_t n) {
     uint64_t acc = 3;
+    in_dispatch = 1; /* volatile: the loop below stays between the two stores */
     for (uint64_t i = 0; i < n; i++) acc = acc * 2862933555777941757ull + 3037000493ull;
     demo_sink = acc;
+    in_dispatch = 0;
 }
 
 __attribute__((noinline)) void demo_interp_run(void) {
