@@ -59,6 +59,10 @@ class Policy:
         self.hooks = {}    # declared hook typedef -> stack bytes reserved for it
         self.budgets = []  # (root glob, bytes), first match wins
         self.libc_reserve = 0
+        # libc function -> roots allowed to reach it.  For handlers that end
+        # the process (crash, _exit): a bounded wait is allowed there, never
+        # on a sampling path (see policy.txt, "terminal").
+        self.terminal = {}
 
     def budget_for(self, root_name):
         for glob, size in self.budgets:
@@ -89,6 +93,8 @@ def load_policy(policy_path, allowlist_path):
             policy.hooks[fields[1]] = int(fields[2])
         elif fields[0] == "stack" and len(fields) >= 3:
             policy.budgets.append((fields[1], int(fields[2])))
+        elif fields[0] == "terminal" and len(fields) >= 3:
+            policy.terminal[fields[1]] = set(fields[2:])
         elif fields[0] == "libc-reserve" and len(fields) >= 2:
             policy.libc_reserve = int(fields[1])
         else:
@@ -635,6 +641,19 @@ class Checker:
                             queue.append(callee)
         return order, parents, root_of
 
+    def reaches(self, graph, start, target):
+        """True if `target` is reachable from `start` (start included)."""
+        seen, todo = set(), [start]
+        while todo:
+            at = todo.pop()
+            if at == target:
+                return True
+            if at in seen:
+                continue
+            seen.add(at)
+            todo.extend(graph.edges.get(at, []))
+        return False
+
     def display(self, key):
         return base_name(key)
 
@@ -664,6 +683,15 @@ class Checker:
                 # __atomic_load (clang) and __atomic_load_16 (gcc) are one finding.
                 self.report.reject("libatomic", ("libatomic", re.sub(r"_\d+$", "", name)), chain,
                                    "a libatomic call may take a lock: the atomic is not lock-free here" + tag)
+            elif name in self.policy.terminal and name not in self.policy.allow:
+                allowed = self.policy.terminal[name]
+                for root_key, _info in self.roots:
+                    root = base_name(root_key)
+                    if root not in allowed and self.reaches(graph, root_key, key):
+                        self.report.reject(
+                            "not-allowed", ("not-allowed", name, root), f"{name} reached from {root}",
+                            f"{name} is allowed only under the terminal handlers "
+                            f"{', '.join(sorted(allowed))}, not under {root}" + tag)
             elif name not in self.policy.allow:
                 self.report.reject("not-allowed", ("not-allowed", name), chain,
                                    f"{name} is neither annotated nor on the async-signal-safe allowlist" + tag)
