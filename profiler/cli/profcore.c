@@ -435,20 +435,24 @@ static int export_environment(const record_opts *o, const char *lib) {
     return 0;
 }
 
+/* 0: profile it; 1: run it unprofiled (preload cannot reach it: static or
+ * not a 64-bit program).  The program always runs: profcore never changes
+ * what it does or its exit status, it only says why there is no profile. */
 static int check_command(const char *path) {
     switch (inspect_binary(path)) {
     case BIN_STATIC:
         fprintf(stderr,
-                "profcore record: %s is statically linked: LD_PRELOAD cannot work there.\n"
-                "profcore record: link the profiler into it instead (libprofcore.a, see profiler/include/).\n",
+                "profcore record: %s is statically linked: LD_PRELOAD cannot work there; it will run unprofiled.\n"
+                "profcore record: to profile it, link the profiler into it (libprofcore.a, see profiler/include/).\n",
                 path);
-        return -1;
+        return 1;
     case BIN_OTHER_CLASS:
-        fprintf(stderr, "profcore record: %s is not a 64-bit ELF program: the preload library cannot load into it.\n", path);
-        return -1;
-    case BIN_UNREADABLE:
-        fprintf(stderr, "profcore record: %s: %s\n", path, strerror(errno));
-        return -1;
+        fprintf(stderr,
+                "profcore record: %s is not a 64-bit ELF program: the preload library cannot load into it; "
+                "it will run unprofiled.\n",
+                path);
+        return 1;
+    case BIN_UNREADABLE: /* execute-only, perhaps: exec decides, and says why if it cannot */
     case BIN_DYNAMIC:
     case BIN_NOT_ELF: /* a script: its interpreter is what runs */
         break;
@@ -482,8 +486,8 @@ static int cmd_record(int argc, char **argv) {
         fprintf(stderr, "profcore record: command not found: %s\n", o.command[0]);
         return 127;
     }
-    if (check_command(cmd) != 0) return EXIT_USAGE;
-    if (export_environment(&o, lib) != 0) return EXIT_USAGE;
+    int unprofiled = check_command(cmd);
+    if (!unprofiled && export_environment(&o, lib) != 0) return EXIT_USAGE;
 
     file_id before = identify(o.cfg.out);
     sigset_t blocked;
@@ -519,6 +523,7 @@ static int cmd_record(int argc, char **argv) {
     int code = exit_status_of(status);
     if (WIFSIGNALED(status))
         fprintf(stderr, "profcore: %s was killed by signal %d (%s)\n", o.command[0], WTERMSIG(status), strsignal(WTERMSIG(status)));
+    if (unprofiled) return code;
     file_id after = identify(o.cfg.out);
     if (!after.exists || same_file_state(&before, &after)) {
         fprintf(stderr, "profcore: no profile was written to %s%s\n", o.cfg.out,

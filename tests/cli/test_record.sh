@@ -52,7 +52,9 @@ cp "$lib" "$dir/bin/libprofcore.so"
 run 0 "5 samples" "library found next to the binary" -- \
     env -u PROFCORE_LIB "$dir/bin/profcore" record -o "$out" -- "$prog" exit 0
 run 127 "command not found: no-such-command-xyz" "command not found" -- "$pc" record -o "$out" -- no-such-command-xyz
-run 2 "is statically linked: LD_PRELOAD cannot work" "static binary refused" -- "$pc" record -o "$out" -- "$static_prog" exit 0
+run 0 "is statically linked: LD_PRELOAD cannot work there; it will run unprofiled" "static binary runs unprofiled" -- \
+    "$pc" record -o "$out" -- "$static_prog" exit 0
+run 7 "link the profiler into it" "static binary keeps its exit status" -- "$pc" record -o "$out" -- "$static_prog" exit 7
 
 # ---- exit status and the summary -------------------------------------------
 run 3 "5 samples" "exit 3 propagated, summary printed" -- "$pc" record -F 250 -o "$out" --format collapsed -- "$prog" exit 3
