@@ -1,9 +1,14 @@
 /* accuracy_workload.c — a known CPU split for the accuracy matrix.
  *
  * Usage: accuracy_workload ENGINE HZ THREADS CPU_SECONDS OUT.pb.gz
- * THREADS registered threads each burn CPU_SECONDS/THREADS of CPU in
- * acc_hot_major (about 3/4) and acc_hot_minor (about 1/4), alternating
- * in randomized lengths (no fixed period to alias with the kernel tick).
+ * THREADS registered threads each burn CPU_SECONDS/THREADS of CPU.  With
+ * one thread it alternates acc_hot_major (about 3/4) and acc_hot_minor
+ * (about 1/4) in randomized lengths (no fixed period to alias with the
+ * kernel tick).  With several, each thread runs ONE function (one thread in
+ * four runs acc_hot_minor), so each function's truth is exactly its
+ * threads' CPU clocks: a per-iteration price calibrated on one thread does
+ * not hold when threads share the two (SMT) CPUs, and the split it gave
+ * was off by up to 5 points at 4 threads.
  * Prints the ground truth measured in-process with the thread CPU clocks
  * (see worker() for how the split is measured):
  *   truth <function> <ns>      CPU inside each hot function
@@ -79,7 +84,29 @@ static double calibrate(void (*fn)(uint64_t)) {
  * function lost up to half its samples).  So the split is counted in
  * iterations, priced by the calibrated cost, and scaled to the thread's
  * measured CPU time. */
+static int nthreads_running;
+
+/* Several threads: thread i runs acc_hot_minor if i % 4 == 0, else
+ * acc_hot_major, and its whole CPU time is that function's truth. */
+static void *single_function_worker(uintptr_t index) {
+    if (pcp_register_thread() != 0) fprintf(stderr, "register failed\n");
+    int minor = index % 4 == 0;
+    uint64_t start = thread_cpu_ns();
+    while (thread_cpu_ns() - start < per_thread_ns) {
+        if (minor)
+            acc_hot_minor(4000000);
+        else
+            acc_hot_major(4000000);
+    }
+    uint64_t total = thread_cpu_ns() - start;
+    pcp_unregister_thread();
+    __atomic_fetch_add(minor ? &truth_minor : &truth_major, total, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&truth_threads, total, __ATOMIC_RELAXED);
+    return NULL;
+}
+
 static void *worker(void *arg) {
+    if (nthreads_running > 1) return single_function_worker((uintptr_t)arg);
     uint64_t rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)arg;
     if (pcp_register_thread() != 0) fprintf(stderr, "register failed\n");
     uint64_t start = thread_cpu_ns(), it_major = 0, it_minor = 0;
@@ -110,6 +137,7 @@ int main(int argc, char **argv) {
     int nthreads = atoi(argv[3]);
     if (nthreads < 1 || nthreads > 64) return 2;
     per_thread_ns = (uint64_t)(atof(argv[4]) * 1e9) / (uint64_t)nthreads;
+    nthreads_running = nthreads;
     pcp_options o = PCP_OPTIONS_INIT;
     o.engine = argv[1];
     o.hz = atoi(argv[2]);
