@@ -8,7 +8,7 @@
 
 PROF_B := $(BUILD)/profiler
 PROF_SRCS := profiler/src/core.c profiler/src/handler.c profiler/src/unwind.c \
-             profiler/src/threads.c profiler/src/runtime.c
+             profiler/src/threads.c profiler/src/runtime.c profiler/src/snapshot.c
 PROF_HDRS := profiler/src/internal.h profiler/src/profile.h profiler/include/profcore_profiler.h \
              core/profcore.h $(wildcard profiler/output/*.h)
 PROF_ALL_SRCS := $(PROF_SRCS) $(PROFILER_OUTPUT_SRCS)
@@ -53,7 +53,7 @@ profiler-check-exports: $(PROF_LIB_SO)
 	if [ -n "$$bad" ]; then echo "unexpected exports: $$bad"; exit 1; fi; echo "exports: pcp_* only"
 
 # ---- programs ----
-PROF_TESTS := accuracy_workload stress badinput unwind_agree
+PROF_TESTS := accuracy_workload stress badinput unwind_agree wall_clock snapshot
 PROF_TEST_BINS := $(addprefix $(PROF_B)/tests/,$(PROF_TESTS))
 $(PROF_B)/tests/%: tests/profiler/%.c $(PROF_LIB_A) profiler/include/profcore_profiler.h
 	@mkdir -p $(@D)
@@ -89,21 +89,28 @@ profiler-demo: $(PROF_B)/demo
 DEPS_PACKAGES += golang-go google-perftools libunwind-dev zlib1g-dev libdw-dev
 PROF_RUN := tests/profiler/run.sh
 TEST_SUITES += profiler-integration profiler-accuracy profiler-stress profiler-asan \
-               profiler-tsan profiler-badinput profiler-unwind-agree
+               profiler-tsan profiler-badinput profiler-unwind-agree profiler-wall \
+               profiler-snapshot
 .PHONY: suite-profiler-integration suite-profiler-accuracy suite-profiler-stress \
-        suite-profiler-asan suite-profiler-tsan suite-profiler-badinput suite-profiler-unwind-agree
+        suite-profiler-asan suite-profiler-tsan suite-profiler-badinput suite-profiler-unwind-agree \
+        suite-profiler-wall suite-profiler-snapshot
 suite-profiler-integration: $(PROF_B)/demo $(PROF_B)/demo-shared
 	@$(RUN_SUITE) profiler-integration $(PROF_RUN) integration $(PROF_B)
 suite-profiler-accuracy: $(PROF_B)/tests/accuracy_workload
 	@$(RUN_SUITE) profiler-accuracy nice $(PROF_RUN) accuracy $(PROF_B)
 suite-profiler-stress: $(PROF_B)/tests/stress
 	@$(RUN_SUITE) profiler-stress $(PROF_B)/tests/stress
-suite-profiler-asan: $(PROF_B)/tests/stress-asan $(PROF_B)/tests/badinput-asan
+suite-profiler-asan: $(PROF_B)/tests/stress-asan $(PROF_B)/tests/badinput-asan \
+                     $(PROF_B)/tests/wall_clock-asan $(PROF_B)/tests/snapshot-asan
 	@$(RUN_SUITE) profiler-asan $(PROF_RUN) sanitized $(PROF_B) asan
 suite-profiler-tsan: $(PROF_B)/tests/stress-tsan $(PROF_B)/tests/badinput-tsan
 	@$(RUN_SUITE) profiler-tsan $(PROF_RUN) sanitized $(PROF_B) tsan
 suite-profiler-badinput: $(PROF_B)/tests/badinput
 	@$(RUN_SUITE) profiler-badinput $(PROF_B)/tests/badinput
+suite-profiler-wall: $(PROF_B)/tests/wall_clock
+	@$(RUN_SUITE) profiler-wall $(PROF_RUN) wall $(PROF_B)
+suite-profiler-snapshot: $(PROF_B)/tests/snapshot
+	@$(RUN_SUITE) profiler-snapshot $(PROF_RUN) snapshot $(PROF_B)
 suite-profiler-unwind-agree: $(PROF_B)/tests/unwind_agree
 	@$(RUN_SUITE) profiler-unwind-agree $(PROF_B)/tests/unwind_agree
 

@@ -19,6 +19,20 @@
  * gives them a timer; their samples take the core's no-handoff path and
  * carry the "unregistered" bit in their tag.  A registered thread that exits
  * is unregistered automatically (its timer is deleted).
+ *
+ * Wall-clock mode (engine "wall").  A profiler thread wakes hz times per
+ * second (absolute CLOCK_MONOTONIC deadlines) and queues a SIGPROF to every
+ * known thread, running or blocked; the thread's state, read from
+ * /proc/self/task/TID/stat just before, becomes the pprof label "state"
+ * (running / sleeping / other).  A tick that comes late weighs 1 + the
+ * ticks it missed, so a thread's weight is its wall time x hz.  A thread
+ * that blocks SIGPROF is not sampled (its tick stays pending).
+ *
+ * fork.  The runtime's pthread_atfork handlers make a fork child a process
+ * with no session: the parent's profile, writer thread, timers and
+ * registry are forgotten there (nothing is joined or deleted), pcp_stop in
+ * the child returns PCP_E_NOT_RUNNING, and pcp_start starts a fresh
+ * session of the child.  The parent's session is not disturbed.
  */
 #ifndef PROFCORE_PROFILER_H
 #define PROFCORE_PROFILER_H
@@ -52,8 +66,8 @@ extern "C" {
 
 /* ---- start options ------------------------------------------------------------ */
 typedef struct pcp_options {
-    const char *engine;      /* "ctimer" (per-thread CPU timers), "itimer", "perf"; NULL: ctimer */
-    int hz;                  /* samples per CPU-second, 1..100000 */
+    const char *engine;      /* "ctimer" (per-thread CPU timers), "itimer", "perf", "wall"; NULL: ctimer */
+    int hz;                  /* samples per CPU-second (wall: per second of wall time), 1..100000 */
     const char *output_path; /* written at stop and flush; NULL: only pcp_write */
     const char *format;      /* "pprof", "legacy", "collapsed"; NULL: pprof */
     int max_depth;           /* frames per sample, 2..PCP_MAX_DEPTH */
@@ -122,6 +136,21 @@ PCP_EXPORT int pcp_capture_stack_slow(uintptr_t *frames, int max_frames);
 /* The frame-pointer walk from a signal's ucontext (what the handler does,
  * without the hook).  Async-signal-safe; exposed for the unwinder tests. */
 PCP_EXPORT int pcp_unwind_context(const void *ucontext, uintptr_t *frames, int max_frames);
+
+/* ---- thread snapshots ------------------------------------------------------------
+ * The current stack of every thread of the process (those the program did
+ * not register too; the profiler's own threads excepted), written to `path`
+ * as a profile with one sample of weight 1 per thread (pprof: the
+ * samples/count value; tid label per thread), with or without a running
+ * profile.  Each thread captures its own stack in its SIGPROF handler, by
+ * the same rules as a sample (traceback hook, then the frame-pointer
+ * walk; "[lost: critical section]" inside a critical section).  The caller
+ * waits at most timeout_ms (1..60000); a thread that did not answer by
+ * then (SIGPROF blocked, stopped, never scheduled) appears with the single
+ * frame "[no answer: signals blocked or stopped]".  The calling thread is
+ * included unless it blocks SIGPROF.  Never call it from a signal handler.
+ * PCP_E_SIGNAL if the program has its own SIGPROF handler. */
+PCP_EXPORT int pcp_snapshot(const char *path, const char *format, int timeout_ms, char *err, size_t errlen);
 
 /* ---- statistics ------------------------------------------------------------------- */
 typedef struct pcp_stats {

@@ -206,6 +206,7 @@ const char *pcprof_synthetic_name(uint64_t frame) {
     if (frame >= PROFCORE_FRAME_RESERVED_END) return NULL;
     if (frame == PROFCORE_FRAME_TRUNCATED) return "[truncated]";
     if (frame == PCPROF_FRAME_HOOK_FAILED) return "[hook failed]";
+    if (frame == PCPROF_FRAME_NO_ANSWER) return "[no answer: signals blocked or stopped]";
     if (frame >= PROFCORE_FRAME_LOST(0) && frame < PROFCORE_FRAME_LOST(PROFCORE_LOSS_REASONS))
         return lost[frame - PROFCORE_FRAME_LOST(0)];
     /* Reserved but not (yet) assigned: still never a code address, so it

@@ -6,7 +6,9 @@
  *   pthread_exit    unregisters first (its timer is deleted while the thread
  *                   still exists);
  *   fork            SIGPROF blocked around it; the child forgets the
- *                   session (pl_after_fork_child) and runs unprofiled;
+ *                   session (the runtime's atfork handler and
+ *                   pl_after_fork_child) and runs unprofiled, or with
+ *                   PROFCORE_CHILDREN=1 profiles itself into OUT.<pid>;
  *   exec family     ITIMER_PROF survives execve and the handler does not:
  *                   before exec the profile so far is written, the process
  *                   timer is disarmed, the calling thread's own timer is
@@ -145,25 +147,27 @@ static void pl_block_sigprof(sigset_t *old) {
     pthread_sigmask(SIG_BLOCK, &s, old);
 }
 
-static bool pl_warned_children;
-
-/* The child of a profiled process runs unprofiled: it has the runtime's
- * memory but no writer thread, no timers (POSIX timers and itimers are not
- * inherited) and possibly mutexes held by parent threads that do not exist
- * here, so it must never call into the runtime.  pl_owns_runtime() is false
- * in it (its pid differs); its exit paths do nothing. */
+/* The child of a profiled process has the runtime's memory but no writer
+ * thread and no timers (POSIX timers and itimers are not inherited); the
+ * runtime's atfork child handler (runtime.c) has already made its copy a
+ * process with no session and re-initialised the runtime's locks.  Then:
+ *   - without PROFCORE_CHILDREN=1 the child runs unprofiled:
+ *     pl_owns_runtime() is false in it (its pid differs), so its exit paths
+ *     and wrappers never call into the runtime, and it writes nothing;
+ *   - with PROFCORE_CHILDREN=1 it starts its own session, same settings as
+ *     the parent's, into OUT.<pid> (pl_start_forked_child).
+ * SIGPROF is blocked around the real fork so the forking thread is never
+ * interrupted by our handler half-way through it. */
 PL_EXPORT pid_t fork(void) {
     pl_fork_fn real = PL_REAL(fork);
     bool profiling = pl_owns_runtime() && __atomic_load_n(&pcp_g_session.pc, __ATOMIC_ACQUIRE) != NULL;
-    if (profiling && pl_children && !pl_warned_children) {
-        pl_warned_children = true;
-        pl_say("PROFCORE_CHILDREN=1: forked children are profiled only once they exec; a child "
-               "that does not exec runs unprofiled");
-    }
     sigset_t old;
     pl_block_sigprof(&old);
     pid_t pid = real();
-    if (pid == 0) pl_after_fork_child();
+    if (pid == 0) {
+        pl_after_fork_child();
+        if (profiling && pl_children) pl_start_forked_child();
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return pid;
 }

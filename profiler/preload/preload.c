@@ -10,7 +10,10 @@
  * PROFCORE_ROOT=<pid>:<out> in its environment, which its descendants
  * inherit.  A descendant image (another pid, same out) is profiled only with
  * PROFCORE_CHILDREN=1, into OUT.<pid>; an image exec'd by the root itself
- * (same pid) is the root and writes OUT.
+ * (same pid) is the root and writes OUT.  A forked child that does not
+ * exec is profiled the same way (PROFCORE_CHILDREN=1: a fresh session into
+ * OUT.<pid>, started by the fork wrapper; otherwise nothing), see
+ * interpose.c's fork.
  *
  * Ways out, and who writes:
  *   - return from main, exit() from any thread: the atexit handler
@@ -33,6 +36,9 @@
  *   - _exit()/_Exit() (dash ends with it; also legal in signal handlers):
  *     interposed, the helper writes while the caller waits, as for a crash;
  *   - ProfilerFlush / ProfilerStop: gperftools.c.
+ * Thread snapshots: with PROFCORE_SNAPSHOT_SIGNAL=SIG (and SIG's action
+ * still the default), pl_on_snapshot only wakes the helper, which writes
+ * OUT.snapshot.<n> (n = 1, 2, ...) with pcp_snapshot and goes on waiting.
  * pl_session_finish serializes all of them: the first one stops and
  * writes, the later ones find nothing running.
  *
@@ -58,6 +64,7 @@
 #include "preload_internal.h"
 
 #define PL_CRASH_WAIT_MS 3000
+#define PL_SNAPSHOT_TIMEOUT_MS 1000 /* how long a snapshot waits for the threads' answers */
 #define PL_ROOT_VAR "PROFCORE_ROOT"
 
 pid_t pl_owner_pid;
@@ -68,6 +75,7 @@ static pthread_mutex_t pl_mu = PTHREAD_MUTEX_INITIALIZER;
 static bool pl_atexit_registered;
 static uint64_t pl_start_cpu_ns;
 static int pl_start_hz;
+static pl_request pl_last_request; /* the running session's, for a forked child */
 
 /* The exit-path machinery (handlers read these; set before the handlers
  * are installed, reset in a fork child). */
@@ -77,6 +85,9 @@ static pid_t pl_helper_tid;            /* atomic; 0: no helper in this process *
 static int pl_term_sig, pl_term_tid;   /* atomic: the first termination signal, its thread */
 static int pl_crash_sig;               /* atomic: the first crash signal */
 static int pl_exit_request;            /* atomic: _exit() asked for the write */
+static int pl_snapshot_request;        /* atomic: PROFCORE_SNAPSHOT_SIGNAL arrived */
+static int pl_snapshot_signal;         /* PROFCORE_SNAPSHOT_SIGNAL, 0: none */
+static unsigned pl_snapshot_count;     /* helper only: n of OUT.snapshot.<n> */
 static bool pl_handlers_installed;
 
 static const int pl_term_signals[] = {SIGINT, SIGTERM, SIGHUP};
@@ -115,6 +126,7 @@ pcenv_status pl_request_from_env(pcenv_lookup_fn lookup, void *ctx, pl_request *
     if (res->status != PCENV_PROFILE) return res->status;
     memset(rq, 0, sizeof *rq);
     memcpy(rq->out, res->config.out, sizeof rq->out);
+    memcpy(rq->base_out, res->config.out, sizeof rq->base_out);
     rq->engine = pl_engine_string(res->config.engine);
     rq->hz = (int)res->config.hz;
     /* gperftools writes its legacy format; a gperftools user who changes
@@ -238,6 +250,35 @@ PROFCORE_SIGNAL_SAFE void pl_write_before_quick_exit(void) {
     pl_wait_written(PL_CRASH_WAIT_MS);
 }
 
+/* PROFCORE_SNAPSHOT_SIGNAL: only wakes the helper, which takes the thread
+ * snapshot (pcp_snapshot waits for the other threads' answers: never in a
+ * handler).  Several signals before the helper runs make one snapshot. */
+PROFCORE_SIGNAL_SAFE static void pl_on_snapshot(int sig, siginfo_t *si, void *uc) {
+    (void)sig;
+    (void)si;
+    (void)uc;
+    int saved = errno;
+    if (pl_helper_here()) {
+        __atomic_store_n(&pl_snapshot_request, 1, __ATOMIC_RELEASE);
+        pl_wake_helper();
+    }
+    errno = saved;
+}
+
+/* The helper's side: OUT.snapshot.<n>, in the session's format. */
+static void pl_take_snapshot(void) {
+    char path[PATH_MAX + 32], err[512];
+    pthread_mutex_lock(&pl_mu);
+    pl_request rq = pl_last_request;
+    pthread_mutex_unlock(&pl_mu);
+    if (snprintf(path, sizeof path, "%s.snapshot.%u", rq.out, ++pl_snapshot_count) >= (int)sizeof path) {
+        pl_say("thread snapshot: output path too long");
+        return;
+    }
+    if (pcp_snapshot(path, rq.format, PL_SNAPSHOT_TIMEOUT_MS, err, sizeof err) != PCP_OK)
+        pl_say("thread snapshot %s failed: %s", path, strncmp(err, "profcore: ", 10) == 0 ? err + 10 : err);
+}
+
 /* Re-raises the termination signal on the thread that received it (it did
  * not block it then); if that thread is gone or blocks it now, any thread. */
 static void pl_reraise_termination(int sig, pid_t tid) {
@@ -253,6 +294,7 @@ static void pl_reraise_termination(int sig, pid_t tid) {
 
 static void *pl_helper_main(void *arg) {
     (void)arg;
+    pcp_threads_mark_internal(pl_gettid()); /* it blocks every signal: not in snapshots */
     __atomic_store_n(&pl_helper_tid, pl_gettid(), __ATOMIC_RELEASE);
     for (;;) {
         char b;
@@ -262,6 +304,8 @@ static void *pl_helper_main(void *arg) {
         int crash = __atomic_load_n(&pl_crash_sig, __ATOMIC_ACQUIRE);
         int term = __atomic_load_n(&pl_term_sig, __ATOMIC_ACQUIRE);
         int quick = __atomic_load_n(&pl_exit_request, __ATOMIC_ACQUIRE);
+        if (__atomic_exchange_n(&pl_snapshot_request, 0, __ATOMIC_ACQ_REL)) pl_take_snapshot();
+        if (!crash && !term && !quick) continue; /* only a snapshot was asked for */
         pl_session_finish(crash ? "after a crash" : quick ? "at _exit" : "on a termination signal");
         if (crash || quick) {
             ssize_t w = write(pl_done_pipe[1], "w", 1);
@@ -322,6 +366,14 @@ static void pl_install_exit_paths(void) {
     }
     pl_install_if_default(pl_term_signals, PL_COUNT(pl_term_signals), pl_on_terminate, SA_RESTART);
     pl_install_if_default(pl_crash_signals, PL_COUNT(pl_crash_signals), pl_on_crash, SA_ONSTACK);
+    if (pl_snapshot_signal > 0) {
+        int sig = pl_snapshot_signal;
+        struct sigaction old;
+        if (pl_real_sigaction(sig, NULL, &old) == 0 && ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL))
+            pl_say("PROFCORE_SNAPSHOT_SIGNAL: the program handles signal %d itself; no snapshots", sig);
+        else
+            pl_install_if_default(&sig, 1, pl_on_snapshot, SA_RESTART);
+    }
     pl_handlers_installed = true;
 }
 
@@ -329,7 +381,9 @@ static void pl_reset_if_ours(const int *sigs, size_t n) {
     for (size_t i = 0; i < n; i++) {
         struct sigaction old;
         if (pl_real_sigaction(sigs[i], NULL, &old) != 0 || !(old.sa_flags & SA_SIGINFO)) continue;
-        if (old.sa_sigaction != pl_on_terminate && old.sa_sigaction != pl_on_crash) continue;
+        if (old.sa_sigaction != pl_on_terminate && old.sa_sigaction != pl_on_crash &&
+            old.sa_sigaction != pl_on_snapshot)
+            continue;
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
@@ -338,11 +392,15 @@ static void pl_reset_if_ours(const int *sigs, size_t n) {
 }
 
 /* Runs in a fork child, possibly of a multi-threaded parent: only
- * async-signal-safe calls. */
+ * async-signal-safe calls (and re-initialising pl_mu, whose owner may be a
+ * parent thread that does not exist here). */
 void pl_after_fork_child(void) {
+    pthread_mutex_init(&pl_mu, NULL);
     __atomic_store_n(&pl_helper_tid, 0, __ATOMIC_RELEASE);
     pl_reset_if_ours(pl_term_signals, PL_COUNT(pl_term_signals));
     pl_reset_if_ours(pl_crash_signals, PL_COUNT(pl_crash_signals));
+    if (pl_snapshot_signal > 0) pl_reset_if_ours(&pl_snapshot_signal, 1);
+    __atomic_store_n(&pl_snapshot_request, 0, __ATOMIC_RELEASE);
     for (int i = 0; i < 2; i++) {
         if (pl_wake_pipe[i] >= 0) close(pl_wake_pipe[i]);
         if (pl_done_pipe[i] >= 0) close(pl_done_pipe[i]);
@@ -353,13 +411,29 @@ void pl_after_fork_child(void) {
 
 /* ---- sessions ----------------------------------------------------------------- */
 
+/* A fork child of a profiling process with PROFCORE_CHILDREN=1.  It calls
+ * malloc and pthread_create: glibc makes both usable in the child of a
+ * multi-threaded process (its fork resets the malloc and stdio locks), and
+ * the runtime's atfork handler has reset ours.  The atexit handler the
+ * parent registered is inherited and writes the child's profile. */
+void pl_start_forked_child(void) {
+    pl_request rq = pl_last_request;
+    int pid = (int)getpid();
+    if (snprintf(rq.out, sizeof rq.out, "%s.%d", rq.base_out, pid) >= (int)sizeof rq.out) {
+        pl_say("output path too long for a child's profile; child %d runs unprofiled", pid);
+        return;
+    }
+    pl_owner_pid = getpid();
+    char err[512];
+    if (pl_session_start(&rq, err, sizeof err) != PCP_OK)
+        pl_say("forked child %d runs unprofiled: %s", pid, strncmp(err, "profcore: ", 10) == 0 ? err + 10 : err);
+}
+
 static void pl_atexit(void) { pl_session_finish("at exit"); }
 
 int pl_session_start(const pl_request *rq, char *err, size_t errlen) {
     if (!pl_owns_runtime()) {
-        snprintf(err, errlen,
-                 "profcore: cannot profile a forked child that has not exec'd (the runtime cannot "
-                 "reset the parent's state after fork yet)");
+        snprintf(err, errlen, "profcore: a forked child profiles itself only with PROFCORE_CHILDREN=1");
         return PCP_E_SYSTEM;
     }
     pcp_options o = PCP_OPTIONS_INIT;
@@ -372,6 +446,7 @@ int pl_session_start(const pl_request *rq, char *err, size_t errlen) {
     if (rc == PCP_OK) {
         pl_start_cpu_ns = pl_cpu_ns();
         pl_start_hz = rq->hz;
+        pl_last_request = *rq;
         pl_gperf_session_started(rq->out);
         if (!pl_atexit_registered && atexit(pl_atexit) == 0) pl_atexit_registered = true;
         pl_install_exit_paths();
@@ -419,6 +494,7 @@ static void pl_start_from_environment(void) {
         return;
     }
     pl_children = res.config.children;
+    pl_snapshot_signal = res.config.snapshot_signal;
     if (pl_is_descendant(rq.out)) {
         if (!pl_children) return; /* children are not profiled unless asked */
         size_t len = strlen(rq.out);

@@ -36,7 +36,7 @@ PRELOAD_INTERPOSED_RE := (pthread_create|pthread_exit|fork|_exit|_Exit|execve|ex
 
 PRELOAD_B := $(BUILD)/preload
 PRELOAD_T := tests/preload
-PRELOAD_PROGS := gperf_api exit_paths forker
+PRELOAD_PROGS := gperf_api exit_paths forker forkchild snapper
 PRELOAD_BINS := $(addprefix $(PRELOAD_B)/,$(PRELOAD_PROGS)) $(PRELOAD_B)/static_prog
 PRELOAD_PROG_CFLAGS := $(WARN) -D_GNU_SOURCE -O2 -g -fno-omit-frame-pointer -pthread
 # The gperftools program is compiled against gperftools' own header and
@@ -44,6 +44,10 @@ PRELOAD_PROG_CFLAGS := $(WARN) -D_GNU_SOURCE -O2 -g -fno-omit-frame-pointer -pth
 $(PRELOAD_B)/gperf_api: $(PRELOAD_T)/gperf_api.c $(PRELOAD_LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(PRELOAD_PROG_CFLAGS) -I/usr/include -o $@ $< -L$(PRELOAD_LIB_DIR) -Wl,-rpath,$(abspath $(PRELOAD_LIB_DIR)) -lprofcore
+# The fork test of the API alone: linked with the static library, no preload.
+$(PRELOAD_B)/forkchild: $(PRELOAD_T)/forkchild.c $(BUILD)/profiler/libprofcore.a profiler/include/profcore_profiler.h
+	@mkdir -p $(@D)
+	$(CC) $(PRELOAD_PROG_CFLAGS) -Iprofiler/include -o $@ $< $(PROF_LIB_A) $(PROF_LDLIBS)
 $(PRELOAD_B)/%: $(PRELOAD_T)/%.c
 	@mkdir -p $(@D)
 	$(CC) $(PRELOAD_PROG_CFLAGS) -o $@ $<

@@ -4,10 +4,12 @@
  *
  * Who owns the runtime.  Exactly one process "owns" a running session: the
  * one whose pid is pl_owner_pid.  A process created by fork() inherits a copy
- * of the runtime's memory but not its writer thread, its timers or the state
- * of its mutexes, so every path that calls into the runtime first checks
- * pl_owns_runtime(); a forked child never calls it (it runs unprofiled, see
- * interpose.c), an exec'd image starts from scratch in its own constructor.
+ * of the runtime's memory but not its writer thread or its timers; the
+ * runtime's atfork handler makes the child's copy a process with no session.
+ * Every path that calls into the runtime first checks pl_owns_runtime(): a
+ * forked child owns it only when PROFCORE_CHILDREN=1 made it start its own
+ * session (interpose.c's fork); an exec'd image starts from scratch in its
+ * own constructor.
  */
 #ifndef PROFCORE_PRELOAD_INTERNAL_H
 #define PROFCORE_PRELOAD_INTERNAL_H
@@ -26,6 +28,7 @@
 /* What a session is started with (from the environment or ProfilerStart). */
 typedef struct pl_request {
     char out[PATH_MAX];
+    char base_out[PATH_MAX]; /* the run's path: a forked child writes base_out.<pid> */
     const char *engine; /* "ctimer", "itimer", "perf" */
     const char *format; /* "pprof", "legacy", "collapsed" */
     int hz;
@@ -51,8 +54,13 @@ PL_HIDDEN pcenv_status pl_request_from_env(pcenv_lookup_fn lookup, void *ctx, pl
                                            pcenv_result *res);
 /* _exit(): has the helper write the running profile, waits (bounded). */
 PL_HIDDEN void pl_write_before_quick_exit(void);
-/* The fork child's reset: our signal handlers back to SIG_DFL, no helper. */
+/* The fork child's reset: our signal handlers back to SIG_DFL, no helper.
+ * The runtime's own atfork handler has already forgotten the session. */
 PL_HIDDEN void pl_after_fork_child(void);
+/* With PROFCORE_CHILDREN=1, in a fork child of a profiling process: this
+ * process becomes the runtime's owner and starts a fresh session like the
+ * parent's, into base_out.<pid>. */
+PL_HIDDEN void pl_start_forked_child(void);
 /* A one-line message on stderr, prefixed "profcore: ". */
 PL_HIDDEN void pl_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -57,8 +57,17 @@ PROFCORE_SIGNAL_SAFE static void pcp_count_max(uint64_t *c, uint64_t v) {
  * engine decides which si_code is legitimate, and the timer identity (the
  * session token in si_value, the perf fd's owner) rules out signals of
  * other sessions, other timers and kill(2). */
-PROFCORE_SIGNAL_SAFE static uint32_t pcp_signal_weight(const pcp_session *s, const siginfo_t *si) {
+PROFCORE_SIGNAL_SAFE static uint32_t pcp_signal_weight(const pcp_session *s, const siginfo_t *si,
+                                                       uint32_t *state) {
+    *state = PCPROF_STATE_NONE;
     switch (s->engine) {
+    case PCP_ENGINE_WALL: {
+        if (si->si_code != SI_QUEUE || si->si_pid != getpid()) return 0;
+        uint64_t v = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
+        if (PCP_WALL_TOKEN(v) != (uint32_t)s->token) return 0;
+        *state = PCP_WALL_STATE(v);
+        return PCP_WALL_WEIGHT(v); /* 0 (never sent) makes it foreign */
+    }
     case PCP_ENGINE_CTIMER: {
         if (si->si_code != SI_TIMER || si->si_value.sival_int != s->token) return 0;
         int over = si->si_overrun;
@@ -88,11 +97,11 @@ PROFCORE_SIGNAL_SAFE static void pcp_wake_writer(int fd) {
 
 /* Unwinds and offers one sample of `weight` to the core. */
 PROFCORE_SIGNAL_SAFE static void pcp_take_sample(const pcp_session *s, profcore *pc, void *uc,
-                                                 uint32_t weight) {
+                                                 uint32_t weight, uint32_t state) {
     pcp_thread *self = pcp_tls_self;
     bool registered = self != NULL;
     uint32_t tid = registered ? (uint32_t)self->tid : (uint32_t)pcp_gettid();
-    uint64_t tag = PCPROF_TAG_MAKE(tid, pcp_tls_label, PCPROF_STATE_NONE, !registered);
+    uint64_t tag = PCPROF_TAG_MAKE(tid, pcp_tls_label, state, !registered);
     pcp_count(&pcp_g_counters.offered_samples, 1);
     pcp_count(&pcp_g_counters.offered_weight, weight);
     if (!registered) pcp_count(&pcp_g_counters.unregistered_samples, 1);
@@ -137,14 +146,17 @@ PROFCORE_SIGNAL_SAFE void pcp_handler_entry(int sig, siginfo_t *si, void *uc) {
      * sides (store-load handshake with the unpublishing store). */
     __atomic_add_fetch(&pcp_g_inflight, 1u, __ATOMIC_SEQ_CST);
     profcore *pc = __atomic_load_n(&pcp_g_session.pc, __ATOMIC_SEQ_CST);
-    if (pc != NULL) {
+    if (pcp_snapshot_answer(si, uc)) {
+        /* a thread snapshot's request (snapshot.c): answered, not a sample */
+    } else if (pc != NULL) {
         uint64_t t0 = pcp_mono_ns();
         pcp_count(&pcp_g_counters.signals, 1);
-        uint32_t weight = pcp_signal_weight(&pcp_g_session, si);
+        uint32_t state;
+        uint32_t weight = pcp_signal_weight(&pcp_g_session, si, &state);
         if (weight == 0) {
             pcp_count(&pcp_g_counters.signals_foreign, 1);
         } else {
-            pcp_take_sample(&pcp_g_session, pc, uc, weight);
+            pcp_take_sample(&pcp_g_session, pc, uc, weight, state);
             uint64_t dt = pcp_mono_ns() - t0;
             pcp_count(&pcp_g_counters.handler_ns_total, dt);
             pcp_count_max(&pcp_g_counters.handler_ns_max, dt);

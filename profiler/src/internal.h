@@ -25,7 +25,24 @@
 #define PCP_IE __attribute__((tls_model("initial-exec")))
 #define PCP_HIDDEN __attribute__((visibility("hidden")))
 
-enum { PCP_ENGINE_CTIMER = 1, PCP_ENGINE_ITIMER = 2, PCP_ENGINE_PERF = 3 };
+enum { PCP_ENGINE_CTIMER = 1, PCP_ENGINE_ITIMER = 2, PCP_ENGINE_PERF = 3, PCP_ENGINE_WALL = 4 };
+
+/* A wall-clock tick is a SIGPROF queued by the profiler's ticker thread
+ * (rt_tgsigqueueinfo, si_code SI_QUEUE, si_pid our pid) whose 64-bit
+ * si_value carries everything the handler needs, so no per-thread slot is
+ * shared between the ticker and the handler:
+ *   bits  0..31  the session token (rules out other sessions and sigqueue
+ *                calls of the program: a tick is never confused with a
+ *                ctimer expiry, whose si_code is SI_TIMER)
+ *   bits 32..39  the thread's state read by the ticker (PCPROF_STATE_*)
+ *   bits 40..63  the weight: 1 + the ticks the ticker missed */
+#define PCP_WALL_VALUE(token, state, weight)                                                        \
+    ((uint64_t)(uint32_t)(token) | ((uint64_t)((state) & 0xffu) << 32) |                            \
+     ((uint64_t)((weight) & 0xffffffu) << 40))
+#define PCP_WALL_TOKEN(v) ((uint32_t)((v) & 0xffffffffu))
+#define PCP_WALL_STATE(v) ((uint32_t)(((v) >> 32) & 0xffu))
+#define PCP_WALL_WEIGHT(v) ((uint32_t)(((v) >> 40) & 0xffffffu))
+#define PCP_WALL_MAX_WEIGHT 0xffffffu
 
 /* Highest fd whose perf-event owner the handler can check (fds above it are
  * refused at arm time, so every accepted signal is validated). */
@@ -108,8 +125,42 @@ PCP_HIDDEN void pcp_threads_rescan(void); /* writer thread: new and dead threads
 PCP_HIDDEN void pcp_threads_counts(uint64_t *registered, uint64_t *discovered,
                                    uint64_t *timers_created, uint64_t *timers_deleted);
 PCP_HIDDEN int pcp_perf_probe(char *err, size_t errlen);
+/* The wall-clock ticker: one tick of `weight` to every known thread (but
+ * the profiler's own), each with its state read from /proc. */
+PCP_HIDDEN void pcp_threads_wall_tick(int token, uint32_t weight);
+/* A second profiler thread that is never sampled (the ticker). */
+PCP_HIDDEN void pcp_threads_skip(pid_t tid);
+/* Is tid one of the profiler's own threads (writer, ticker, or marked
+ * internal)? */
+PCP_HIDDEN bool pcp_threads_is_profiler(pid_t tid);
+/* A helper thread of the embedding library that blocks all signals: left
+ * out of thread snapshots (at most 4). */
+PCP_HIDDEN void pcp_threads_mark_internal(pid_t tid);
+/* Fork: prepare locks the registry, parent unlocks it, child re-creates
+ * the lock and forgets every entry (runtime.c's atfork handlers call them). */
+PCP_HIDDEN void pcp_threads_fork_prepare(void);
+PCP_HIDDEN void pcp_threads_fork_parent(void);
+PCP_HIDDEN void pcp_threads_fork_child(void);
 
 /* ---- runtime.c ---- */
+/* Registers the fork handlers (once per process); see runtime.c. */
+PCP_HIDDEN void pcp_install_atfork(void);
+/* "pprof"/"legacy"/"collapsed"/NULL -> a format code, 0 when unknown. */
+PCP_HIDDEN int pcp_format_code(const char *format);
+/* Writes a built profile in a format code; PCP_OK or PCP_E_WRITE. */
+struct pcprof_profile;
+PCP_HIDDEN int pcp_write_profile(const struct pcprof_profile *p, const char *path, int format, char *err,
+                                 size_t errlen);
+/* Installs the SIGPROF handler if the slot is free (PCP_E_SIGNAL if the
+ * program has its own). */
+PCP_HIDDEN int pcp_ensure_handler(char *err, size_t errlen);
+
+/* ---- snapshot.c ---- */
+/* In the handler: a snapshot request is answered (true) and is not a
+ * sample; false for any other signal. */
+PCP_HIDDEN bool pcp_snapshot_answer(const siginfo_t *si, void *uc);
+/* Fork child: every slot free again. */
+PCP_HIDDEN void pcp_snapshot_fork_child(void);
 PCP_HIDDEN void pcp_set_error(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

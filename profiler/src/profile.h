@@ -44,6 +44,8 @@
 
 /* The profiler's own synthetic frames (the core's are 1 and 16..22). */
 #define PCPROF_FRAME_HOOK_FAILED ((uint64_t)40) /* reserved for the hook path */
+/* A thread snapshot's entry for a thread that did not answer in time. */
+#define PCPROF_FRAME_NO_ANSWER ((uint64_t)41)
 
 typedef struct pcprof_stack {
     uint64_t weight; /* timer periods (1 + overruns, summed) */

@@ -224,6 +224,9 @@ static struct {
     pthread_t writer;
     int writer_stop; /* atomic */
     pid_t writer_tid; /* atomic: set by the writer when it starts */
+    pthread_t ticker; /* the wall-clock engine's timer thread */
+    int ticker_stop;  /* atomic */
+    pid_t ticker_tid; /* atomic: set by the ticker when it starts */
     long writer_delay_us; /* test knob PCP_TEST_WRITER_DELAY_MS: a slow writer */
     int64_t start_unix_ns;
     uint64_t start_mono_ns, start_cpu_ns;
@@ -242,11 +245,12 @@ static int pcp_parse_engine(const char *s) {
     if (s == NULL || strcmp(s, "ctimer") == 0) return PCP_ENGINE_CTIMER;
     if (strcmp(s, "itimer") == 0) return PCP_ENGINE_ITIMER;
     if (strcmp(s, "perf") == 0) return PCP_ENGINE_PERF;
+    if (strcmp(s, "wall") == 0) return PCP_ENGINE_WALL;
     return 0;
 }
 
 static const char *pcp_engine_name(int e) {
-    return e == PCP_ENGINE_ITIMER ? "itimer" : e == PCP_ENGINE_PERF ? "perf" : "ctimer";
+    return e == PCP_ENGINE_ITIMER ? "itimer" : e == PCP_ENGINE_PERF ? "perf" : e == PCP_ENGINE_WALL ? "wall" : "ctimer";
 }
 
 static int pcp_parse_format(const char *s) {
@@ -292,12 +296,8 @@ static int pcp_validate(const pcp_options *o, char *err, size_t errlen) {
         pcp_set_error(err, errlen, "profcore: no options");
         return PCP_E_INVAL;
     }
-    if (o->engine != NULL && strcmp(o->engine, "wall") == 0) {
-        pcp_set_error(err, errlen, "profcore: engine 'wall' is not implemented yet; use ctimer, itimer or perf");
-        return PCP_E_ENGINE;
-    }
     if (pcp_parse_engine(o->engine) == 0) {
-        pcp_set_error(err, errlen, "profcore: unknown engine '%s' (expected ctimer, itimer or perf)", o->engine);
+        pcp_set_error(err, errlen, "profcore: unknown engine '%s' (expected ctimer, itimer, perf or wall)", o->engine);
         return PCP_E_ENGINE;
     }
     if (o->hz < 1 || o->hz > PCP_MAX_HZ) {
@@ -340,6 +340,95 @@ static int pcp_install_handler(char *err, size_t errlen) {
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGPROF, &sa, NULL) != 0) return PCP_E_SYSTEM;
     return PCP_OK;
+}
+
+/* ---- fork ------------------------------------------------------------------------
+ * A fork child has a copy of the session (the core's memory, the aggregate,
+ * the registry, the "running" flag) but none of its threads (writer,
+ * wall-clock ticker) and none of its timers (POSIX timers and itimers are
+ * not inherited; perf fds are, but their signals go to the parent's
+ * threads).  The atfork handlers make the child a process with no session:
+ *   prepare  takes every runtime lock in the documented order (api ->
+ *            reader -> label -> registry), so the child's copy of every
+ *            structure they guard is consistent, and blocks SIGPROF on the
+ *            forking thread;
+ *   parent   restores the mask and releases the locks;
+ *   child    re-initialises the locks (their owners do not exist there),
+ *            forgets the session without stopping it (no join of a writer
+ *            that is not there, no timer_delete of the parent's timer ids),
+ *            unmaps the core, empties the registry.
+ * After that pcp_stop in the child says "not running" and pcp_start starts
+ * a fresh session of the child (the preload library does that with
+ * PROFCORE_CHILDREN=1).  The handlers live in the runtime, not in the
+ * preload library, so a program linked with libprofcore.a gets them too.
+ * glibc's own fork handling (malloc, stdio) has run before the child
+ * handler, so free() and close() are usable in it. */
+static sigset_t pcp_fork_saved_mask; /* under pcp_api_mu from prepare to parent/child */
+
+static void pcp_fork_prepare(void) {
+    pthread_mutex_lock(&pcp_api_mu);
+    pthread_mutex_lock(&pcp_reader_mu);
+    pthread_mutex_lock(&pcp_label_mu);
+    pcp_threads_fork_prepare();
+    sigset_t prof;
+    sigemptyset(&prof);
+    sigaddset(&prof, SIGPROF);
+    pthread_sigmask(SIG_BLOCK, &prof, &pcp_fork_saved_mask);
+}
+
+static void pcp_fork_parent(void) {
+    pthread_sigmask(SIG_SETMASK, &pcp_fork_saved_mask, NULL);
+    pcp_threads_fork_parent();
+    pthread_mutex_unlock(&pcp_label_mu);
+    pthread_mutex_unlock(&pcp_reader_mu);
+    pthread_mutex_unlock(&pcp_api_mu);
+}
+
+/* The session of the parent, forgotten (see above).  Nothing here waits. */
+static void pcp_fork_forget_session(void) {
+    __atomic_store_n(&pcp_g_session.pc, NULL, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pcp_g_inflight, 0u, __ATOMIC_SEQ_CST); /* its handlers ran on other threads */
+    if (pcp_s.mem != NULL) munmap(pcp_s.mem, pcp_s.mem_size);
+    pcp_s.mem = NULL;
+    if (pcp_s.running && pcp_g_session.wake_fd >= 0) close(pcp_g_session.wake_fd);
+    pcp_g_session.wake_fd = -1;
+    pcp_g_session.engine = 0;
+    pcp_s.writer_tid = 0;
+    pcp_s.writer_stop = 0;
+    pcp_s.ticker_tid = 0;
+    pcp_s.ticker_stop = 0;
+    pcp_s.running = false;
+    pcp_s.have_profile = false; /* the parent's samples are not the child's profile */
+    free(pcp_s.output_path);
+    pcp_s.output_path = NULL;
+    pcp_agg_free(&pcp_g_agg);
+    memset(&pcp_g_counters, 0, sizeof pcp_g_counters);
+}
+
+static void pcp_fork_child(void) {
+    pthread_mutex_init(&pcp_api_mu, NULL);
+    pthread_mutex_init(&pcp_reader_mu, NULL);
+    pthread_mutex_init(&pcp_label_mu, NULL);
+    pcp_fork_forget_session();
+    pcp_threads_fork_child();
+    pcp_snapshot_fork_child();
+    pthread_sigmask(SIG_SETMASK, &pcp_fork_saved_mask, NULL);
+}
+
+static pthread_once_t pcp_atfork_once = PTHREAD_ONCE_INIT;
+static void pcp_atfork_register(void) { pthread_atfork(pcp_fork_prepare, pcp_fork_parent, pcp_fork_child); }
+/* Once per process, at the first start or registration (what creates state
+ * a child must forget). */
+void pcp_install_atfork(void) { pthread_once(&pcp_atfork_once, pcp_atfork_register); }
+
+/* For thread snapshots without a running profile: our handler, unless the
+ * program has its own (same refusal as pcp_start).  Serialized by the api
+ * lock with pcp_start. */
+int pcp_ensure_handler(char *err, size_t errlen) {
+    pthread_mutex_lock(&pcp_api_mu);
+    int rc = pcp_install_handler(err, errlen);
+    pthread_mutex_unlock(&pcp_api_mu);
+    return rc;
 }
 
 static void pcp_drain_locked(void) {
@@ -385,6 +474,71 @@ static int pcp_start_writer(char *err, size_t errlen) {
     }
     while (__atomic_load_n(&pcp_s.writer_tid, __ATOMIC_ACQUIRE) == 0) pcp_sleep_us(100);
     return PCP_OK;
+}
+
+/* ---- the wall-clock engine's ticker ------------------------------------------
+ * One thread, SIGPROF blocked (it is never sampled, and it is told to the
+ * registry as a profiler thread), sleeping to absolute CLOCK_MONOTONIC
+ * deadlines one period apart: a late wake-up does not shift later ticks.
+ * Each wake-up sends every known thread, running or blocked, one tick
+ * whose weight is 1 + the deadlines that passed unserved (deadline
+ * arithmetic: missed ticks are counted, not lost), so a thread's weight
+ * over a run is its wall time x hz whatever the ticker's scheduling. */
+static struct timespec pcp_ns_ts(uint64_t ns) {
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    return ts;
+}
+
+/* Sleeps until `deadline`; returns the weight of the tick that is due:
+ * 1 + the later deadlines already passed, and moves `deadline` past them. */
+static uint32_t pcp_ticker_wait(uint64_t *deadline, uint64_t period) {
+    struct timespec d = pcp_ns_ts(*deadline);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL) == EINTR) {
+    }
+    uint64_t now = pcp_clock_ns(CLOCK_MONOTONIC);
+    uint64_t missed = now > *deadline ? (now - *deadline) / period : 0;
+    *deadline += (missed + 1) * period;
+    return missed >= PCP_WALL_MAX_WEIGHT ? PCP_WALL_MAX_WEIGHT : (uint32_t)missed + 1u;
+}
+
+static void *pcp_ticker_main(void *arg) {
+    (void)arg;
+    pid_t self = pcp_gettid();
+    pcp_threads_skip(self);
+    __atomic_store_n(&pcp_s.ticker_tid, self, __ATOMIC_RELEASE);
+    uint64_t period = pcp_g_session.period_ns;
+    uint64_t deadline = pcp_clock_ns(CLOCK_MONOTONIC) + period;
+    int token = pcp_g_session.token;
+    for (;;) {
+        uint32_t weight = pcp_ticker_wait(&deadline, period);
+        if (__atomic_load_n(&pcp_s.ticker_stop, __ATOMIC_ACQUIRE)) break;
+        pcp_threads_wall_tick(token, weight);
+    }
+    return NULL;
+}
+
+static int pcp_start_ticker(char *err, size_t errlen) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* no signal of the program lands on it */
+    __atomic_store_n(&pcp_s.ticker_stop, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&pcp_s.ticker_tid, 0, __ATOMIC_RELEASE);
+    int r = pthread_create(&pcp_s.ticker, NULL, pcp_ticker_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        pcp_set_error(err, errlen, "profcore: cannot start the wall-clock ticker thread: %s", strerror(r));
+        return PCP_E_SYSTEM;
+    }
+    while (__atomic_load_n(&pcp_s.ticker_tid, __ATOMIC_ACQUIRE) == 0) pcp_sleep_us(100);
+    return PCP_OK;
+}
+
+/* The ticker wakes at most one period after the flag is set. */
+static void pcp_stop_ticker(void) {
+    if (pcp_s.ticker_tid == 0) return;
+    __atomic_store_n(&pcp_s.ticker_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(pcp_s.ticker, NULL);
+    pcp_s.ticker_tid = 0;
 }
 
 static uint32_t pcp_default_shards(void) {
@@ -440,6 +594,7 @@ static void pcp_disarm_itimer(void) {
 static void pcp_session_end(void) {
     profcore *pc = pcp_g_session.pc;
     if (pcp_g_session.engine == PCP_ENGINE_ITIMER) pcp_disarm_itimer();
+    pcp_stop_ticker(); /* ticks already queued arrive after the unpublish: ignored */
     pcp_threads_disarm_all();
     if (pcp_s.writer_tid != 0) {
         __atomic_store_n(&pcp_s.writer_stop, 1, __ATOMIC_RELEASE);
@@ -473,6 +628,7 @@ static void pcp_session_end(void) {
 static int pcp_write_locked(const char *path, int format, char *err, size_t errlen);
 
 PCP_EXPORT int pcp_start(const pcp_options *o, char *err, size_t errlen) {
+    pcp_install_atfork();
     pthread_mutex_lock(&pcp_api_mu);
     int rc = PCP_OK;
     if (pcp_s.running) {
@@ -541,6 +697,7 @@ PCP_EXPORT int pcp_start(const pcp_options *o, char *err, size_t errlen) {
         pcp_set_error(err, errlen, "profcore: setitimer: %s", strerror(errno));
         rc = PCP_E_SYSTEM;
     }
+    if (rc == PCP_OK && engine == PCP_ENGINE_WALL) rc = pcp_start_ticker(err, errlen);
     if (rc != PCP_OK) {
         pcp_session_end();
         pcp_s.have_profile = false;
@@ -597,16 +754,16 @@ PCP_EXPORT int pcp_flush(char *err, size_t errlen) {
 
 /* ---- building the profile handed to the output side ---------------------- */
 
-typedef struct pcp_snapshot {
+typedef struct pcp_profile_copy {
     pcprof_profile p;
     pcprof_stack *stacks;
     uint64_t *frames;
     const char **labels;
-} pcp_snapshot;
+} pcp_profile_copy;
 
 /* Copies the aggregate and the statistics (api lock held), so the output
  * side can take its time without holding the reader lock. */
-static int pcp_snapshot_take(pcp_snapshot *s) {
+static int pcp_snapshot_take(pcp_profile_copy *s) {
     memset(s, 0, sizeof *s);
     pthread_mutex_lock(&pcp_reader_mu);
     const pcp_agg *a = &pcp_g_agg;
@@ -653,24 +810,31 @@ static int pcp_snapshot_take(pcp_snapshot *s) {
     return 0;
 }
 
-static void pcp_snapshot_free(pcp_snapshot *s) {
+static void pcp_snapshot_free(pcp_profile_copy *s) {
     free(s->stacks);
     free(s->frames);
     free(s->labels);
 }
 
+int pcp_write_profile(const pcprof_profile *p, const char *path, int format, char *err, size_t errlen) {
+    int r;
+    if (format == PCP_FORMAT_LEGACY) r = pcprof_write_legacy(p, path, err, errlen);
+    else if (format == PCP_FORMAT_COLLAPSED) r = pcprof_write_collapsed(p, path, err, errlen);
+    else r = pcprof_write_pprof(p, path, err, errlen);
+    return r == 0 ? PCP_OK : PCP_E_WRITE;
+}
+
+int pcp_format_code(const char *format) { return pcp_parse_format(format); }
+
 static int pcp_write_locked(const char *path, int format, char *err, size_t errlen) {
-    pcp_snapshot s;
+    pcp_profile_copy s;
     if (pcp_snapshot_take(&s) != 0) {
         pcp_set_error(err, errlen, "profcore: out of memory building the profile");
         return PCP_E_SYSTEM;
     }
-    int r;
-    if (format == PCP_FORMAT_LEGACY) r = pcprof_write_legacy(&s.p, path, err, errlen);
-    else if (format == PCP_FORMAT_COLLAPSED) r = pcprof_write_collapsed(&s.p, path, err, errlen);
-    else r = pcprof_write_pprof(&s.p, path, err, errlen);
+    int r = pcp_write_profile(&s.p, path, format, err, errlen);
     pcp_snapshot_free(&s);
-    return r == 0 ? PCP_OK : PCP_E_WRITE;
+    return r;
 }
 
 PCP_EXPORT int pcp_write(const char *path, const char *format, char *err, size_t errlen) {
@@ -701,7 +865,7 @@ PCP_EXPORT int pcp_print_summary(FILE *out, int top) {
     int rc = PCP_E_NO_PROFILE;
     if (pcp_s.running || pcp_s.have_profile) {
         if (pcp_s.running) pcp_collect_locked();
-        pcp_snapshot s;
+        pcp_profile_copy s;
         rc = PCP_E_SYSTEM;
         if (pcp_snapshot_take(&s) == 0) {
             pcprof_print_summary(out, &s.p, top);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "profile.h"
 
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
@@ -44,8 +45,13 @@ static struct {
     int engine;
     uint64_t period_ns;
     int token;
-    pid_t skip_tid; /* the writer thread: never sampled */
+    pid_t skip_tid;   /* the writer thread: never sampled */
+    pid_t skip_tid2;  /* the wall-clock ticker: never sampled */
 } pcp_g_arm;
+
+static bool pcp_is_profiler_thread(pid_t tid) {
+    return tid == pcp_g_arm.skip_tid || (pcp_g_arm.skip_tid2 != 0 && tid == pcp_g_arm.skip_tid2);
+}
 
 static uint64_t pcp_timers_created, pcp_timers_deleted;
 
@@ -117,11 +123,11 @@ static int pcp_arm_perf(pcp_thread *t) {
 
 /* Arms t for the running session; the registry lock is held. */
 static int pcp_arm(pcp_thread *t) {
-    if (t->armed || pcp_g_arm.engine == 0 || t->tid == pcp_g_arm.skip_tid) return 0;
+    if (t->armed || pcp_g_arm.engine == 0 || pcp_is_profiler_thread(t->tid)) return 0;
     int r = 0;
     if (pcp_g_arm.engine == PCP_ENGINE_CTIMER) r = pcp_arm_ctimer(t);
     else if (pcp_g_arm.engine == PCP_ENGINE_PERF) r = pcp_arm_perf(t);
-    else return 0; /* itimer: process-wide, nothing per thread */
+    else return 0; /* itimer: process-wide; wall: the ticker signals the list */
     if (r == 0) {
         t->armed = true;
         pcp_timers_created++;
@@ -207,10 +213,14 @@ static void pcp_thread_exit_destructor(void *arg) {
     pthread_mutex_unlock(&pcp_reg_mu);
 }
 
-static void pcp_make_key(void) { pthread_key_create(&pcp_reg_key, pcp_thread_exit_destructor); }
+static bool pcp_reg_key_made;
+static void pcp_make_key(void) {
+    pcp_reg_key_made = pthread_key_create(&pcp_reg_key, pcp_thread_exit_destructor) == 0;
+}
 
 PCP_EXPORT int pcp_register_thread(void) {
     if (pcp_tls_self != NULL) return PCP_OK;
+    pcp_install_atfork(); /* a fork child must forget this entry */
     pthread_once(&pcp_reg_key_once, pcp_make_key);
     pthread_attr_t attr;
     void *stack_addr = NULL;
@@ -264,7 +274,7 @@ static void pcp_scan_locked(void) {
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
         pid_t tid = (pid_t)atoi(e->d_name);
-        if (tid == pcp_g_arm.skip_tid) continue;
+        if (pcp_is_profiler_thread(tid)) continue;
         pcp_thread *t = pcp_find(tid);
         uint64_t st = pcp_task_starttime(tid);
         if (st == 0) continue; /* exited meanwhile */
@@ -296,6 +306,7 @@ int pcp_threads_arm_all(int engine, uint64_t period_ns, int token, pid_t skip_ti
     pcp_g_arm.period_ns = period_ns;
     pcp_g_arm.token = token;
     pcp_g_arm.skip_tid = skip_tid;
+    pcp_g_arm.skip_tid2 = 0;
     int failed = 0, first_errno = 0;
     for (pcp_thread *t = pcp_reg_head; t != NULL; t = t->next)
         if (pcp_arm(t) != 0 && failed++ == 0) first_errno = errno;
@@ -339,6 +350,120 @@ void pcp_threads_counts(uint64_t *registered, uint64_t *discovered, uint64_t *cr
     *created = pcp_timers_created;
     *deleted = pcp_timers_deleted;
     pthread_mutex_unlock(&pcp_reg_mu);
+}
+
+/* ---- the wall-clock engine's ticks (ticker thread, never a handler) ---- */
+
+/* Helper threads of the embedding library (the preload helper) that block
+ * every signal by design: never asked for a snapshot. */
+#define PCP_INTERNAL_MAX 4
+static pid_t pcp_internal_tids[PCP_INTERNAL_MAX]; /* under pcp_reg_mu */
+
+void pcp_threads_mark_internal(pid_t tid) {
+    pthread_mutex_lock(&pcp_reg_mu);
+    for (int i = 0; i < PCP_INTERNAL_MAX; i++)
+        if (pcp_internal_tids[i] == 0 || pcp_internal_tids[i] == tid) {
+            pcp_internal_tids[i] = tid;
+            break;
+        }
+    pthread_mutex_unlock(&pcp_reg_mu);
+}
+
+bool pcp_threads_is_profiler(pid_t tid) {
+    pthread_mutex_lock(&pcp_reg_mu);
+    bool r = pcp_g_arm.engine != 0 && pcp_is_profiler_thread(tid);
+    for (int i = 0; i < PCP_INTERNAL_MAX && !r; i++) r = pcp_internal_tids[i] == tid;
+    pthread_mutex_unlock(&pcp_reg_mu);
+    return r;
+}
+
+void pcp_threads_skip(pid_t tid) {
+    pthread_mutex_lock(&pcp_reg_mu);
+    pcp_g_arm.skip_tid2 = tid;
+    pcp_thread *t = pcp_find(tid);
+    if (t != NULL && !t->registered) pcp_unregister_entry(t); /* discovered before it said so */
+    pthread_mutex_unlock(&pcp_reg_mu);
+}
+
+/* Field 3 of /proc/self/task/TID/stat as a PCPROF_STATE_*, or NONE when the
+ * thread is gone.  Read by the ticker, outside any handler: the handler
+ * runs on the sampled thread, which is running by then whatever it was. */
+static uint32_t pcp_task_state(pid_t tid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PCPROF_STATE_NONE;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return PCPROF_STATE_NONE;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and ')' */
+    if (p == NULL || p[1] != ' ') return PCPROF_STATE_NONE;
+    switch (p[2]) {
+    case 'R': return PCPROF_STATE_RUNNING;
+    case 'S': return PCPROF_STATE_SLEEPING;
+    case 'X': case 'Z': return PCPROF_STATE_NONE; /* exiting */
+    default: return PCPROF_STATE_OTHER; /* D (disk), T/t (stopped, traced), ... */
+    }
+}
+
+/* Queues one tick on thread `tid` (see PCP_WALL_VALUE in internal.h). */
+static int pcp_queue_tick(pid_t tid, uint64_t value) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = SIGPROF;
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value.sival_ptr = (void *)(uintptr_t)value;
+    return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGPROF, &si);
+}
+
+_Static_assert(sizeof(void *) == 8, "the wall-clock tick needs a 64-bit si_value");
+
+void pcp_threads_wall_tick(int token, uint32_t weight) {
+    if (weight > PCP_WALL_MAX_WEIGHT) weight = PCP_WALL_MAX_WEIGHT;
+    pthread_mutex_lock(&pcp_reg_mu);
+    for (pcp_thread *t = pcp_reg_head; t != NULL; t = t->next) {
+        if (pcp_is_profiler_thread(t->tid)) continue;
+        uint32_t state = pcp_task_state(t->tid);
+        if (state == PCPROF_STATE_NONE) continue; /* gone: the next scan forgets it */
+        pcp_queue_tick(t->tid, PCP_WALL_VALUE(token, state, weight));
+    }
+    pthread_mutex_unlock(&pcp_reg_mu);
+}
+
+/* ---- fork (runtime.c's atfork handlers) ---- */
+
+void pcp_threads_fork_prepare(void) { pthread_mutex_lock(&pcp_reg_mu); }
+void pcp_threads_fork_parent(void) { pthread_mutex_unlock(&pcp_reg_mu); }
+
+/* In the child every entry names a thread of the parent (the forking
+ * thread's too: its tid changed).  Entries are freed without timer_delete
+ * (the child has no timers; an id could name one it creates later); a perf
+ * fd is the child's own copy of the parent's event and is closed.  The
+ * forking thread forgets its TLS and key value, so neither the handler nor
+ * the exit destructor ever sees a freed entry; it registers again at the
+ * next pcp_start. */
+void pcp_threads_fork_child(void) {
+    pthread_mutex_init(&pcp_reg_mu, NULL);
+    pcp_tls_self = NULL;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (pcp_reg_key_made) pthread_setspecific(pcp_reg_key, NULL);
+    pcp_thread *t = pcp_reg_head;
+    while (t != NULL) {
+        pcp_thread *next = t->next;
+        if (t->perf_fd >= 0) {
+            __atomic_store_n(&pcp_g_perf_fd_owner[t->perf_fd], 0u, __ATOMIC_RELEASE);
+            close(t->perf_fd);
+        }
+        free(t);
+        t = next;
+    }
+    pcp_reg_head = NULL;
+    memset(&pcp_g_arm, 0, sizeof pcp_g_arm);
+    memset(pcp_internal_tids, 0, sizeof pcp_internal_tids); /* the parent's threads */
+    pcp_timers_created = pcp_timers_deleted = 0;
 }
 
 /* Can this process open a task-clock event on itself? */

@@ -1,8 +1,8 @@
 /* forker.c — fork and exec under the preload library.
  *
- *   forker workers N       forks N workers; each burns ~200 ms in
- *                          child_work and exit(10 + i) (atexit handlers
- *                          run in the child); the parent burns in
+ *   forker workers N       forks N workers; each prints "worker I pid P",
+ *                          burns ~200 ms in child_work and exit(10 + i)
+ *                          (atexit handlers run in the child); the parent burns in
  *                          parent_work, checks every status, exits 0
  *   forker exec-clean      burns, then execs itself ("burn") with an
  *                          environment WITHOUT LD_PRELOAD: the new image has
@@ -50,6 +50,8 @@ static int workers(int n) {
         pids[i] = fork();
         if (pids[i] < 0) return perror("fork"), 1;
         if (pids[i] == 0) {
+            printf("worker %d pid %d\n", i, (int)getpid());
+            fflush(stdout);
             child_work(0.2);
             exit(10 + i);
         }

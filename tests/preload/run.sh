@@ -179,14 +179,43 @@ forkexec() {
 
     # A program that forks workers which exit() (running atexit handlers).
     local st
-    st=$(timeout 30 env PROFCORE_OUT="$tmp/fk.pb.gz" LD_PRELOAD="$lib" "$bdir/forker" workers 4 >/dev/null 2>&1; echo $?)
+    st=$(timeout 30 env PROFCORE_OUT="$tmp/fk.pb.gz" LD_PRELOAD="$lib" "$bdir/forker" workers 4 >/dev/null 2>"$tmp/fk.err"; echo $?)
     check "forking workers: every worker exits with its own status, no hang (exit $st)" test "$st" -eq 0
     check "forking workers: the parent's profile has parent_work" ge "$(cum_ms "$tmp/fk.pb.gz" parent_work)" 100
     check "forking workers: no worker wrote over it (child_work absent)" test "$(cum_ms "$tmp/fk.pb.gz" child_work)" = 0
     check "forking workers: no child profile files" test -z "$(ls "$tmp"/fk.pb.gz.* 2>/dev/null)"
-    st=$(timeout 30 env PROFCORE_CHILDREN=1 PROFCORE_OUT="$tmp/fk2.pb.gz" LD_PRELOAD="$lib" "$bdir/forker" workers 4 2>"$tmp/fk2.err" >/dev/null; echo $?)
-    check "forking workers, PROFCORE_CHILDREN=1: exit $st, and the limitation is said" \
-        bash -c "[ $st -eq 0 ] && grep -q 'profiled only once they exec' '$tmp/fk2.err'"
+    check "forking workers: nothing on stderr" test ! -s "$tmp/fk.err"
+    # PROFCORE_CHILDREN=1: each forked worker (no exec) profiles itself
+    # into OUT.<pid>, written by its exit(); the parent's file is its own.
+    st=$(timeout 30 env PROFCORE_CHILDREN=1 PROFCORE_OUT="$tmp/fk2.pb.gz" LD_PRELOAD="$lib" "$bdir/forker" workers 4 2>"$tmp/fk2.err" >"$tmp/fk2.out"; echo $?)
+    check "forking workers, PROFCORE_CHILDREN=1: every worker exits with its own status (exit $st)" test "$st" -eq 0
+    check "forking workers, PROFCORE_CHILDREN=1: nothing on stderr ($(head -c 200 "$tmp/fk2.err" | tr '\n' ' '))" test ! -s "$tmp/fk2.err"
+    local wpid nworkers=0 wfile wms
+    for wpid in $(sed -n 's/^worker [0-9]* pid \([0-9]*\)$/\1/p' "$tmp/fk2.out"); do
+        nworkers=$((nworkers + 1))
+        wfile=$tmp/fk2.pb.gz.$wpid
+        check "worker $wpid: its profile OUT.$wpid exists" test -s "$wfile"
+        check "worker $wpid: go tool pprof -top reads it" go_readable "$wfile"
+        wms=$(cum_ms "$wfile" child_work.constprop.0)$(cum_ms "$wfile" child_work | sed 's/^0$//')
+        wms=${wms#0}
+        check "worker $wpid: child_work has $wms ms of ~200" ge "$wms" 100
+        check "worker $wpid: none of the parent's samples (parent_work absent)" test "$(cum_ms "$wfile" parent_work)" = 0
+    done
+    check "forking workers, PROFCORE_CHILDREN=1: 4 workers reported their pid ($nworkers)" test "$nworkers" -eq 4
+    check "forking workers, PROFCORE_CHILDREN=1: exactly 4 child profiles" \
+        test "$(ls "$tmp"/fk2.pb.gz.* 2>/dev/null | wc -l)" -eq 4
+    check "forking workers, PROFCORE_CHILDREN=1: the parent's profile has parent_work, not child_work" \
+        bash -c "[ $(cum_ms "$tmp/fk2.pb.gz" parent_work) -ge 100 ] && [ $(cum_ms "$tmp/fk2.pb.gz" child_work) = 0 ]"
+
+    # The API without the preload library: a fork child has no session,
+    # pcp_stop there does not join the parent's writer, a fresh start works.
+    mkdir -p "$tmp/fc"
+    timeout 60 "$bdir/forkchild" "$tmp/fc" >"$tmp/fc.out" 2>&1
+    st=$?
+    sed 's/^/     /' "$tmp/fc.out"
+    check "API fork child (libprofcore.a): forkchild exits 0 (exit $st)" test "$st" -eq 0
+    check "API fork child: the child's profile is read by go tool pprof and shows child_work" \
+        bash -c "go tool pprof -top '$tmp/fc/child.pb.gz' 2>/dev/null | grep -q 'child_work' && ! go tool pprof -top '$tmp/fc/child.pb.gz' 2>/dev/null | grep -q 'parent_work'"
 
     # exec into an image without the library: no timer may survive.
     local e
@@ -222,8 +251,29 @@ exit_paths() {
     st=$(timeout 30 env PROFCORE_FORMAT=legacy PROFCORE_OUT="$tmp/exit.prof" LD_PRELOAD="$lib" "$prog" sigterm 300 >/dev/null 2>&1; echo $?)
     check "sigterm, legacy: status $st == 143 and google-pprof reads it" \
         bash -c "[ $st -eq 143 ] && google-pprof --text '$prog' '$tmp/exit.prof' 2>/dev/null | grep -q burn_cpu"
+    # PROFCORE_SNAPSHOT_SIGNAL: the helper writes OUT.snapshot.<n>; the
+    # thread with SIGPROF blocked is reported as not answering.
+    local usr2 snap
+    usr2=$(kill -l USR2)
+    st=$(cd "$tmp" && timeout 30 env PROFCORE_OUT="$tmp/snap.pb.gz" PROFCORE_SNAPSHOT_SIGNAL=SIGUSR2 LD_PRELOAD="$lib" "$bdir/snapper" "$usr2" "$tmp/snap.pb.gz" >/dev/null 2>"$tmp/snap.err"; echo $?)
+    check "snapshot signal: two snapshots written, the process lives (exit $st), silent" \
+        bash -c "[ $st -eq 0 ] && [ ! -s '$tmp/snap.err' ]"
+    for snap in "$tmp/snap.pb.gz.snapshot.1" "$tmp/snap.pb.gz.snapshot.2"; do
+        go tool pprof -top -nodecount=100 -sample_index=samples "$bdir/snapper" "$snap" >"$tmp/snap.top" 2>/dev/null
+        check "$(basename "$snap"): read by go tool pprof, snap_spinner and snap_sleeper answered" \
+            bash -c "grep -q snap_spinner '$tmp/snap.top' && grep -q snap_sleeper '$tmp/snap.top'"
+        check "$(basename "$snap"): snap_deaf (SIGPROF blocked) is '[no answer: signals blocked or stopped]'" \
+            bash -c "grep -q 'no answer: signals blocked or stopped' '$tmp/snap.top' && ! grep -q snap_deaf '$tmp/snap.top'"
+        check "$(basename "$snap"): 4 threads, one sample each (the library's helper left out)" \
+            grep -q 'Showing nodes accounting for 4, 100% of 4 total' "$tmp/snap.top"
+    done
+    check "snapshot signal: the profile itself is written at exit" go_parses "$tmp/snap.pb.gz"
+    rm -f "$tmp"/snap.pb.gz.snapshot.* "$tmp/snap.err" "$tmp/snap.top"
+
     # No core dump or stray temporary files next to the profiles.
-    check "no temporary files left behind" test -z "$(ls "$tmp" | grep -v -E '\.(pb\.gz|prof)$')"
+    local stray
+    stray=$(ls "$tmp" | grep -v -E '\.(pb\.gz|prof)$')
+    check "no temporary files left behind (${stray:-none})" test -z "$stray"
 }
 
 # ---- gperftools' API ---------------------------------------------------------------------
@@ -292,8 +342,15 @@ badinput() {
     expect_plain "PROFCORE_FORMAT=svg" "PROFCORE_FORMAT" PROFCORE_OUT="$tmp/bad.pb.gz" PROFCORE_FORMAT=svg
     expect_plain "PROFCORE_CHILDREN=maybe" "PROFCORE_CHILDREN" PROFCORE_OUT="$tmp/bad.pb.gz" PROFCORE_CHILDREN=maybe
     expect_plain "empty PROFCORE_OUT" "PROFCORE_OUT" PROFCORE_OUT=
-    expect_plain "engine wall" "not implemented yet" PROFCORE_OUT="$tmp/bad.pb.gz" PROFCORE_ENGINE=wall
-    expect_plain "CPUPROFILE_REALTIME=1 (wall)" "not implemented yet" CPUPROFILE="$tmp/bad.pb.gz" CPUPROFILE_REALTIME=1
+    # The wall-clock engine (no longer refused): PROFCORE_ENGINE=wall and
+    # gperftools' CPUPROFILE_REALTIME=1 profile the program in wall time.
+    local wst
+    wst=$(cd "$tmp" && env PROFCORE_OUT="$tmp/wall.pb.gz" PROFCORE_ENGINE=wall LD_PRELOAD="$lib" "$bdir/exit_paths" exit 200 2>"$tmp/wall.err" >/dev/null; echo $?)
+    check "engine wall: status $wst == 3, silent, a wall/nanoseconds profile" \
+        bash -c "[ $wst -eq 3 ] && [ ! -s '$tmp/wall.err' ] && go tool pprof -raw '$tmp/wall.pb.gz' 2>/dev/null | grep -q '^PeriodType: wall nanoseconds'"
+    wst=$(cd "$tmp" && env CPUPROFILE="$tmp/wall.prof" CPUPROFILE_REALTIME=1 LD_PRELOAD="$lib" "$bdir/exit_paths" exit 200 2>"$tmp/wall.err" >/dev/null; echo $?)
+    check "CPUPROFILE_REALTIME=1 (wall): status $wst == 3, google-pprof reads the legacy profile" \
+        bash -c "[ $wst -eq 3 ] && [ ! -s '$tmp/wall.err' ] && google-pprof --text '$bdir/exit_paths' '$tmp/wall.prof' 2>/dev/null | grep -q burn_cpu"
     expect_plain "CPUPROFILE_REALTIME=0 (ambiguous)" "CPUPROFILE_REALTIME" CPUPROFILE="$tmp/bad.pb.gz" CPUPROFILE_REALTIME=0
     expect_plain "output in a missing directory" "not writable" PROFCORE_OUT="$tmp/missing/dir/x.pb.gz"
     expect_plain "output in /sys (read-only for root too)" "not writable" PROFCORE_OUT=/sys/profcore.pb.gz
