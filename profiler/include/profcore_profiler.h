@@ -76,6 +76,7 @@ typedef struct pcp_options {
 
 #define PCP_MAX_DEPTH 256
 #define PCP_MAX_HZ 100000
+#define PCP_MAX_HZ_PERF 10000 /* the perf engine: one timer interrupt per sample */
 #define PCP_OPTIONS_INIT {"ctimer", 100, NULL, "pprof", 64, 0}
 
 PCP_EXPORT int pcp_start(const pcp_options *opts, char *err, size_t errlen);

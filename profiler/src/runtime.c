@@ -304,6 +304,18 @@ static int pcp_validate(const pcp_options *o, char *err, size_t errlen) {
         pcp_set_error(err, errlen, "profcore: frequency %d Hz out of range 1..%d", o->hz, PCP_MAX_HZ);
         return PCP_E_INVAL;
     }
+    /* The perf engine takes one high-resolution timer interrupt per sample,
+     * about 30 us of CPU each on the VMs we measured (DESIGN.md): at 50 kHz
+     * a thread spent all its time in signals and never progressed
+     * (bench/RESULTS.md).  The tick-driven engines have no such cost: the
+     * kernel coalesces their expiries into overruns. */
+    if (pcp_parse_engine(o->engine) == PCP_ENGINE_PERF && o->hz > PCP_MAX_HZ_PERF) {
+        pcp_set_error(err, errlen,
+                      "profcore: the perf engine is limited to %d Hz (one timer interrupt per sample, "
+                      "~30 us each here); use ctimer for higher nominal rates",
+                      PCP_MAX_HZ_PERF);
+        return PCP_E_INVAL;
+    }
     if (pcp_parse_format(o->format) == 0) {
         pcp_set_error(err, errlen, "profcore: unknown format '%s' (expected pprof, legacy or collapsed)", o->format);
         return PCP_E_FORMAT;

@@ -77,6 +77,7 @@ int main(void) {
     o = good(); o.hz = 0; expect_start(o, PCP_E_INVAL, "frequency", "frequency 0");
     o = good(); o.hz = -100; expect_start(o, PCP_E_INVAL, "frequency", "frequency -100");
     o = good(); o.hz = 100000000; expect_start(o, PCP_E_INVAL, "frequency", "frequency 1e8");
+    o = good(); o.engine = "perf"; o.hz = 50000; expect_start(o, PCP_E_INVAL, "perf engine is limited", "perf at 50 kHz");
     o = good(); o.engine = "turbo"; expect_start(o, PCP_E_ENGINE, "unknown engine", "engine turbo");
     o = good(); o.format = "xml"; expect_start(o, PCP_E_FORMAT, "unknown format", "format xml");
     o = good(); o.max_depth = 1; expect_start(o, PCP_E_INVAL, "max_depth", "max_depth 1");
