@@ -423,10 +423,75 @@ struct profcore {
     uint64_t reported_loss[PROFCORE_LOSS_REASONS]; /* reader-private: weight already emitted */
 };
 
+/* ---- proof vocabulary ------------------------------------------------------
+ * ACSL read only by Frama-C (proofs/): the shape of a valid handle.  The
+ * layout is what profcore_init builds; pc_valid is the precondition of every
+ * public function on an initialised handle. */
+/*@ axiomatic PcBits {
+      // ASSUMED (WP's provers do not reason about bitwise and): masking a
+      // non-negative integer with a non-negative mask stays within both.
+      axiom pc_land_bounds: \forall integer a, m; 0 <= a && 0 <= m ==>
+          0 <= (a & m) && (a & m) <= m && (a & m) <= a;
+      axiom pc_xor1: \forall integer x; 0 <= x <= 1 ==> (x ^ 1) == 1 - x;
+      // ASSUMED: left shifts of non-negative integers are multiplications.
+      axiom pc_lsl: \forall integer a; 0 <= a ==>
+          (a << 1) == a * 2 && (a << 5) == a * 32 && (a << 32) == a * 4294967296;
+    }
+    predicate pc_cfg_valid(profcore_config c) =
+      1 <= c.shards <= PROFCORE_MAX_SHARDS && (c.shards & (c.shards - 1)) == 0 &&
+      1 <= c.buckets <= PROFCORE_MAX_BUCKETS && (c.buckets & (c.buckets - 1)) == 0 &&
+      1 <= c.ways <= PROFCORE_MAX_WAYS &&
+      2 <= c.max_depth <= PROFCORE_MAX_DEPTH &&
+      PROFCORE_RECORD_HEADER_WORDS + c.max_depth <= c.log_words <= PROFCORE_MAX_LOG_WORDS;
+    logic integer pc_tw(profcore_config c) =
+      c.buckets * c.ways * (PROFCORE_RECORD_HEADER_WORDS + c.max_depth);
+    logic integer pc_log_total(profcore_config c) = c.shards * 2 * c.log_words;
+    // A used table entry records a depth the log and the reader can copy.
+    predicate pc_entry_ok{L}(profcore *pc, uint64_t *e) =
+      e[PC_ENTRY_COUNT] != 0 ==> 1 <= (e[PC_ENTRY_META] & 0xffffffff) <= pc->cfg.max_depth;
+    predicate pc_shard_table_ok{L}(profcore *pc, integer s) =
+      \forall integer i; 0 <= i < pc->cfg.buckets * pc->cfg.ways ==>
+        pc_entry_ok(pc, pc->tables + s * pc_tw(pc->cfg) + i * pc->entry_words);
+    predicate pc_tables_ok{L}(profcore *pc) =
+      \forall integer s; 0 <= s < pc->cfg.shards ==> pc_shard_table_ok(pc, s);
+    predicate pc_shards_ok{L}(profcore *pc) =
+      \forall integer s; 0 <= s < pc->cfg.shards ==>
+        pc->shards[s].active <= 1 && pc->shards[s].used <= pc->cfg.log_words;
+    predicate pc_layout{L}(profcore *pc) =
+      \valid(pc) && pc_cfg_valid(pc->cfg) &&
+      pc->entry_words == PROFCORE_RECORD_HEADER_WORDS + pc->cfg.max_depth &&
+      \valid(pc->shards + (0 .. pc->cfg.shards - 1)) &&
+      \valid(pc->tables + (0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1)) &&
+      \valid(pc->logs + (0 .. pc_log_total(pc->cfg) - 1)) &&
+      \separated(pc, pc->shards + (0 .. pc->cfg.shards - 1),
+                 pc->tables + (0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1),
+                 pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
+    predicate pc_valid{L}(profcore *pc) = pc_layout(pc) && pc_shards_ok(pc) && pc_tables_ok(pc);
+    // A handle argument: NULL, or readable magic; with the magic, valid.
+    predicate pc_handle_arg{L}(profcore *pc) =
+      pc == \null || (\valid_read(&pc->magic) &&
+                      (pc->magic == PROFCORE_MAGIC ==> pc_valid(pc)));
+    // The core's memory, which caller buffers must not overlap.
+    predicate pc_apart{L}(profcore *pc, uint64_t *a, integer n) =
+      \separated(a + (0 .. n - 1), pc, pc->shards + (0 .. pc->cfg.shards - 1),
+                 pc->tables + (0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1),
+                 pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
+*/
+
+/*@ requires n <= SIZE_MAX - 63;
+    assigns \nothing;
+    ensures \result <= n + 63; */
 static size_t pc_round_up64(size_t n) { return (n + 63u) & ~(size_t)63u; }
 
+/*@ assigns \nothing;
+    ensures \result != 0 <==> (x != 0 && (x & (x - 1)) == 0); */
 static bool pc_is_pow2(uint32_t x) { return x != 0 && (x & (x - 1u)) == 0; }
 
+/*@ requires cfg == \null || \valid_read(cfg);
+    assigns \nothing;
+    ensures cfg == \null ==> \result == PROFCORE_E_NULL;
+    ensures cfg != \null ==> (\result == PROFCORE_OK <==> pc_cfg_valid(*cfg));
+    ensures \result <= PROFCORE_OK; */
 PROFCORE_API int profcore_check_config(const profcore_config *cfg) {
     if (cfg == NULL) return PROFCORE_E_NULL;
     if (!pc_is_pow2(cfg->shards) || cfg->shards > PROFCORE_MAX_SHARDS) return PROFCORE_E_SHARDS;
@@ -440,10 +505,17 @@ PROFCORE_API int profcore_check_config(const profcore_config *cfg) {
 }
 
 /* Word counts fit in 64 bits by the limits above: 2^8 * 2^20 * 2^6 * 1027 < 2^45. */
-PROFCORE_SIGNAL_SAFE static uint64_t pc_table_words(const profcore_config *cfg) {
+PROFCORE_SIGNAL_SAFE /*@ requires \valid_read(cfg) && pc_cfg_valid(*cfg);
+    assigns \nothing;
+    ensures \result == pc_tw(*cfg);
+    ensures \result <= PROFCORE_MAX_BUCKETS * PROFCORE_MAX_WAYS * (PROFCORE_RECORD_HEADER_WORDS + PROFCORE_MAX_DEPTH); */
+static uint64_t pc_table_words(const profcore_config *cfg) {
     return (uint64_t)cfg->buckets * cfg->ways * (PROFCORE_RECORD_HEADER_WORDS + cfg->max_depth);
 }
 
+/*@ requires cfg == \null || \valid_read(cfg);
+    assigns \nothing;
+    ensures cfg == \null || !pc_cfg_valid(*cfg) ==> \result == 0; */
 PROFCORE_API size_t profcore_size(const profcore_config *cfg) {
     if (profcore_check_config(cfg) != PROFCORE_OK) return 0;
     uint64_t bytes = pc_round_up64(sizeof(struct profcore));
@@ -454,7 +526,14 @@ PROFCORE_API size_t profcore_size(const profcore_config *cfg) {
     return (size_t)bytes;
 }
 
+/*@ requires \valid(dst + (0 .. n - 1));
+    assigns dst[0 .. n - 1];
+    ensures \forall integer k; 0 <= k < n ==> dst[k] == 0; */
 static void pc_zero_words(uint64_t *dst, uint64_t n) {
+    /*@ loop invariant 0 <= i <= n;
+        loop invariant \forall integer k; 0 <= k < i ==> dst[k] == 0;
+        loop assigns i, dst[0 .. n - 1];
+        loop variant n - i; */
     for (uint64_t i = 0; i < n; i++) {
         uint64_t z = 0;
         PROFCORE_OPAQUE(z);
@@ -503,14 +582,19 @@ PROFCORE_API int profcore_init(void *mem, size_t size, const profcore_config *cf
  * Multiplies are 32x32->64 so nothing wraps (the proofs check unsigned
  * overflow).  Quality only affects speed: a hit always compares the whole
  * stack. */
+/*@ assigns \nothing; */
 PROFCORE_SIGNAL_SAFE static uint32_t pc_fold(uint64_t w) {
     return (uint32_t)w ^ (uint32_t)(w >> 32);
 }
 
+/*@ assigns \nothing; */
 PROFCORE_SIGNAL_SAFE static uint32_t pc_rotl5(uint32_t h) {
-    return (uint32_t)(h << 5) | (h >> 27);
+    /* Widened before the shift so no bit is shifted out of the type (the
+     * proofs check unsigned overflow); the cast keeps the low 32 bits. */
+    return (uint32_t)((uint64_t)h << 5) | (h >> 27);
 }
 
+/*@ assigns \nothing; */
 PROFCORE_SIGNAL_SAFE static uint32_t pc_finish(uint32_t h) {
     uint64_t p = (uint64_t)h * 0x9E3779B1u;
     h = (uint32_t)(p ^ (p >> 32));
@@ -529,8 +613,31 @@ typedef struct pc_stack {
     uint32_t hash;
 } pc_stack;
 
+/*@ // A checked stack: depth within the configuration, the kept frames readable.
+    predicate pc_stack_ok{L}(pc_stack *st, integer max_depth) =
+      \valid_read(st) && 1 <= st->depth <= max_depth &&
+      (st->truncated != 0 ? st->kept == st->depth - 1 : st->kept == st->depth) &&
+      \valid_read(st->frames + (0 .. st->kept - 1));
+    // Entry e holds exactly the stack st (what pc_entry_matches decides).
+    predicate pc_entry_equal{L}(uint64_t *e, pc_stack *st) =
+      e[PC_ENTRY_COUNT] != 0 &&
+      e[PC_ENTRY_META] == (((uint64_t)st->hash << 32) | st->depth) &&
+      e[PC_ENTRY_TAG] == st->tag &&
+      (\forall integer i; 0 <= i < st->kept ==>
+         e[PROFCORE_RECORD_HEADER_WORDS + i] == (uint64_t)st->frames[i]) &&
+      (st->truncated == 0 || e[PROFCORE_RECORD_HEADER_WORDS + st->kept] == PROFCORE_FRAME_TRUNCATED);
+*/
+
 /* Checks the caller's input and fills `st`.  Returns false (invalid) for
  * NULL frames, depth 0, weight 0 or a reserved frame value. */
+/*@ requires \valid_read(pc) && pc_cfg_valid(pc->cfg);
+    requires \valid(st) && \separated(st, pc);
+    requires frames != \null ==> \valid_read(frames + (0 .. depth - 1));
+    assigns *st;
+    ensures \result != 0 ==> pc_stack_ok(st, pc->cfg.max_depth);
+    ensures \result != 0 ==> st->tag == tag && st->frames == frames;
+    ensures \result != 0 ==> (st->truncated != 0 <==> depth > pc->cfg.max_depth);
+    ensures frames == \null || depth == 0 || weight == 0 ==> \result == 0; */
 PROFCORE_SIGNAL_SAFE static bool pc_stack_make(const profcore *pc, uint64_t tag,
                                                const uintptr_t *frames, uint32_t depth,
                                                uint32_t weight, pc_stack *st) {
@@ -541,6 +648,9 @@ PROFCORE_SIGNAL_SAFE static bool pc_stack_make(const profcore *pc, uint64_t tag,
     st->depth = st->truncated ? pc->cfg.max_depth : depth;
     st->kept = st->truncated ? st->depth - 1u : st->depth;
     uint32_t h = pc_fold(tag);
+    /*@ loop invariant 0 <= i <= st->kept;
+        loop assigns i, h;
+        loop variant st->kept - i; */
     for (uint32_t i = 0; i < st->kept; i++) {
         if ((uint64_t)frames[i] < PROFCORE_FRAME_RESERVED_END) return false;
         h = pc_rotl5(h) ^ pc_fold((uint64_t)frames[i]);
@@ -557,19 +667,35 @@ PROFCORE_SIGNAL_SAFE static bool pc_stack_make(const profcore *pc, uint64_t tag,
  * handshake with profcore_stop: the add reads `state` after this CAS, stop
  * reads `owner` after storing `state`; in the single total order one of
  * them sees the other (model: proofs/profcore.pml, step "acquire"). */
+/*@ requires \valid(sh);
+    assigns sh->owner;
+    ensures \result != 0 <==> \old(sh->owner) == PC_OWNER_FREE;
+    ensures \result != 0 ==> sh->owner == who;
+    ensures \result == 0 ==> sh->owner == \old(sh->owner); */
 PROFCORE_SIGNAL_SAFE static bool pc_shard_try_acquire(struct profcore_shard *sh, uint32_t who) {
     return pc_cas_seqcst_u32(&sh->owner, PC_OWNER_FREE, who);
 }
 
 /* Release: pairs with the acquiring CAS of the next owner (writer or reader). */
+/*@ requires \valid(sh);
+    assigns sh->owner;
+    ensures sh->owner == PC_OWNER_FREE; */
 PROFCORE_SIGNAL_SAFE static void pc_shard_release(struct profcore_shard *sh) {
     pc_store_release_u32(&sh->owner, PC_OWNER_FREE);
 }
 
+/*@ requires pc_layout((profcore *)pc) && s < pc->cfg.shards;
+    assigns \nothing;
+    ensures \result == pc->tables + s * pc_tw(pc->cfg);
+    ensures \valid(\result + (0 .. pc_tw(pc->cfg) - 1)); */
 PROFCORE_SIGNAL_SAFE static uint64_t *pc_shard_table(const profcore *pc, uint32_t s) {
     return pc->tables + (size_t)s * (size_t)pc_table_words(&pc->cfg);
 }
 
+/*@ requires pc_layout((profcore *)pc) && s < pc->cfg.shards && half <= 1;
+    assigns \nothing;
+    ensures \result == pc->logs + (s * 2 + half) * pc->cfg.log_words;
+    ensures \valid(\result + (0 .. pc->cfg.log_words - 1)); */
 PROFCORE_SIGNAL_SAFE static uint64_t *pc_shard_half(const profcore *pc, uint32_t s, uint32_t half) {
     return pc->logs + ((size_t)s * 2u + half) * (size_t)pc->cfg.log_words;
 }
@@ -578,11 +704,20 @@ PROFCORE_SIGNAL_SAFE static uint64_t *pc_shard_half(const profcore *pc, uint32_t
  * Counted while the caller holds a shard (so stop sees it busy), or inside
  * the loss_inflight bracket (pc_count_loss_unowned), so that a loss is never
  * counted after the final drain has emitted the loss records. */
+/*@ requires \valid(pc) && reason < PROFCORE_LOSS_REASONS;
+    assigns pc->lost_samples[reason], pc->lost_weight[reason];
+    ensures pc->lost_samples[reason] == (profcore_counter)(\old(pc->lost_samples[reason]) + 1);
+    ensures pc->lost_weight[reason] == (profcore_counter)(\old(pc->lost_weight[reason]) + weight); */
 PROFCORE_SIGNAL_SAFE static void pc_count_loss_owned(profcore *pc, uint32_t reason, uint32_t weight) {
     pc_counter_add(&pc->lost_samples[reason], 1u);
     pc_counter_add(&pc->lost_weight[reason], weight);
 }
 
+/*@ requires \valid(pc);
+    assigns pc->rejected_samples, pc->rejected_weight;
+    ensures pc->rejected_samples == (profcore_counter)(\old(pc->rejected_samples) + 1);
+    ensures pc->rejected_weight == (profcore_counter)(\old(pc->rejected_weight) + weight);
+    ensures \result == PROFCORE_REJECTED; */
 PROFCORE_SIGNAL_SAFE static int pc_count_rejected(profcore *pc, uint32_t weight) {
     pc_counter_add(&pc->rejected_samples, 1u);
     pc_counter_add(&pc->rejected_weight, weight);
@@ -592,6 +727,22 @@ PROFCORE_SIGNAL_SAFE static int pc_count_rejected(profcore *pc, uint32_t weight)
 /* A loss on a path that holds no shard.  The increment of loss_inflight and
  * the load of state form the same store-load handshake as the shard CAS:
  * seq_cst on both sides (stop stores state, then loads loss_inflight). */
+/*@ requires \valid(pc) && reason < PROFCORE_LOSS_REASONS;
+    assigns pc->loss_inflight, pc->lost_samples[reason], pc->lost_weight[reason],
+            pc->rejected_samples, pc->rejected_weight;
+    ensures pc->loss_inflight == \old(pc->loss_inflight);
+    behavior running:
+      assumes pc->state == PC_STATE_RUNNING;
+      ensures \result == PROFCORE_LOST;
+      ensures pc->lost_weight[reason] == (profcore_counter)(\old(pc->lost_weight[reason]) + weight);
+      ensures pc->rejected_weight == \old(pc->rejected_weight);
+    behavior stopped:
+      assumes pc->state != PC_STATE_RUNNING;
+      ensures \result == PROFCORE_REJECTED;
+      ensures pc->rejected_weight == (profcore_counter)(\old(pc->rejected_weight) + weight);
+      ensures pc->lost_weight[reason] == \old(pc->lost_weight[reason]);
+    complete behaviors;
+    disjoint behaviors; */
 PROFCORE_SIGNAL_SAFE static int pc_count_loss_unowned(profcore *pc, uint32_t reason, uint32_t weight) {
     (void)pc_add_seqcst_u32(&pc->loss_inflight, 1u);
     int outcome;
@@ -610,6 +761,22 @@ PROFCORE_SIGNAL_SAFE static int pc_count_loss_unowned(profcore *pc, uint32_t rea
 /* ---- the log ----------------------------------------------------------------
  * Appends one record to the shard's active half.  The caller owns the shard
  * and has checked that the record fits. */
+/*@ logic integer pc_active_at{L}(profcore *pc, integer s) =
+      (s * 2 + pc->shards[s].active) * pc->cfg.log_words + pc->shards[s].used; */
+/* Contract: the record lands in the active half, at `used`, and nowhere else. */
+/*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards;
+    requires depth <= pc->cfg.max_depth;
+    requires pc->shards[s].used + PROFCORE_RECORD_HEADER_WORDS + depth <= pc->cfg.log_words;
+    requires \valid_read(frames + (0 .. depth - 1));
+    requires pc_apart(pc, (uint64_t *)frames, depth) ||
+             \separated(frames + (0 .. depth - 1), pc->logs + (0 .. pc_log_total(pc->cfg) - 1),
+                        pc->shards + (0 .. pc->cfg.shards - 1));
+    assigns pc->logs[pc_active_at(pc, s) .. pc_active_at(pc, s) + PROFCORE_RECORD_HEADER_WORDS + depth - 1],
+            pc->shards[s].used;
+    ensures pc->shards[s].used == \old(pc->shards[s].used) + PROFCORE_RECORD_HEADER_WORDS + depth;
+    ensures \let r = pc->logs + \old(pc_active_at(pc, s));
+            r[0] == depth && r[1] == tag && r[2] == weight &&
+            (\forall integer k; 0 <= k < depth ==> r[PROFCORE_RECORD_HEADER_WORDS + k] == frames[k]); */
 PROFCORE_SIGNAL_SAFE static void pc_log_append(profcore *pc, uint32_t s, uint64_t tag,
                                                uint64_t weight, uint32_t depth,
                                                const uint64_t *frames) {
@@ -618,6 +785,10 @@ PROFCORE_SIGNAL_SAFE static void pc_log_append(profcore *pc, uint32_t s, uint64_
     rec[0] = depth;
     rec[1] = tag;
     rec[2] = weight;
+    /*@ loop invariant 0 <= i <= depth;
+        loop invariant \forall integer k; 0 <= k < i ==> rec[PROFCORE_RECORD_HEADER_WORDS + k] == frames[k];
+        loop assigns i, rec[PROFCORE_RECORD_HEADER_WORDS .. PROFCORE_RECORD_HEADER_WORDS + depth - 1];
+        loop variant depth - i; */
     for (uint32_t i = 0; i < depth; i++) {
         uint64_t v = frames[i];
         PROFCORE_OPAQUE(v);
@@ -631,6 +802,45 @@ PROFCORE_SIGNAL_SAFE static void pc_log_append(profcore *pc, uint32_t s, uint64_
  * dropped: LOG_FULL (the reader still holds the other half) or, on the
  * no-handoff path, NOHANDOFF_FULL.  *handed is set when a half was
  * published. */
+/* Contract: handoff, active and used change only when the publishing CAS
+ * succeeded; a failed reserve touches nothing of the log. */
+/*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards;
+    requires PROFCORE_RECORD_HEADER_WORDS <= words <= pc->cfg.log_words;
+    requires \valid(reason) && \valid(handed);
+    requires \separated(reason, handed, pc, pc->shards + (0 .. pc->cfg.shards - 1));
+    assigns pc->shards[s].handoff, pc->shards[s].active, pc->shards[s].used,
+            pc->shards[s].handoffs, *reason, *handed;
+    ensures pc->shards[s].active <= 1 && pc->shards[s].used <= pc->cfg.log_words;
+    ensures \result != 0 ==> pc->shards[s].used + words <= pc->cfg.log_words;
+    behavior room:
+      assumes pc->cfg.log_words - pc->shards[s].used >= words;
+      ensures \result != 0 && *handed == \old(*handed);
+      ensures pc->shards[s].handoff == \old(pc->shards[s].handoff);
+      ensures pc->shards[s].active == \old(pc->shards[s].active);
+      ensures pc->shards[s].used == \old(pc->shards[s].used);
+    behavior no_handoff:
+      assumes pc->cfg.log_words - pc->shards[s].used < words && !may_handoff;
+      ensures \result == 0 && *reason == PROFCORE_LOSS_NOHANDOFF_FULL && *handed == \old(*handed);
+      ensures pc->shards[s].handoff == \old(pc->shards[s].handoff);
+      ensures pc->shards[s].active == \old(pc->shards[s].active);
+      ensures pc->shards[s].used == \old(pc->shards[s].used);
+    behavior publish:
+      assumes pc->cfg.log_words - pc->shards[s].used < words && may_handoff;
+      assumes pc->shards[s].handoff == 0;
+      ensures \result != 0 && *handed == 1;
+      ensures pc->shards[s].handoff == ((\old(pc->shards[s].used) << 1) | \old(pc->shards[s].active));
+      ensures pc->shards[s].handoff != 0;
+      ensures pc->shards[s].active == 1 - \old(pc->shards[s].active);
+      ensures pc->shards[s].used == 0;
+    behavior publish_refused:
+      assumes pc->cfg.log_words - pc->shards[s].used < words && may_handoff;
+      assumes pc->shards[s].handoff != 0;
+      ensures \result == 0 && *reason == PROFCORE_LOSS_LOG_FULL && *handed == \old(*handed);
+      ensures pc->shards[s].handoff == \old(pc->shards[s].handoff);
+      ensures pc->shards[s].active == \old(pc->shards[s].active);
+      ensures pc->shards[s].used == \old(pc->shards[s].used);
+    complete behaviors;
+    disjoint behaviors; */
 PROFCORE_SIGNAL_SAFE static bool pc_log_reserve(profcore *pc, uint32_t s, uint32_t words,
                                                 bool may_handoff, uint32_t *reason, bool *handed) {
     struct profcore_shard *sh = &pc->shards[s];
@@ -656,11 +866,19 @@ PROFCORE_SIGNAL_SAFE static bool pc_log_reserve(profcore *pc, uint32_t s, uint32
 }
 
 /* ---- the table -------------------------------------------------------------- */
+/*@ requires pc_stack_ok((pc_stack *)st, st->depth);
+    requires \valid_read(e + (0 .. PROFCORE_RECORD_HEADER_WORDS + st->depth - 1));
+    assigns \nothing;
+    ensures \result != 0 <==> pc_entry_equal((uint64_t *)e, (pc_stack *)st); */
 PROFCORE_SIGNAL_SAFE static bool pc_entry_matches(const uint64_t *e, const pc_stack *st) {
     if (e[PC_ENTRY_COUNT] == 0) return false;
     if (e[PC_ENTRY_META] != (((uint64_t)st->hash << 32) | st->depth)) return false;
     if (e[PC_ENTRY_TAG] != st->tag) return false;
     const uint64_t *f = e + PROFCORE_RECORD_HEADER_WORDS;
+    /*@ loop invariant 0 <= i <= st->kept;
+        loop invariant \forall integer k; 0 <= k < i ==> f[k] == (uint64_t)st->frames[k];
+        loop assigns i;
+        loop variant st->kept - i; */
     for (uint32_t i = 0; i < st->kept; i++)
         if (f[i] != (uint64_t)st->frames[i]) return false;
     /* Equal metadata means equal depth, so a truncated entry's last slot
@@ -668,8 +886,19 @@ PROFCORE_SIGNAL_SAFE static bool pc_entry_matches(const uint64_t *e, const pc_st
     return !st->truncated || f[st->kept] == PROFCORE_FRAME_TRUNCATED;
 }
 
+/*@ requires pc_stack_ok((pc_stack *)st, st->depth);
+    requires \valid(e + (0 .. PROFCORE_RECORD_HEADER_WORDS + st->depth - 1));
+    requires \separated(e + (0 .. PROFCORE_RECORD_HEADER_WORDS + st->depth - 1), st,
+                        st->frames + (0 .. st->kept - 1));
+    assigns e[0 .. PROFCORE_RECORD_HEADER_WORDS + st->depth - 1];
+    ensures e[PC_ENTRY_COUNT] == weight;
+    ensures weight != 0 ==> pc_entry_equal(e, (pc_stack *)st); */
 PROFCORE_SIGNAL_SAFE static void pc_entry_fill(uint64_t *e, const pc_stack *st, uint32_t weight) {
     uint64_t *f = e + PROFCORE_RECORD_HEADER_WORDS;
+    /*@ loop invariant 0 <= i <= st->kept;
+        loop invariant \forall integer k; 0 <= k < i ==> f[k] == (uint64_t)st->frames[k];
+        loop assigns i, f[0 .. st->kept - 1];
+        loop variant st->kept - i; */
     for (uint32_t i = 0; i < st->kept; i++) {
         uint64_t v = (uint64_t)st->frames[i];
         PROFCORE_OPAQUE(v);
@@ -682,17 +911,63 @@ PROFCORE_SIGNAL_SAFE static void pc_entry_fill(uint64_t *e, const pc_stack *st, 
 }
 
 /* Way holding `st`, or `ways` if none. */
+/*@ logic uint64_t pc_way_count{L}(uint64_t *bucket, integer ew, integer w) =
+      bucket[w * ew + PC_ENTRY_COUNT]; */
+/* Contract: finds the first way equal to st; `ways` iff no way is equal. */
+/*@ requires \valid_read(pc) && pc_cfg_valid(pc->cfg);
+    requires pc->entry_words == PROFCORE_RECORD_HEADER_WORDS + pc->cfg.max_depth;
+    requires pc_stack_ok((pc_stack *)st, pc->cfg.max_depth);
+    requires \valid_read(bucket + (0 .. pc->cfg.ways * pc->entry_words - 1));
+    assigns \nothing;
+    ensures \result <= pc->cfg.ways;
+    ensures \result < pc->cfg.ways ==>
+              pc_entry_equal((uint64_t *)bucket + \result * pc->entry_words, (pc_stack *)st);
+    ensures \forall integer w; 0 <= w < \result ==>
+              !pc_entry_equal((uint64_t *)bucket + w * pc->entry_words, (pc_stack *)st); */
 PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_find(const profcore *pc, const uint64_t *bucket,
                                                     const pc_stack *st) {
     uint32_t w = 0;
+    /*@ loop invariant 0 <= w <= pc->cfg.ways;
+        loop invariant \forall integer k; 0 <= k < w ==>
+          !pc_entry_equal((uint64_t *)bucket + k * pc->entry_words, (pc_stack *)st);
+        loop assigns w;
+        loop variant pc->cfg.ways - w; */
     while (w < pc->cfg.ways && !pc_entry_matches(bucket + (size_t)w * pc->entry_words, st)) w++;
     return w;
 }
 
 /* The way to fill on a miss: the first free way, else the first way with
  * the smallest count (the victim). */
+/* Contract: the first free way if there is one, else the first way of
+ * smallest count. */
+/*@ requires \valid_read(pc) && pc_cfg_valid(pc->cfg);
+    requires pc->entry_words == PROFCORE_RECORD_HEADER_WORDS + pc->cfg.max_depth;
+    requires \valid_read(bucket + (0 .. pc->cfg.ways * pc->entry_words - 1));
+    assigns \nothing;
+    ensures \result < pc->cfg.ways;
+    behavior has_free:
+      assumes \exists integer w; 0 <= w < pc->cfg.ways && pc_way_count((uint64_t *)bucket, pc->entry_words, w) == 0;
+      ensures pc_way_count((uint64_t *)bucket, pc->entry_words, \result) == 0;
+      ensures \forall integer w; 0 <= w < \result ==> pc_way_count((uint64_t *)bucket, pc->entry_words, w) != 0;
+    behavior full:
+      assumes \forall integer w; 0 <= w < pc->cfg.ways ==> pc_way_count((uint64_t *)bucket, pc->entry_words, w) != 0;
+      ensures \forall integer w; 0 <= w < pc->cfg.ways ==>
+        pc_way_count((uint64_t *)bucket, pc->entry_words, \result) <= pc_way_count((uint64_t *)bucket, pc->entry_words, w);
+      ensures \forall integer w; 0 <= w < \result ==>
+        pc_way_count((uint64_t *)bucket, pc->entry_words, \result) < pc_way_count((uint64_t *)bucket, pc->entry_words, w);
+    complete behaviors;
+    disjoint behaviors; */
 PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_victim(const profcore *pc, const uint64_t *bucket) {
     uint32_t best = 0;
+    /*@ loop invariant 0 <= w <= pc->cfg.ways;
+        loop invariant best == 0 || best < w;
+        loop invariant \forall integer k; 0 <= k < w ==> pc_way_count((uint64_t *)bucket, pc->entry_words, k) != 0;
+        loop invariant \forall integer k; 0 <= k < w ==>
+          pc_way_count((uint64_t *)bucket, pc->entry_words, best) <= pc_way_count((uint64_t *)bucket, pc->entry_words, k);
+        loop invariant \forall integer k; 0 <= k < best ==>
+          pc_way_count((uint64_t *)bucket, pc->entry_words, best) < pc_way_count((uint64_t *)bucket, pc->entry_words, k);
+        loop assigns w, best;
+        loop variant pc->cfg.ways - w; */
     for (uint32_t w = 0; w < pc->cfg.ways; w++) {
         uint64_t c = bucket[(size_t)w * pc->entry_words + PC_ENTRY_COUNT];
         if (c == 0) return w;
@@ -703,11 +978,46 @@ PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_victim(const profcore *pc, const 
 
 /* The body of an add, with shard `s` held.  Returns the outcome; a loss is
  * counted here, while the shard is still held. */
+/* Contract: the sample ends in exactly one place: the shard's recorded
+ * counters grew by the weight (a count grew, or an entry was filled, after
+ * appending the victim's record when it held one), or one loss counter
+ * (LOG_FULL or NOHANDOFF_FULL) grew by the weight. */
+/*@ requires pc_valid(pc) && s < pc->cfg.shards;
+    requires pc_stack_ok((pc_stack *)st, pc->cfg.max_depth);
+    requires \separated(st, pc, pc->shards + (0 .. pc->cfg.shards - 1),
+                        pc->tables + (0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1),
+                        pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
+    requires pc_apart(pc, (uint64_t *)st->frames, st->kept);
+    requires weight >= 1;
+    assigns pc->tables[s * pc_tw(pc->cfg) .. s * pc_tw(pc->cfg) + pc_tw(pc->cfg) - 1],
+            pc->logs[s * 2 * pc->cfg.log_words .. s * 2 * pc->cfg.log_words + 2 * pc->cfg.log_words - 1],
+            pc->shards[s].handoff, pc->shards[s].active, pc->shards[s].used,
+            pc->shards[s].recorded_samples, pc->shards[s].recorded_weight,
+            pc->shards[s].evictions, pc->shards[s].handoffs, pc->shards[s].truncated,
+            pc->lost_samples[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL],
+            pc->lost_weight[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL];
+    ensures \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
+            \result == PROFCORE_LOST;
+    ensures \result == PROFCORE_RECORDED_HANDOFF ==> may_handoff;
+    ensures \result != PROFCORE_LOST ==>
+      pc->shards[s].recorded_weight == (profcore_counter)(\old(pc->shards[s].recorded_weight) + weight) &&
+      pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) &&
+      pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]);
+    ensures \result == PROFCORE_LOST ==>
+      pc->shards[s].recorded_weight == \old(pc->shards[s].recorded_weight) &&
+      ((pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) + weight) &&
+        pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL])) ||
+       (pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]) + weight) &&
+        pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]))); */
 PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, const pc_stack *st,
                                              uint32_t weight, bool may_handoff) {
     struct profcore_shard *sh = &pc->shards[s];
+    /*@ assert bucket_in_range: (st->hash & (pc->cfg.buckets - 1)) < pc->cfg.buckets; */
+    /*@ assert bucket_fits: ((st->hash & (pc->cfg.buckets - 1)) + 1) * (pc->cfg.ways * pc->entry_words) <=
+                            pc->cfg.buckets * (pc->cfg.ways * pc->entry_words); */
     uint64_t *bucket = pc_shard_table(pc, s) +
                        (size_t)(st->hash & (pc->cfg.buckets - 1u)) * pc->cfg.ways * pc->entry_words;
+    /*@ assert \valid(bucket + (0 .. pc->cfg.ways * pc->entry_words - 1)); */
     uint32_t way = pc_bucket_find(pc, bucket, st);
     uint64_t *e;
     bool handed = false;
@@ -718,7 +1028,11 @@ PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, const pc_
     } else {
         /* Miss, or a hit whose count would overflow: that way is the victim. */
         if (way >= pc->cfg.ways) way = pc_bucket_victim(pc, bucket);
+        /*@ assert way_fits: (way + 1) * pc->entry_words <= pc->cfg.ways * pc->entry_words; */
         e = bucket + (size_t)way * pc->entry_words;
+        /*@ assert e == pc->tables + s * pc_tw(pc->cfg) +
+              ((st->hash & (pc->cfg.buckets - 1)) * pc->cfg.ways + way) * pc->entry_words; */
+        /*@ assert pc_entry_ok(pc, e); */
         if (e[PC_ENTRY_COUNT] != 0) {
             uint32_t depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
             uint32_t reason = PROFCORE_LOSS_LOG_FULL;
@@ -739,10 +1053,33 @@ PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, const pc_
     return handed ? PROFCORE_RECORDED_HANDOFF : PROFCORE_RECORDED;
 }
 
+/*@ requires pc == \null || \valid_read(&pc->magic);
+    assigns \nothing;
+    ensures \result != 0 <==> (pc != \null && pc->magic == PROFCORE_MAGIC); */
 PROFCORE_SIGNAL_SAFE static bool pc_handle_ok(const profcore *pc) {
     return pc != NULL && pc->magic == PROFCORE_MAGIC;
 }
 
+/*@ requires pc_handle_arg(pc);
+    requires frames == \null || \valid_read(frames + (0 .. depth - 1));
+    requires pc != \null && pc->magic == PROFCORE_MAGIC && frames != \null ==>
+             pc_apart(pc, (uint64_t *)frames, depth);
+    assigns pc->shards[0 .. pc->cfg.shards - 1],
+            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->logs[0 .. pc_log_total(pc->cfg) - 1],
+            pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
+            pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
+            pc->rejected_samples, pc->rejected_weight;
+    ensures pc == \null ==> \result == PROFCORE_E_NULL;
+    ensures \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT ||
+            \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
+            \result == PROFCORE_LOST || \result == PROFCORE_REJECTED;
+    ensures \result == PROFCORE_REJECTED ==>
+      pc->rejected_weight == (profcore_counter)(\old(pc->rejected_weight) + weight);
+    ensures \result != PROFCORE_REJECTED ==> pc->rejected_weight == \old(pc->rejected_weight);
+    ensures \result == PROFCORE_LOST ==> \exists integer r; 0 <= r < PROFCORE_LOSS_REASONS &&
+      pc->lost_weight[r] == (profcore_counter)(\old(pc->lost_weight[r]) + weight);
+    ensures \result == PROFCORE_RECORDED_HANDOFF ==> may_handoff; */
 PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr_t *frames,
                                        uint32_t depth, uint32_t weight, uint32_t hint,
                                        bool may_handoff) {
@@ -751,8 +1088,15 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
     if (!pc_stack_make(pc, tag, frames, depth, weight, &st))
         return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
     uint32_t mask = pc->cfg.shards - 1u;
+    /*@ loop invariant 0 <= i <= pc->cfg.shards;
+        loop invariant pc_valid(pc);
+        loop assigns i, pc->shards[0 .. pc->cfg.shards - 1].owner;
+        loop variant pc->cfg.shards - i; */
     for (uint32_t i = 0; i < pc->cfg.shards; i++) {
-        uint32_t s = (hint + i) & mask;
+        /* Widened so hint + i cannot wrap (the proofs check unsigned
+         * overflow); the mask keeps the same low bits either way. */
+        uint32_t s = (uint32_t)(((uint64_t)hint + i) & mask);
+        /*@ assert s < pc->cfg.shards; */
         struct profcore_shard *sh = &pc->shards[s];
         if (!pc_shard_try_acquire(sh, PC_OWNER_WRITER)) continue;
         int outcome;
@@ -769,12 +1113,52 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
     return pc_count_loss_unowned(pc, PROFCORE_LOSS_CONTENDED, weight);
 }
 
+/*@ requires pc_handle_arg(pc);
+    requires frames == \null || \valid_read(frames + (0 .. depth - 1));
+    requires pc != \null && pc->magic == PROFCORE_MAGIC && frames != \null ==>
+             pc_apart(pc, (uint64_t *)frames, depth);
+    assigns pc->shards[0 .. pc->cfg.shards - 1],
+            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->logs[0 .. pc_log_total(pc->cfg) - 1],
+            pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
+            pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
+            pc->rejected_samples, pc->rejected_weight;
+    ensures pc == \null ==> \result == PROFCORE_E_NULL;
+    ensures \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT ||
+            \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
+            \result == PROFCORE_LOST || \result == PROFCORE_REJECTED;
+    ensures \result == PROFCORE_REJECTED ==>
+      pc->rejected_weight == (profcore_counter)(\old(pc->rejected_weight) + weight);
+    ensures \result != PROFCORE_REJECTED ==> pc->rejected_weight == \old(pc->rejected_weight);
+    ensures \result == PROFCORE_LOST ==> \exists integer r; 0 <= r < PROFCORE_LOSS_REASONS &&
+      pc->lost_weight[r] == (profcore_counter)(\old(pc->lost_weight[r]) + weight);
+    ensures \result == PROFCORE_RECORDED_HANDOFF || \result != PROFCORE_RECORDED_HANDOFF; */
 PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add(profcore *pc, uint64_t tag,
                                                    const uintptr_t *frames, uint32_t depth,
                                                    uint32_t weight, uint32_t hint) {
     return pc_add(pc, tag, frames, depth, weight, hint, true);
 }
 
+/*@ requires pc_handle_arg(pc);
+    requires frames == \null || \valid_read(frames + (0 .. depth - 1));
+    requires pc != \null && pc->magic == PROFCORE_MAGIC && frames != \null ==>
+             pc_apart(pc, (uint64_t *)frames, depth);
+    assigns pc->shards[0 .. pc->cfg.shards - 1],
+            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->logs[0 .. pc_log_total(pc->cfg) - 1],
+            pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
+            pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
+            pc->rejected_samples, pc->rejected_weight;
+    ensures pc == \null ==> \result == PROFCORE_E_NULL;
+    ensures \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT ||
+            \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
+            \result == PROFCORE_LOST || \result == PROFCORE_REJECTED;
+    ensures \result == PROFCORE_REJECTED ==>
+      pc->rejected_weight == (profcore_counter)(\old(pc->rejected_weight) + weight);
+    ensures \result != PROFCORE_REJECTED ==> pc->rejected_weight == \old(pc->rejected_weight);
+    ensures \result == PROFCORE_LOST ==> \exists integer r; 0 <= r < PROFCORE_LOSS_REASONS &&
+      pc->lost_weight[r] == (profcore_counter)(\old(pc->lost_weight[r]) + weight);
+    ensures \result != PROFCORE_RECORDED_HANDOFF; */
 PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add_nohandoff(profcore *pc, uint64_t tag,
                                                              const uintptr_t *frames,
                                                              uint32_t depth, uint32_t weight,
@@ -784,6 +1168,13 @@ PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add_nohandoff(profcore *pc, uint6
 
 /* Losses the caller decided on (critical section, unwind failure, other).
  * A core-only reason is API misuse and is counted as INVALID instead. */
+/*@ requires pc_handle_arg(pc);
+    assigns pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
+            pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
+            pc->rejected_samples, pc->rejected_weight;
+    ensures pc == \null ==> \result == PROFCORE_E_NULL;
+    ensures \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT ||
+            \result == PROFCORE_LOST || \result == PROFCORE_REJECTED; */
 PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add_loss(profcore *pc, uint32_t reason,
                                                         uint32_t weight) {
     if (!pc_handle_ok(pc)) return pc == NULL ? PROFCORE_E_NULL : PROFCORE_E_NOT_INIT;
@@ -793,17 +1184,34 @@ PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add_loss(profcore *pc, uint32_t r
     return pc_count_loss_unowned(pc, reason, weight);
 }
 
+/* a + b modulo 2^64, written so that no operation wraps (the proofs check
+ * unsigned overflow); the statistics are modular sums by design. */
+/*@ assigns \nothing;
+    ensures \result == (a + b) % 18446744073709551616; */
+PROFCORE_SIGNAL_SAFE static uint64_t pc_sum_wrap(uint64_t a, uint64_t b) {
+    return b <= UINT64_MAX - a ? a + b : b - (UINT64_MAX - a) - 1u;
+}
+
+/*@ requires pc_handle_arg((profcore *)pc);
+    requires out == \null || (\valid(out) && \separated(out, pc) &&
+             (pc != \null && pc->magic == PROFCORE_MAGIC ==>
+                \separated(out, pc->shards + (0 .. pc->cfg.shards - 1))));
+    assigns *out;
+    ensures \result == PROFCORE_OK || \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT; */
 PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_stats_read(const profcore *pc, profcore_stats *out) {
     if (out == NULL || pc == NULL) return PROFCORE_E_NULL;
     if (!pc_handle_ok(pc)) return PROFCORE_E_NOT_INIT;
     uint64_t rs = 0, rw = 0, ev = 0, ho = 0, tr = 0;
+    /*@ loop invariant 0 <= s <= pc->cfg.shards;
+        loop assigns s, rs, rw, ev, ho, tr;
+        loop variant pc->cfg.shards - s; */
     for (uint32_t s = 0; s < pc->cfg.shards; s++) {
         const struct profcore_shard *sh = &pc->shards[s];
-        rs += pc_counter_load(&sh->recorded_samples);
-        rw += pc_counter_load(&sh->recorded_weight);
-        ev += pc_counter_load(&sh->evictions);
-        ho += pc_counter_load(&sh->handoffs);
-        tr += pc_counter_load(&sh->truncated);
+        rs = pc_sum_wrap(rs, pc_counter_load(&sh->recorded_samples));
+        rw = pc_sum_wrap(rw, pc_counter_load(&sh->recorded_weight));
+        ev = pc_sum_wrap(ev, pc_counter_load(&sh->evictions));
+        ho = pc_sum_wrap(ho, pc_counter_load(&sh->handoffs));
+        tr = pc_sum_wrap(tr, pc_counter_load(&sh->truncated));
     }
     out->recorded_samples = rs;
     out->recorded_weight = rw;
@@ -812,16 +1220,21 @@ PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_stats_read(const profcore *pc, pr
     out->truncated = tr;
     out->offered_samples = rs;
     out->offered_weight = rw;
+    /*@ loop invariant 0 <= r <= PROFCORE_LOSS_REASONS;
+        loop assigns r, out->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
+                     out->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
+                     out->offered_samples, out->offered_weight;
+        loop variant PROFCORE_LOSS_REASONS - r; */
     for (uint32_t r = 0; r < PROFCORE_LOSS_REASONS; r++) {
         out->lost_samples[r] = pc_counter_load(&pc->lost_samples[r]);
         out->lost_weight[r] = pc_counter_load(&pc->lost_weight[r]);
-        out->offered_samples += out->lost_samples[r];
-        out->offered_weight += out->lost_weight[r];
+        out->offered_samples = pc_sum_wrap(out->offered_samples, out->lost_samples[r]);
+        out->offered_weight = pc_sum_wrap(out->offered_weight, out->lost_weight[r]);
     }
     out->rejected_samples = pc_counter_load(&pc->rejected_samples);
     out->rejected_weight = pc_counter_load(&pc->rejected_weight);
-    out->offered_samples += out->rejected_samples;
-    out->offered_weight += out->rejected_weight;
+    out->offered_samples = pc_sum_wrap(out->offered_samples, out->rejected_samples);
+    out->offered_weight = pc_sum_wrap(out->offered_weight, out->rejected_weight);
     return PROFCORE_OK;
 }
 
@@ -830,6 +1243,12 @@ PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_stats_read(const profcore *pc, pr
  * pairing with the previous reader's release) and a second concurrent
  * reader gets E_READER_BUSY.  The reader never waits on writers: a shard a
  * writer holds is skipped and reported. */
+/*@ requires pc_handle_arg(pc);
+    assigns pc->reader;
+    ensures \result == PROFCORE_OK ==> pc != \null && pc->magic == PROFCORE_MAGIC && pc_valid(pc);
+    ensures pc == \null ==> \result == PROFCORE_E_NULL;
+    ensures \result == PROFCORE_OK || \result == PROFCORE_E_NULL ||
+            \result == PROFCORE_E_NOT_INIT || \result == PROFCORE_E_READER_BUSY; */
 static int pc_reader_enter(profcore *pc) {
     if (pc == NULL) return PROFCORE_E_NULL;
     if (!pc_handle_ok(pc)) return PROFCORE_E_NOT_INIT;
@@ -838,13 +1257,23 @@ static int pc_reader_enter(profcore *pc) {
 }
 
 /* Release: pairs with the next reader's CAS in pc_reader_enter. */
+/*@ requires \valid(pc);
+    assigns pc->reader;
+    ensures pc->reader == 0; */
 static void pc_reader_leave(profcore *pc) { pc_store_release_u32(&pc->reader, 0u); }
 
 /* Emits the records in words [0, n) of a half.  A record that would run
  * past n (impossible unless memory was corrupted) ends the walk. */
+/*@ requires \valid_read(pc) && pc->cfg.max_depth <= PROFCORE_MAX_DEPTH;
+    requires \valid_read(half + (0 .. n - 1));
+    requires emit == &pc_emit_contract;
+    assigns \nothing; */
 static void pc_emit_half(const profcore *pc, const uint64_t *half, uint32_t n, profcore_emit_fn emit,
                          void *ctx) {
     uint32_t at = 0;
+    /*@ loop invariant 0 <= at <= n;
+        loop assigns at;
+        loop variant n - at; */
     while (n - at >= PROFCORE_RECORD_HEADER_WORDS) {
         uint64_t depth = half[at];
         if (depth == 0 || depth > pc->cfg.max_depth ||
@@ -855,6 +1284,8 @@ static void pc_emit_half(const profcore *pc, const uint64_t *half, uint32_t n, p
         rec.tag = half[at + 1u];
         rec.weight = half[at + 2u];
         rec.frames = half + at + PROFCORE_RECORD_HEADER_WORDS;
+        /*@ assert record_inside_half: half <= rec.frames && rec.frames + rec.depth <= half + n; */
+        /*@ calls pc_emit_contract; */
         emit(ctx, &rec);
         at += PROFCORE_RECORD_HEADER_WORDS + (uint32_t)depth;
     }
@@ -864,22 +1295,42 @@ static void pc_emit_half(const profcore *pc, const uint64_t *half, uint32_t n, p
  * Acquire load pairs with the writer's publishing CAS (pc_log_reserve);
  * the release store of 0 pairs with the acquire of the writer's next CAS.
  * Model: proofs/profcore.pml, steps "take" and "release". */
+/* Contract: reads only the half the handoff word names, only when it is
+ * published (nonzero), and only its first min(words, log_words) words. */
+/*@ requires pc_layout(pc) && s < pc->cfg.shards && emit == &pc_emit_contract;
+    assigns pc->shards[s].handoff;
+    ensures pc->shards[s].handoff == 0; */
 static void pc_drain_published(profcore *pc, uint32_t s, profcore_emit_fn emit, void *ctx) {
     struct profcore_shard *sh = &pc->shards[s];
     uint32_t h = pc_load_acquire_u32(&sh->handoff);
     if (h == 0) return;
     uint32_t n = h >> 1;
     if (n > pc->cfg.log_words) n = pc->cfg.log_words;
+    /*@ assert reads_published: h != 0 && (h & 1) <= 1 && n <= pc->cfg.log_words; */
     pc_emit_half(pc, pc_shard_half(pc, s, h & 1u), n, emit, ctx);
     pc_store_release_u32(&sh->handoff, 0u);
 }
 
+/* now - before in the counter's modular arithmetic (counters wrap), written
+ * so that no operation wraps (the proofs check unsigned overflow). */
+/*@ assigns \nothing; */
+static uint64_t pc_counter_delta(uint64_t now, uint64_t before) {
+    profcore_counter a = (profcore_counter)now, b = (profcore_counter)before;
+    if (a >= b) return (uint64_t)(a - b);
+    return (uint64_t)(((profcore_counter)~(profcore_counter)0 - b) + a + 1u);
+}
+
 /* Emits, for each loss reason, the weight lost since the last report as one
  * record under the reason's reserved frame. */
+/*@ requires \valid(pc) && emit == &pc_emit_contract;
+    assigns pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1]; */
 static void pc_emit_losses(profcore *pc, profcore_emit_fn emit, void *ctx) {
+    /*@ loop invariant 0 <= r <= PROFCORE_LOSS_REASONS;
+        loop assigns r, pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1];
+        loop variant PROFCORE_LOSS_REASONS - r; */
     for (uint32_t r = 0; r < PROFCORE_LOSS_REASONS; r++) {
         uint64_t total = pc_counter_load(&pc->lost_weight[r]);
-        uint64_t delta = (uint64_t)(profcore_counter)(total - pc->reported_loss[r]);
+        uint64_t delta = pc_counter_delta(total, pc->reported_loss[r]);
         if (delta == 0) continue;
         uint64_t frame = PROFCORE_FRAME_LOST(r);
         profcore_record rec;
@@ -887,6 +1338,7 @@ static void pc_emit_losses(profcore *pc, profcore_emit_fn emit, void *ctx) {
         rec.weight = delta;
         rec.depth = 1;
         rec.frames = &frame;
+        /*@ calls pc_emit_contract; */
         emit(ctx, &rec);
         pc->reported_loss[r] = total;
     }
@@ -894,6 +1346,13 @@ static void pc_emit_losses(profcore *pc, profcore_emit_fn emit, void *ctx) {
 
 /* With shard s held by the reader: emit and empty its published half, its
  * active half and its table. */
+/*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards;
+    requires pc_shard_table_ok(pc, s) && emit == &pc_emit_contract;
+    assigns pc->shards[s].handoff, pc->shards[s].used,
+            pc->tables[s * pc_tw(pc->cfg) .. s * pc_tw(pc->cfg) + pc_tw(pc->cfg) - 1];
+    ensures pc->shards[s].used == 0 && pc->shards[s].handoff == 0;
+    ensures \forall integer i; 0 <= i < pc->cfg.buckets * pc->cfg.ways ==>
+              pc->tables[s * pc_tw(pc->cfg) + i * pc->entry_words + PC_ENTRY_COUNT] == 0; */
 static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, void *ctx) {
     struct profcore_shard *sh = &pc->shards[s];
     pc_drain_published(pc, s, emit, ctx);
@@ -901,7 +1360,13 @@ static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, vo
     sh->used = 0;
     uint64_t *table = pc_shard_table(pc, s);
     uint64_t entries = (uint64_t)pc->cfg.buckets * pc->cfg.ways;
+    /*@ loop invariant 0 <= i <= entries;
+        loop invariant \forall integer j; 0 <= j < i ==> table[j * pc->entry_words + PC_ENTRY_COUNT] == 0;
+        loop invariant \forall integer j; i <= j < entries ==> pc_entry_ok(pc, table + j * pc->entry_words);
+        loop assigns i, table[0 .. entries * pc->entry_words - 1];
+        loop variant entries - i; */
     for (uint64_t i = 0; i < entries; i++) {
+        /*@ assert entry_fits: (i + 1) * pc->entry_words <= entries * pc->entry_words; */
         uint64_t *e = table + i * pc->entry_words;
         if (e[PC_ENTRY_COUNT] == 0) continue;
         profcore_record rec;
@@ -909,14 +1374,28 @@ static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, vo
         rec.weight = e[PC_ENTRY_COUNT];
         rec.depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
         rec.frames = e + PROFCORE_RECORD_HEADER_WORDS;
+        /*@ calls pc_emit_contract; */
         emit(ctx, &rec);
         e[PC_ENTRY_COUNT] = 0; /* the way is free again */
     }
 }
 
 /* Harvests every shard it can take; returns how many were busy. */
+/*@ requires pc_valid(pc) && emit == &pc_emit_contract;
+    assigns pc->shards[0 .. pc->cfg.shards - 1].owner, pc->shards[0 .. pc->cfg.shards - 1].handoff,
+            pc->shards[0 .. pc->cfg.shards - 1].used,
+            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1];
+    ensures \result <= pc->cfg.shards; */
 static uint32_t pc_collect_all(profcore *pc, profcore_emit_fn emit, void *ctx) {
     uint32_t busy = 0;
+    /*@ loop invariant 0 <= s <= pc->cfg.shards && busy <= s;
+        loop invariant pc_shards_ok(pc);
+        loop invariant \forall integer t; s <= t < pc->cfg.shards ==> pc_shard_table_ok(pc, t);
+        loop assigns s, busy, pc->shards[0 .. pc->cfg.shards - 1].owner,
+                     pc->shards[0 .. pc->cfg.shards - 1].handoff,
+                     pc->shards[0 .. pc->cfg.shards - 1].used,
+                     pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1];
+        loop variant pc->cfg.shards - s; */
     for (uint32_t s = 0; s < pc->cfg.shards; s++) {
         struct profcore_shard *sh = &pc->shards[s];
         if (!pc_shard_try_acquire(sh, PC_OWNER_READER)) {
@@ -929,6 +1408,12 @@ static uint32_t pc_collect_all(profcore *pc, profcore_emit_fn emit, void *ctx) {
     return busy;
 }
 
+/*@ requires pc_handle_arg(pc) && (emit == \null || emit == &pc_emit_contract);
+    assigns pc->reader, pc->state, pc->shards[0 .. pc->cfg.shards - 1].owner,
+            pc->shards[0 .. pc->cfg.shards - 1].handoff, pc->shards[0 .. pc->cfg.shards - 1].used,
+            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1];
+    ensures \result == PROFCORE_OK || \result < 0; */
 PROFCORE_API int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx) {
     if (emit == NULL) return PROFCORE_E_NULL;
     int err = pc_reader_enter(pc);
@@ -937,12 +1422,24 @@ PROFCORE_API int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx) 
         pc_reader_leave(pc);
         return PROFCORE_E_STATE;
     }
+    /*@ loop invariant 0 <= s <= pc->cfg.shards;
+        loop assigns s, pc->shards[0 .. pc->cfg.shards - 1].handoff;
+        loop variant pc->cfg.shards - s; */
     for (uint32_t s = 0; s < pc->cfg.shards; s++) pc_drain_published(pc, s, emit, ctx);
     pc_emit_losses(pc, emit, ctx);
     pc_reader_leave(pc);
     return PROFCORE_OK;
 }
 
+/*@ requires pc_handle_arg(pc) && (emit == \null || emit == &pc_emit_contract);
+    requires busy_shards == \null || (\valid(busy_shards) && \separated(busy_shards, pc) &&
+             (pc != \null && pc->magic == PROFCORE_MAGIC ==>
+                \separated(busy_shards, pc->shards + (0 .. pc->cfg.shards - 1))));
+    assigns pc->reader, pc->state, pc->shards[0 .. pc->cfg.shards - 1].owner,
+            pc->shards[0 .. pc->cfg.shards - 1].handoff, pc->shards[0 .. pc->cfg.shards - 1].used,
+            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1], *busy_shards;
+    ensures \result == PROFCORE_OK || \result == PROFCORE_BUSY || \result < 0; */
 PROFCORE_API int profcore_collect(profcore *pc, profcore_emit_fn emit, void *ctx,
                                   uint32_t *busy_shards) {
     if (emit == NULL) return PROFCORE_E_NULL;
@@ -962,12 +1459,20 @@ PROFCORE_API int profcore_collect(profcore *pc, profcore_emit_fn emit, void *ctx
 /* True when no writer holds a shard and no loss-only add is in flight.
  * Seq_cst loads: the stop side of the handshake (see pc_shard_try_acquire
  * and pc_count_loss_unowned; model step "quiescent"). */
+/*@ requires pc_layout(pc);
+    assigns \nothing; */
 static bool pc_quiescent(profcore *pc) {
+    /*@ loop invariant 0 <= s <= pc->cfg.shards;
+        loop assigns s;
+        loop variant pc->cfg.shards - s; */
     for (uint32_t s = 0; s < pc->cfg.shards; s++)
         if (pc_load_seqcst_u32(&pc->shards[s].owner) == PC_OWNER_WRITER) return false;
     return pc_load_seqcst_u32(&pc->loss_inflight) == 0;
 }
 
+/*@ requires pc_handle_arg(pc);
+    assigns pc->reader, pc->state;
+    ensures \result == PROFCORE_OK || \result == PROFCORE_BUSY || \result < 0; */
 PROFCORE_API int profcore_stop(profcore *pc) {
     int err = pc_reader_enter(pc);
     if (err != PROFCORE_OK) return err;
@@ -984,6 +1489,12 @@ PROFCORE_API int profcore_stop(profcore *pc) {
     return idle ? PROFCORE_OK : PROFCORE_BUSY;
 }
 
+/*@ requires pc_handle_arg(pc) && (emit == \null || emit == &pc_emit_contract);
+    assigns pc->reader, pc->state, pc->shards[0 .. pc->cfg.shards - 1].owner,
+            pc->shards[0 .. pc->cfg.shards - 1].handoff, pc->shards[0 .. pc->cfg.shards - 1].used,
+            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1];
+    ensures \result == PROFCORE_OK || \result == PROFCORE_BUSY || \result < 0; */
 PROFCORE_API int profcore_final_drain(profcore *pc, profcore_emit_fn emit, void *ctx) {
     if (emit == NULL) return PROFCORE_E_NULL;
     int err = pc_reader_enter(pc);
