@@ -120,7 +120,7 @@ static void pbb_demo_pprof(pbbuf *out, int packed) {
         if (i == 3) pbb_int(&l, 1, 13), pbb_int(&l, 3, 512), pbb_int(&l, 4, 13), pbb_msg(&m, 3, &l);
         pbb_msg(out, 2, &m);
     }
-    /* a mapping, which the reader skips */
+    /* a mapping with no file name: addresses in it are still named 0x... */
     pbb_int(&m, 1, 1), pbb_int(&m, 2, 0x400000), pbb_int(&m, 3, 0x500000), pbb_msg(out, 3, &m);
     /* locations: 10 has two lines, innermost (helper) first */
     pbb_int(&m, 1, 10), pbb_int(&m, 2, 1), pbb_int(&m, 3, 0x401234);

@@ -302,8 +302,14 @@ typedef struct pp_func {
     uint64_t name; /* string index */
 } pp_func;
 
+/* A mapping, to name an address that has no symbol as module+offset. */
+typedef struct pp_map {
+    uint64_t id, start, offset;
+    uint64_t filename; /* string index */
+} pp_map;
+
 typedef struct pp_loc {
-    uint64_t id, address;
+    uint64_t id, address, mapping_id;
     size_t first_line, nlines; /* into lines (function ids) */
     uint32_t addr_name;        /* name id for a location without lines */
 } pp_loc;
@@ -319,6 +325,8 @@ typedef struct pp {
     size_t nfuncs;
     pp_loc *locs;
     size_t nlocs;
+    pp_map *maps;
+    size_t nmaps;
     uint64_t *lines; /* function ids */
     size_t nlines, lines_cap;
     uint64_t (*types)[2]; /* sample_type: type, unit string indices */
@@ -394,6 +402,7 @@ static int pp_location(pp *x, pb m, pp_loc *loc, rd_err *e) {
         if (pb_next(&m, &f, e) != 0) return -1;
         if ((f.num == 1 || f.num == 2 || f.num == 3 || f.num == 5) && expect_varint(&f, e) != 0) return -1;
         if (f.num == 1) loc->id = f.v;
+        if (f.num == 2) loc->mapping_id = f.v;
         if (f.num == 3) loc->address = f.v;
         if (f.num == 4 && (expect_len(&f, e) != 0 || pp_line(x, f.sub, e) != 0)) return -1;
     }
@@ -404,6 +413,27 @@ static int pp_location(pp *x, pb m, pp_loc *loc, rd_err *e) {
 
 static int cmp_func(const void *a, const void *b) {
     uint64_t x = ((const pp_func *)a)->id, y = ((const pp_func *)b)->id;
+    return x < y ? -1 : x > y;
+}
+static int pp_mapping(pp *x, pb m, pp_map *map, rd_err *e) {
+    pb_field f;
+    memset(map, 0, sizeof *map);
+    while (m.pos < m.end) {
+        if (pb_next(&m, &f, e) != 0) return -1;
+        if (f.num >= 1 && f.num <= 10 && expect_varint(&f, e) != 0) return -1; /* all scalars */
+        if (f.num == 1) map->id = f.v;
+        if (f.num == 2) map->start = f.v;
+        if (f.num == 4) map->offset = f.v;
+        if (f.num == 5) map->filename = f.v;
+    }
+    if (map->id == 0) return fail(e, "pprof: mapping with id 0");
+    if (map->filename >= x->nstrs)
+        return fail(e, "pprof: mapping %" PRIu64 " file name index %" PRIu64 " out of range", map->id, map->filename);
+    return 0;
+}
+
+static int cmp_map(const void *a, const void *b) {
+    uint64_t x = ((const pp_map *)a)->id, y = ((const pp_map *)b)->id;
     return x < y ? -1 : x > y;
 }
 static int cmp_loc(const void *a, const void *b) {
@@ -421,6 +451,36 @@ static const pp_func *find_func(const pp *x, uint64_t id) {
     }
     return NULL;
 }
+static const pp_map *find_map(const pp *x, uint64_t id) {
+    size_t lo = 0, hi = x->nmaps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x->maps[mid].id == id) return &x->maps[mid];
+        if (x->maps[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+/* "libfoo.so.1+0x1234" for an address without a symbol, the way a person
+ * finds it again (objdump, addr2line on that file); "0x..." without a
+ * mapping or file name. */
+static void pp_address_name(const pp *x, const pp_loc *loc, char *buf, size_t size) {
+    const pp_map *map = loc->mapping_id ? find_map(x, loc->mapping_id) : NULL;
+    if (map != NULL && loc->address >= map->start) {
+        const pp_str *file = &x->strs[map->filename];
+        const uint8_t *base = file->s;
+        size_t n = file->n;
+        for (size_t i = 0; i < file->n; i++)
+            if (file->s[i] == '/') base = file->s + i + 1, n = file->n - i - 1;
+        if (n > 0 && n < 200 && memchr(base, '\0', n) == NULL) {
+            snprintf(buf, size, "%.*s+0x%" PRIx64, (int)n, (const char *)base, loc->address - map->start + map->offset);
+            return;
+        }
+    }
+    snprintf(buf, size, "0x%" PRIx64, loc->address);
+}
+
 static pp_loc *find_loc(pp *x, uint64_t id) {
     size_t lo = 0, hi = x->nlocs;
     while (lo < hi) {
@@ -440,8 +500,8 @@ static int pp_sample_location(void *ctx, uint64_t id, rd_err *e) {
     if (loc == NULL) return fail(e, "pprof: sample at byte %zu refers to unknown location %" PRIu64, x->sample_at, id);
     if (loc->nlines == 0) {
         if (loc->addr_name == UINT32_MAX) {
-            char buf[32];
-            snprintf(buf, sizeof buf, "0x%" PRIx64, loc->address);
+            char buf[256];
+            pp_address_name(x, loc, buf, sizeof buf);
             const char *syn = rd_synthetic_name(loc->address);
             if (intern_str(x->p, syn && loc->address ? syn : buf, &loc->addr_name, e) != 0) return -1;
         }
@@ -569,8 +629,9 @@ static int pp_alloc_tables(pp *x, const size_t n[16], rd_err *e) {
     x->strs = calloc(n[6] ? n[6] : 1, sizeof *x->strs);
     x->funcs = calloc(n[5] ? n[5] : 1, sizeof *x->funcs);
     x->locs = calloc(n[4] ? n[4] : 1, sizeof *x->locs);
+    x->maps = calloc(n[3] ? n[3] : 1, sizeof *x->maps);
     x->types = calloc(n[1] ? n[1] : 1, sizeof *x->types);
-    if (!x->strs || !x->funcs || !x->locs || !x->types) return fail(e, "pprof: out of memory");
+    if (!x->strs || !x->funcs || !x->locs || !x->maps || !x->types) return fail(e, "pprof: out of memory");
     return 0;
 }
 
@@ -602,6 +663,7 @@ static int pp_tables(pp *x, rd_err *e) {
         if (f.num == 1 && pp_value_type(x, f.sub, x->types[x->ntypes++], e) != 0) return -1;
         if (f.num == 5 && pp_function(x, f.sub, &x->funcs[x->nfuncs++], e) != 0) return -1;
         if (f.num == 4 && pp_location(x, f.sub, &x->locs[x->nlocs++], e) != 0) return -1;
+        if (f.num == 3 && pp_mapping(x, f.sub, &x->maps[x->nmaps++], e) != 0) return -1;
     }
     if (has_period_type && pp_value_type(x, period_msg, period_type, e) != 0) return -1;
     /* The period is in nanoseconds only if its unit says so. */
@@ -609,6 +671,7 @@ static int pp_tables(pp *x, rd_err *e) {
     if (!(unit->n == 11 && memcmp(unit->s, "nanoseconds", 11) == 0) || x->p->period_ns < 0) x->p->period_ns = 0;
     qsort(x->funcs, x->nfuncs, sizeof *x->funcs, cmp_func);
     qsort(x->locs, x->nlocs, sizeof *x->locs, cmp_loc);
+    qsort(x->maps, x->nmaps, sizeof *x->maps, cmp_map);
     for (size_t i = 1; i < x->nfuncs; i++)
         if (x->funcs[i].id == x->funcs[i - 1].id) return fail(e, "pprof: duplicate function id %" PRIu64, x->funcs[i].id);
     for (size_t i = 1; i < x->nlocs; i++)
@@ -722,6 +785,7 @@ int rd_read_pprof(const uint8_t *data, size_t len, const rd_limits *lim, rd_prof
     free(x.strs);
     free(x.funcs);
     free(x.locs);
+    free(x.maps);
     free(x.lines);
     free(x.types);
     free(plain);

@@ -217,7 +217,36 @@ static void test_pprof_hostile(void) {
     pbb_str(&b, 6, "");
     pbb_int(&m, 2, 5), pbb_msg(&b, 2, &m);
     CHECK(pprof_error(b.d, b.n, "has 1 values for 0 sample types"), "value count");
+    /* A mapping's file name must be in the string table. */
+    b.n = 0;
+    pbb_str(&b, 6, "");
+    pbb_int(&m, 1, 1), pbb_int(&m, 5, 9), pbb_msg(&b, 3, &m);
+    CHECK(pprof_error(b.d, b.n, "file name index 9 out of range"), "mapping file name index");
     pbb_free(&b), pbb_free(&m), pbb_free(&l);
+}
+
+/* An address with no symbol is named module+offset from its mapping (the
+ * offset in the file: address - start + file offset), so a stripped
+ * library's hot spot can be found again with objdump. */
+static void test_pprof_unsymbolized_names(void) {
+    pbbuf b = {0}, m = {0};
+    pbb_str(&b, 6, "");
+    pbb_str(&b, 6, "/usr/lib/x86_64-linux-gnu/libfoo.so.1");
+    pbb_int(&m, 1, 2), pbb_int(&m, 2, 0x7000), pbb_int(&m, 3, 0x9000), pbb_int(&m, 4, 0x1000),
+        pbb_int(&m, 5, 1), pbb_msg(&b, 3, &m);
+    pbb_int(&m, 1, 7), pbb_int(&m, 2, 2), pbb_int(&m, 3, 0x7abc), pbb_msg(&b, 4, &m); /* mapped */
+    pbb_int(&m, 1, 8), pbb_int(&m, 3, 0x5555), pbb_msg(&b, 4, &m);                  /* no mapping */
+    pbb_int(&m, 1, 7), pbb_int(&m, 1, 8), pbb_msg(&b, 2, &m);
+    rd_profile p;
+    char err[256];
+    int rc = rd_read_pprof(b.d, b.n, &lim_default, &p, err, sizeof err);
+    CHECK(rc == 0 && p.nframes == 2, "reads: %s", rc == 0 ? "" : err);
+    if (rc == 0 && p.nframes == 2) {
+        CHECK(strcmp(rd_name(&p, p.frames[0]), "libfoo.so.1+0x1abc") == 0, "mapped: %s", rd_name(&p, p.frames[0]));
+        CHECK(strcmp(rd_name(&p, p.frames[1]), "0x5555") == 0, "unmapped: %s", rd_name(&p, p.frames[1]));
+    }
+    rd_free(&p);
+    pbb_free(&b), pbb_free(&m);
 }
 
 /* Depth and frame caps: a location with 50 inlined lines, referenced 10
@@ -445,6 +474,7 @@ int main(void) {
     test_pprof_corrupted();
     test_pprof_hostile();
     test_pprof_limits();
+    test_pprof_unsymbolized_names();
     test_gzip_bomb();
     test_legacy();
     test_collapsed();
