@@ -112,17 +112,8 @@ PROFCORE_SIGNAL_SAFE static void pcp_take_sample(const pcp_session *s, profcore 
         return;
     }
     uintptr_t frames[PCP_MAX_DEPTH + 1];
-    uintptr_t rpc, rsp, rfp;
-    int n = -1;
-    if (pcp_context_regs(uc, &rpc, &rsp, &rfp)) {
-        pcp_bounds b = {0, 0};
-        if (registered) {
-            b.lo = self->stack_lo;
-            b.hi = self->stack_hi;
-        }
-        /* One frame more than the core keeps, so it can mark truncation. */
-        n = pcp_unwind(uc, rpc, rsp, rfp, true, &b, frames, s->max_depth + 1u);
-    }
+    /* One frame more than the core keeps, so it can mark truncation. */
+    int n = pcp_unwind_interrupted(uc, self, frames, s->max_depth + 1u);
     if (n <= 0) {
         profcore_add_loss(pc, PROFCORE_LOSS_UNWIND, weight);
         pcp_count(&pcp_g_counters.unwind_failures, 1);

@@ -115,6 +115,13 @@ PCP_HIDDEN bool pcp_context_regs(const void *uc, uintptr_t *pc, uintptr_t *sp, u
  * found (the caller counts an unwind loss). */
 PCP_HIDDEN int pcp_unwind(const void *uc, uintptr_t pc, uintptr_t sp, uintptr_t fp,
                           bool leaf_fixup, const pcp_bounds *b, uintptr_t *frames, uint32_t max);
+/* The interrupted thread's stack from its signal context, by the sampling
+ * rules: pcp_unwind within the cached stack bounds of a registered thread
+ * (`self`), or with fault-proof reads for a thread with no state (self ==
+ * NULL).  -1 when the context has no registers or nothing usable was found.
+ * Shared by the sampling handler and the snapshot handler. */
+PCP_HIDDEN int pcp_unwind_interrupted(const void *uc, const pcp_thread *self, uintptr_t *frames,
+                                      uint32_t max);
 PCP_HIDDEN int pcp_faultproof_init(void);
 
 /* ---- threads.c ---- */

@@ -78,16 +78,7 @@ PROFCORE_SIGNAL_SAFE static void pcp_snap_fill(pcp_snap_slot *s, void *uc) {
         s->depth = 1;
         return;
     }
-    uintptr_t rpc, rsp, rfp;
-    int n = -1;
-    if (pcp_context_regs(uc, &rpc, &rsp, &rfp)) {
-        pcp_bounds b = {0, 0};
-        if (registered) {
-            b.lo = self->stack_lo;
-            b.hi = self->stack_hi;
-        }
-        n = pcp_unwind(uc, rpc, rsp, rfp, true, &b, s->frames, PCP_SNAP_DEPTH + 1u);
-    }
+    int n = pcp_unwind_interrupted(uc, self, s->frames, PCP_SNAP_DEPTH + 1u);
     if (n <= 0) {
         s->frames[0] = (uintptr_t)PROFCORE_FRAME_LOST(PROFCORE_LOSS_UNWIND);
         n = 1;

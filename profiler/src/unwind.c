@@ -175,6 +175,18 @@ PROFCORE_SIGNAL_SAFE int pcp_unwind(const void *uc, uintptr_t pc, uintptr_t sp, 
     return (int)pcp_fp_walk(&r, fp, floor, frames, n, max);
 }
 
+PROFCORE_SIGNAL_SAFE int pcp_unwind_interrupted(const void *uc, const pcp_thread *self,
+                                                uintptr_t *frames, uint32_t max) {
+    uintptr_t pc, sp, fp;
+    if (!pcp_context_regs(uc, &pc, &sp, &fp)) return -1;
+    pcp_bounds b = {0, 0};
+    if (self != NULL) {
+        b.lo = self->stack_lo;
+        b.hi = self->stack_hi;
+    }
+    return pcp_unwind(uc, pc, sp, fp, true, &b, frames, max);
+}
+
 /* ---- public: walks for the caller's own use -------------------------------- */
 
 PROFCORE_SIGNAL_SAFE PCP_EXPORT int pcp_unwind_context(const void *uc, uintptr_t *frames,
