@@ -55,14 +55,14 @@ profiler-check-exports: $(PROF_LIB_SO)
 # ---- programs ----
 PROF_TESTS := accuracy_workload stress badinput unwind_agree wall_clock snapshot
 PROF_TEST_BINS := $(addprefix $(PROF_B)/tests/,$(PROF_TESTS))
-$(PROF_B)/tests/%: tests/profiler/%.c $(PROF_LIB_A) profiler/include/profcore_profiler.h
+$(PROF_B)/tests/%: tests/profiler/%.c tests/check.h $(PROF_LIB_A) profiler/include/profcore_profiler.h
 	@mkdir -p $(@D)
 	$(CC) $(PROF_PROG_CFLAGS) $(PROF_PROG_LDFLAGS) -o $@ $< $(PROF_LIB_A) $(PROF_LDLIBS) \
 	    $(if $(filter unwind_agree,$*),-lunwind-generic -lunwind)
-$(PROF_B)/tests/%-asan: tests/profiler/%.c $(PROF_OBJS_asan) profiler/include/profcore_profiler.h
+$(PROF_B)/tests/%-asan: tests/profiler/%.c tests/check.h $(PROF_OBJS_asan) profiler/include/profcore_profiler.h
 	@mkdir -p $(@D)
 	$(CC) $(PROF_PROG_CFLAGS) $(PROF_SAN_ASAN) $(PROF_PROG_LDFLAGS) -o $@ $< $(PROF_OBJS_asan) $(PROF_LDLIBS)
-$(PROF_B)/tests/%-tsan: tests/profiler/%.c $(PROF_OBJS_tsan) profiler/include/profcore_profiler.h
+$(PROF_B)/tests/%-tsan: tests/profiler/%.c tests/check.h $(PROF_OBJS_tsan) profiler/include/profcore_profiler.h
 	@mkdir -p $(@D)
 	$(CC) $(PROF_PROG_CFLAGS) $(PROF_SAN_TSAN) $(PROF_PROG_LDFLAGS) -o $@ $< $(PROF_OBJS_tsan) $(PROF_LDLIBS)
 $(PROF_B)/demo: examples/demo.c $(PROF_LIB_A) profiler/include/profcore_profiler.h

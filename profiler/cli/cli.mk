@@ -19,11 +19,11 @@ $(BUILD)/profiler/profcore: $(CLI_DIR)/profcore.c $(CLI_LIB_SRC) $(CLI_HDRS) | $
 	@mkdir -p $(@D)
 	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_DIR)/profcore.c $(CLI_LIB_SRC) -lz
 
-$(CLI_OUT)/test_readers: tests/cli/test_readers.c $(CLI_DIR)/readers.c $(CLI_DIR)/pbbuild.h $(CLI_HDRS) | $(BUILD)/.dir
+$(CLI_OUT)/test_readers: tests/cli/test_readers.c tests/check.h $(CLI_DIR)/readers.c $(CLI_DIR)/pbbuild.h $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CLI_SAN) $(CORE_INC) -I$(CLI_DIR) -o $@ tests/cli/test_readers.c $(CLI_DIR)/readers.c -lz
 
-$(CLI_OUT)/test_envconfig: tests/cli/test_envconfig.c $(CLI_DIR)/envconfig.c $(CLI_DIR)/envconfig.h | $(BUILD)/.dir
+$(CLI_OUT)/test_envconfig: tests/cli/test_envconfig.c tests/check.h $(CLI_DIR)/envconfig.c $(CLI_DIR)/envconfig.h | $(BUILD)/.dir
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CLI_SAN) -I$(CLI_DIR) -o $@ tests/cli/test_envconfig.c $(CLI_DIR)/envconfig.c
 

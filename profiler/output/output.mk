@@ -26,7 +26,7 @@ OUTPUT_BUILD := $(BUILD)/output
 OUTPUT_TEST_CFLAGS := $(WARN) $(OPT) -g $(CORE_INC) -Iprofiler/src -Iprofiler/output -Itests/output
 OUTPUT_TEST_LDFLAGS := -Wl,--build-id
 OUTPUT_TEST_SRCS := tests/output/fixture.c $(PROFILER_OUTPUT_SRCS)
-OUTPUT_TEST_DEPS := $(OUTPUT_TEST_SRCS) $(PROFILER_OUTPUT_HDRS) tests/output/fixture.h tests/output/check.h
+OUTPUT_TEST_DEPS := $(OUTPUT_TEST_SRCS) $(PROFILER_OUTPUT_HDRS) tests/output/fixture.h tests/output/check.h tests/check.h
 OUTPUT_SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 $(OUTPUT_BUILD)/test_output_unit: tests/output/test_output_unit.c $(OUTPUT_TEST_DEPS) | $(BUILD)/.dir

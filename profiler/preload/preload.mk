@@ -45,7 +45,7 @@ $(PRELOAD_B)/gperf_api: $(PRELOAD_T)/gperf_api.c $(PRELOAD_LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(PRELOAD_PROG_CFLAGS) -I/usr/include -o $@ $< -L$(PRELOAD_LIB_DIR) -Wl,-rpath,$(abspath $(PRELOAD_LIB_DIR)) -lprofcore
 # The fork test of the API alone: linked with the static library, no preload.
-$(PRELOAD_B)/forkchild: $(PRELOAD_T)/forkchild.c $(BUILD)/profiler/libprofcore.a profiler/include/profcore_profiler.h
+$(PRELOAD_B)/forkchild: $(PRELOAD_T)/forkchild.c tests/check.h $(BUILD)/profiler/libprofcore.a profiler/include/profcore_profiler.h
 	@mkdir -p $(@D)
 	$(CC) $(PRELOAD_PROG_CFLAGS) -Iprofiler/include -o $@ $< $(PROF_LIB_A) $(PROF_LDLIBS)
 $(PRELOAD_B)/%: $(PRELOAD_T)/%.c

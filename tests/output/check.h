@@ -1,6 +1,5 @@
-/* check.h — the tiny assertion harness of the output tests: every CHECK
- * counts, a failure prints where and why, and the program ends with the
- * closing line "N passed, N failed". */
+/* check.h — the output tests' helpers, on top of the shared harness
+ * (tests/check.h). */
 #ifndef PROFCORE_TESTS_OUTPUT_CHECK_H
 #define PROFCORE_TESTS_OUTPUT_CHECK_H
 
@@ -8,24 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks_passed, checks_failed;
-
-#define CHECK(cond, ...)                                                                \
-    do {                                                                                \
-        if (cond) {                                                                     \
-            checks_passed++;                                                            \
-        } else {                                                                        \
-            checks_failed++;                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);             \
-            fprintf(stderr, __VA_ARGS__);                                               \
-            fputc('\n', stderr);                                                        \
-        }                                                                               \
-    } while (0)
-
-static inline int checks_finish(void) {
-    printf("%d passed, %d failed\n", checks_passed, checks_failed);
-    return checks_failed ? 1 : 0;
-}
+#include "../check.h" /* CHECK, passed/failed, check_finish() */
 
 /* Reads a whole file into a NUL-terminated malloc'd buffer (NULL if absent). */
 static inline char *slurp(const char *path, size_t *len) {

@@ -249,7 +249,7 @@ int main(void) {
 
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (checks_failed == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    else if (checks_failed) fprintf(stderr, "files kept in %s\n", dir);
-    return checks_finish();
+    if (failed == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    else if (failed) fprintf(stderr, "files kept in %s\n", dir);
+    return check_finish();
 }

@@ -496,6 +496,6 @@ int main(void) {
     test_successful_write_mode();
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (checks_failed == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    return checks_finish();
+    if (failed == 0 && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return check_finish();
 }

@@ -28,19 +28,8 @@
 
 #include "profcore_profiler.h"
 
-static int passed, failed;
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "../check.h"
 
 static volatile uint64_t sink_spin, sink_deaf; /* one per thread: no race */
 static int stop_all, deaf_unblock, deaf_unblocked; /* atomics */

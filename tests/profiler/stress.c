@@ -23,20 +23,9 @@
 
 #include "profcore_profiler.h"
 
-static int passed, failed;
-static char dir[256];
+#include "../check.h"
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+static char dir[256];
 
 static uint64_t sink; /* atomic: written by every busy thread */
 static int stop_flag;
