@@ -7,7 +7,8 @@
  *
  * Shape of what we write:
  *   sample_type   [samples/count, cpu/nanoseconds]   (wall/nanoseconds for
- *                 the wall-clock engine: there the time is not CPU time)
+ *                 the wall-clock engine: there the time is not CPU time;
+ *                 threads/count for a thread snapshot)
  *   sample        one per aggregated stack: location ids leaf first, values
  *                 [weight, weight * period_ns], labels tid (num),
  *                 thread_label, unregistered="true", state (str)
@@ -307,13 +308,17 @@ static void encode_mappings(builder *b, pcout_buf *out) {
 
 static void encode_header(builder *b, pcout_buf *out) {
     const pcprof_profile *p = b->p;
-    int wall = p->engine && strcmp(p->engine, "wall") == 0;
-    const char *kind = wall ? "wall" : "cpu";
+    /* What a unit of weight is: CPU time, wall time, or in a thread
+     * snapshot one thread (its period is 1, so the second value counts
+     * threads, and pprof must not call it time). */
+    const char *kind = "cpu", *unit = "nanoseconds";
+    if (p->engine && strcmp(p->engine, "wall") == 0) kind = "wall";
+    if (p->engine && strcmp(p->engine, "snapshot") == 0) kind = "threads", unit = "count";
     value_type(b, out, PROFILE_SAMPLE_TYPE, "samples", "count");
-    value_type(b, out, PROFILE_SAMPLE_TYPE, kind, "nanoseconds");
+    value_type(b, out, PROFILE_SAMPLE_TYPE, kind, unit);
     pb_int(out, PROFILE_TIME_NANOS, p->start_unix_ns);
     pb_int(out, PROFILE_DURATION_NANOS, p->duration_ns);
-    value_type(b, out, PROFILE_PERIOD_TYPE, kind, "nanoseconds");
+    value_type(b, out, PROFILE_PERIOD_TYPE, kind, unit);
     pb_uint(out, PROFILE_PERIOD, p->period_ns);
     char comment[128];
     snprintf(comment, sizeof comment, "profcore engine=%s hz=%u", p->engine ? p->engine : "?",

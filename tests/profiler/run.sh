@@ -251,6 +251,8 @@ snapshot() {
     passed=$((passed + $(sed -n 's/^\([0-9]*\) passed, [0-9]* failed$/\1/p' "$tmp/snap.txt" | tail -1)))
     local f=$tmp/snap/snap1.pb.gz
     check "snapshot (pprof): go tool pprof reads it" bash -c "go tool pprof -raw '$f' 2>/dev/null | grep -q '^Samples:'"
+    check "snapshot (pprof): its unit is threads, not CPU time" \
+        bash -c "go tool pprof -raw '$f' 2>/dev/null | grep -q '^PeriodType: threads count'"
     check "snapshot (pprof): the silent thread's '[no answer: signals blocked or stopped]' frame" \
         bash -c "go tool pprof -top -sample_index=samples '$f' 2>/dev/null | grep -q 'no answer: signals blocked or stopped'"
     check "snapshot (pprof): 4 threads, one sample each, one tid label each" \
