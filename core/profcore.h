@@ -22,7 +22,7 @@
  *   profcore_config cfg = PROFCORE_CONFIG_DEFAULT;
  *   profcore *pc;
  *   if (profcore_size(&cfg) > sizeof mem || profcore_init(mem, sizeof mem, &cfg, &pc) != PROFCORE_OK)
- *       ...refuse to profile...
+ *       ...refuse to profile...      // cfg and pc must not live inside mem
  *
  *   In the signal handler (any thread, any nesting depth):
  *       int r = profcore_add(pc, tag, frames, depth, weight, hint);
@@ -437,21 +437,50 @@ struct profcore {
       axiom pc_lsl: \forall integer a; 0 <= a ==>
           (a << 1) == a * 2 && (a << 5) == a * 32 && (a << 32) == a * 4294967296;
     }
+    // Products of the layout (shard * table words, way * entry words, ...)
+    // go through pc_mul: an uninterpreted wrapper the provers can trigger
+    // lemmas on (SMT solvers neither find nonlinear bounds by themselves nor
+    // instantiate lemmas on a bare `*`).  Each lemma is a proved WP goal.
+    // pc_mul is declared with its defining axiom rather than as a plain
+    // definition, because Why3 inlines a one-operator definition back into
+    // `*` and the lemmas below would lose their triggers.
+    axiomatic PcMul {
+      logic integer pc_mul(integer a, integer b);
+      axiom pc_mul_def: \forall integer a, b; pc_mul(a, b) == a * b;
+    }
+    lemma pc_mul_nonneg: \forall integer a, b; 0 <= a && 0 <= b ==> 0 <= pc_mul(a, b);
+    lemma pc_mul_mono: \forall integer a, b, c, d; 0 <= a <= c && 0 <= b <= d ==>
+      pc_mul(a, b) <= pc_mul(c, d);
+    lemma pc_mul_step: \forall integer a, b, c; 0 <= a < b && 0 <= c ==>
+      pc_mul(a, c) + c <= pc_mul(b, c);
+    // The loss_inflight bracket: +1 then -1 in 32-bit arithmetic is no change.
+    lemma pc_u32_inc_dec: \forall integer x; 0 <= x < 4294967295 ==>
+      (uint32_t)((uint32_t)(x + 1) - 1) == x;
     predicate pc_cfg_valid(profcore_config c) =
       1 <= c.shards <= PROFCORE_MAX_SHARDS && (c.shards & (c.shards - 1)) == 0 &&
       1 <= c.buckets <= PROFCORE_MAX_BUCKETS && (c.buckets & (c.buckets - 1)) == 0 &&
       1 <= c.ways <= PROFCORE_MAX_WAYS &&
       2 <= c.max_depth <= PROFCORE_MAX_DEPTH &&
       PROFCORE_RECORD_HEADER_WORDS + c.max_depth <= c.log_words <= PROFCORE_MAX_LOG_WORDS;
-    logic integer pc_tw(profcore_config c) =
-      c.buckets * c.ways * (PROFCORE_RECORD_HEADER_WORDS + c.max_depth);
-    logic integer pc_log_total(profcore_config c) = c.shards * 2 * c.log_words;
+    // Words of an entry, of a bucket, of a shard's table (flat entries x
+    // entry words), of all tables, of all logs.
+    logic integer pc_ew(profcore_config c) = PROFCORE_RECORD_HEADER_WORDS + c.max_depth;
+    logic integer pc_entries(profcore_config c) = pc_mul(c.buckets, c.ways);
+    logic integer pc_bw(profcore_config c) = pc_mul(c.ways, pc_ew(c));
+    logic integer pc_tw(profcore_config c) = pc_mul(pc_entries(c), pc_ew(c));
+    logic integer pc_log_total(profcore_config c) = pc_mul(c.shards * 2, c.log_words);
+    lemma pc_sizes: \forall profcore_config c; pc_cfg_valid(c) ==>
+      5 <= pc_ew(c) <= 1027 && 1 <= pc_entries(c) <= 67108864 &&
+      5 <= pc_bw(c) <= 65728 && pc_bw(c) == pc_mul(c.ways, pc_ew(c)) &&
+      pc_tw(c) == pc_mul(c.buckets, pc_bw(c)) &&
+      5 <= pc_tw(c) <= 68920803328 && pc_mul(c.shards, pc_tw(c)) <= 17643725651968 &&
+      1 <= pc_log_total(c) <= 137438953472;
     // A used table entry records a depth the log and the reader can copy.
     predicate pc_entry_ok{L}(profcore *pc, uint64_t *e) =
       e[PC_ENTRY_COUNT] != 0 ==> 1 <= (e[PC_ENTRY_META] & 0xffffffff) <= pc->cfg.max_depth;
     predicate pc_shard_table_ok{L}(profcore *pc, integer s) =
-      \forall integer i; 0 <= i < pc->cfg.buckets * pc->cfg.ways ==>
-        pc_entry_ok(pc, pc->tables + s * pc_tw(pc->cfg) + i * pc->entry_words);
+      \forall integer i; 0 <= i < pc_entries(pc->cfg) ==>
+        pc_entry_ok(pc, pc->tables + pc_mul(s, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words));
     predicate pc_tables_ok{L}(profcore *pc) =
       \forall integer s; 0 <= s < pc->cfg.shards ==> pc_shard_table_ok(pc, s);
     predicate pc_shards_ok{L}(profcore *pc) =
@@ -461,10 +490,10 @@ struct profcore {
       \valid(pc) && pc_cfg_valid(pc->cfg) &&
       pc->entry_words == PROFCORE_RECORD_HEADER_WORDS + pc->cfg.max_depth &&
       \valid(pc->shards + (0 .. pc->cfg.shards - 1)) &&
-      \valid(pc->tables + (0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1)) &&
+      \valid(pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1)) &&
       \valid(pc->logs + (0 .. pc_log_total(pc->cfg) - 1)) &&
       \separated(pc, pc->shards + (0 .. pc->cfg.shards - 1),
-                 pc->tables + (0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1),
+                 pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1),
                  pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
     predicate pc_valid{L}(profcore *pc) = pc_layout(pc) && pc_shards_ok(pc) && pc_tables_ok(pc);
     // A handle argument: NULL, or readable magic; with the magic, valid.
@@ -474,7 +503,7 @@ struct profcore {
     // The core's memory, which caller buffers must not overlap.
     predicate pc_apart{L}(profcore *pc, uint64_t *a, integer n) =
       \separated(a + (0 .. n - 1), pc, pc->shards + (0 .. pc->cfg.shards - 1),
-                 pc->tables + (0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1),
+                 pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1),
                  pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
 */
 
@@ -510,7 +539,12 @@ PROFCORE_SIGNAL_SAFE /*@ requires \valid_read(cfg) && pc_cfg_valid(*cfg);
     ensures \result == pc_tw(*cfg);
     ensures \result <= PROFCORE_MAX_BUCKETS * PROFCORE_MAX_WAYS * (PROFCORE_RECORD_HEADER_WORDS + PROFCORE_MAX_DEPTH); */
 static uint64_t pc_table_words(const profcore_config *cfg) {
-    return (uint64_t)cfg->buckets * cfg->ways * (PROFCORE_RECORD_HEADER_WORDS + cfg->max_depth);
+    uint64_t entries = (uint64_t)cfg->buckets * cfg->ways;
+    uint64_t entry_words = PROFCORE_RECORD_HEADER_WORDS + (uint64_t)cfg->max_depth;
+    /*@ assert entries == pc_entries(*cfg) <= 67108864 && entry_words == pc_ew(*cfg) <= 1027; */
+    uint64_t words = entries * entry_words;
+    /*@ assert words == pc_mul(entries, entry_words) == pc_tw(*cfg); */
+    return words;
 }
 
 /*@ requires cfg == \null || \valid_read(cfg);
@@ -541,33 +575,133 @@ static void pc_zero_words(uint64_t *dst, uint64_t n) {
     }
 }
 
+/* Carves the caller's block into the handle, the shard headers, the tables
+ * and the logs, at the byte offsets profcore_size() adds up.  This is the
+ * only place bytes become typed objects.  WP's typed memory model cannot
+ * follow a byte block cast to structs, so the proofs take the contract below
+ * as an assumption (ASSUMED, listed in proofs/README.md, compiled in with
+ * PROFCORE_FRAMAC_ASSUME_CARVE); EVA, whose memory model is byte-precise,
+ * runs the real body, and the unit tests run it under ASan.  The contract
+ * also assumes what the manual asks of the caller: `cfg` and `out` do not
+ * point into the block. */
+#if defined(__FRAMAC__) && defined(PROFCORE_FRAMAC_ASSUME_CARVE)
+/*@ requires \valid_read(cfg) && pc_cfg_valid(*cfg);
+    requires \valid(shards) && \valid(tables) && \valid(logs);
+    requires \separated(shards, tables, logs, cfg);
+    assigns *shards, *tables, *logs;
+    ensures \valid(\result) && \valid(*shards + (0 .. cfg->shards - 1)) &&
+            \valid(*tables + (0 .. pc_mul(cfg->shards, pc_tw(*cfg)) - 1)) &&
+            \valid(*logs + (0 .. pc_log_total(*cfg) - 1));
+    ensures \separated(\result, *shards + (0 .. cfg->shards - 1),
+                       *tables + (0 .. pc_mul(cfg->shards, pc_tw(*cfg)) - 1),
+                       *logs + (0 .. pc_log_total(*cfg) - 1), cfg, out, shards, tables, logs); */
+static profcore *pc_carve(void *mem, const profcore_config *cfg, profcore **out,
+                          struct profcore_shard **shards, uint64_t **tables, uint64_t **logs);
+#else
+static profcore *pc_carve(void *mem, const profcore_config *cfg, profcore **out,
+                          struct profcore_shard **shards, uint64_t **tables, uint64_t **logs) {
+    (void)out;
+    unsigned char *base = (unsigned char *)mem;
+    size_t off = pc_round_up64(sizeof(struct profcore));
+    *shards = (struct profcore_shard *)(void *)(base + off);
+    off += (size_t)cfg->shards * sizeof(struct profcore_shard);
+    *tables = (uint64_t *)(void *)(base + off);
+    off += (size_t)(cfg->shards * pc_table_words(cfg) * 8u);
+    *logs = (uint64_t *)(void *)(base + off);
+    return (profcore *)mem;
+}
+#endif
+
+/* Writes every field the core reads, on typed memory: the handle, each
+ * shard header, and the tables and logs (zero).  Establishes pc_valid, the
+ * precondition of every other function. */
+/*@ requires \valid_read(cfg) && pc_cfg_valid(*cfg) && \valid(pc);
+    requires \valid(shards + (0 .. cfg->shards - 1)) &&
+             \valid(tables + (0 .. pc_mul(cfg->shards, pc_tw(*cfg)) - 1)) &&
+             \valid(logs + (0 .. pc_log_total(*cfg) - 1));
+    requires \separated(pc, shards + (0 .. cfg->shards - 1),
+                        tables + (0 .. pc_mul(cfg->shards, pc_tw(*cfg)) - 1),
+                        logs + (0 .. pc_log_total(*cfg) - 1), cfg);
+    assigns *pc, shards[0 .. cfg->shards - 1],
+            tables[0 .. pc_mul(cfg->shards, pc_tw(*cfg)) - 1], logs[0 .. pc_log_total(*cfg) - 1];
+    ensures pc_valid(pc) && pc->magic == PROFCORE_MAGIC;
+    ensures pc->state == PC_STATE_RUNNING && pc->reader == 0 && pc->loss_inflight == 0; */
+static void pc_init_typed(profcore *pc, const profcore_config *cfg, struct profcore_shard *shards,
+                          uint64_t *tables, uint64_t *logs) {
+    /* A local copy: the loops below write memory of the same types as the
+     * caller's config, and a copy needs no separation argument. */
+    const profcore_config c = *cfg;
+    uint64_t table_words = pc_table_words(&c);
+    /*@ assert pc_mul(c.shards, pc_tw(c)) <= 17643725651968 && pc_log_total(c) <= 137438953472; */
+    /*@ assert (uint64_t)c.shards * table_words == pc_mul(c.shards, pc_tw(c)); */
+    /*@ assert (uint64_t)c.shards * 2u * c.log_words == pc_log_total(c); */
+    pc_zero_words(tables, (uint64_t)c.shards * table_words);
+    pc_zero_words(logs, (uint64_t)c.shards * 2u * c.log_words);
+    /*@ loop invariant 0 <= s <= c.shards;
+        loop invariant \forall integer t; 0 <= t < s ==> shards[t].active == 0 && shards[t].used == 0;
+        loop assigns s, shards[0 .. c.shards - 1];
+        loop variant c.shards - s; */
+    for (uint32_t s = 0; s < c.shards; s++) {
+        struct profcore_shard *sh = &shards[s];
+        sh->owner = PC_OWNER_FREE;
+        sh->handoff = 0;
+        sh->active = 0;
+        sh->used = 0;
+        sh->recorded_samples = 0;
+        sh->recorded_weight = 0;
+        sh->evictions = 0;
+        sh->handoffs = 0;
+        sh->truncated = 0;
+    }
+    /*@ loop invariant 0 <= r <= PROFCORE_LOSS_REASONS;
+        loop assigns r, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
+                     pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
+                     pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1];
+        loop variant PROFCORE_LOSS_REASONS - r; */
+    for (uint32_t r = 0; r < PROFCORE_LOSS_REASONS; r++) {
+        pc->lost_samples[r] = 0;
+        pc->lost_weight[r] = 0;
+        pc->reported_loss[r] = 0;
+    }
+    pc->rejected_samples = 0;
+    pc->rejected_weight = 0;
+    pc->cfg = c;
+    pc->entry_words = PROFCORE_RECORD_HEADER_WORDS + c.max_depth;
+    pc->shards = shards;
+    pc->tables = tables;
+    pc->logs = logs;
+    pc->state = PC_STATE_RUNNING;
+    pc->reader = 0;
+    pc->loss_inflight = 0;
+    pc->magic = PROFCORE_MAGIC;
+    /*@ assert pc_layout(pc) && pc_shards_ok(pc); */
+    /*@ assert \forall integer t, i; 0 <= t < pc->cfg.shards && 0 <= i < pc_entries(pc->cfg) ==>
+          0 <= pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words) &&
+          pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words) + pc->entry_words <=
+            pc_mul(pc->cfg.shards, pc_tw(pc->cfg)); */
+}
+
+/*@ requires cfg == \null || \valid_read(cfg);
+    requires out == \null || \valid(out);
+    requires cfg != \null && out != \null ==> \separated(cfg, out);
+    assigns *out;
+    ensures mem == \null || out == \null ==> \result == PROFCORE_E_NULL;
+    ensures \result == PROFCORE_OK ==> pc_valid(*out) && (*out)->magic == PROFCORE_MAGIC &&
+                                       (*out)->state == PC_STATE_RUNNING;
+    ensures \result != PROFCORE_OK ==> *out == \old(*out); */
 PROFCORE_API int profcore_init(void *mem, size_t size, const profcore_config *cfg, profcore **out) {
     if (mem == NULL || out == NULL) return PROFCORE_E_NULL;
     int err = profcore_check_config(cfg);
     if (err != PROFCORE_OK) return err;
     if (((uintptr_t)mem & 7u) != 0) return PROFCORE_E_ALIGN;
     size_t need = profcore_size(cfg);
-    if (need == 0) return PROFCORE_E_SIZE;
-    if (size < need) return PROFCORE_E_SIZE;
+    if (need == 0 || size < need) return PROFCORE_E_SIZE;
 
     /* Validated: from here on, memory is written. */
-    pc_zero_words((uint64_t *)mem, need / 8u);
-    profcore *pc = (profcore *)mem;
-    unsigned char *base = (unsigned char *)mem;
-    size_t off = pc_round_up64(sizeof(struct profcore));
-    pc->shards = (struct profcore_shard *)(void *)(base + off);
-    off += (size_t)cfg->shards * sizeof(struct profcore_shard);
-    pc->tables = (uint64_t *)(void *)(base + off);
-    off += (size_t)(cfg->shards * pc_table_words(cfg) * 8u);
-    pc->logs = (uint64_t *)(void *)(base + off);
-    pc->cfg.shards = cfg->shards;
-    pc->cfg.buckets = cfg->buckets;
-    pc->cfg.ways = cfg->ways;
-    pc->cfg.max_depth = cfg->max_depth;
-    pc->cfg.log_words = cfg->log_words;
-    pc->entry_words = PROFCORE_RECORD_HEADER_WORDS + cfg->max_depth;
-    pc->state = PC_STATE_RUNNING;
-    pc->magic = PROFCORE_MAGIC;
+    struct profcore_shard *shards;
+    uint64_t *tables, *logs;
+    profcore *pc = pc_carve(mem, cfg, out, &shards, &tables, &logs);
+    pc_init_typed(pc, cfg, shards, tables, logs);
     /* The caller publishes `pc` to its signal handlers; that publication
      * (a release store, or installing the handler afterwards) orders these
      * plain writes before any add. */
@@ -686,17 +820,25 @@ PROFCORE_SIGNAL_SAFE static void pc_shard_release(struct profcore_shard *sh) {
 
 /*@ requires pc_layout((profcore *)pc) && s < pc->cfg.shards;
     assigns \nothing;
-    ensures \result == pc->tables + s * pc_tw(pc->cfg);
+    ensures \result == pc->tables + pc_mul(s, pc_tw(pc->cfg));
+    ensures 0 <= pc_mul(s, pc_tw(pc->cfg)) &&
+            pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) <= pc_mul(pc->cfg.shards, pc_tw(pc->cfg));
     ensures \valid(\result + (0 .. pc_tw(pc->cfg) - 1)); */
 PROFCORE_SIGNAL_SAFE static uint64_t *pc_shard_table(const profcore *pc, uint32_t s) {
+    /*@ assert 0 <= pc_mul(s, pc_tw(pc->cfg)) &&
+               pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) <= pc_mul(pc->cfg.shards, pc_tw(pc->cfg)); */
     return pc->tables + (size_t)s * (size_t)pc_table_words(&pc->cfg);
 }
 
 /*@ requires pc_layout((profcore *)pc) && s < pc->cfg.shards && half <= 1;
     assigns \nothing;
-    ensures \result == pc->logs + (s * 2 + half) * pc->cfg.log_words;
+    ensures \result == pc->logs + pc_mul(s * 2 + half, pc->cfg.log_words);
+    ensures 0 <= pc_mul(s * 2 + half, pc->cfg.log_words) &&
+            pc_mul(s * 2 + half, pc->cfg.log_words) + pc->cfg.log_words <= pc_log_total(pc->cfg);
     ensures \valid(\result + (0 .. pc->cfg.log_words - 1)); */
 PROFCORE_SIGNAL_SAFE static uint64_t *pc_shard_half(const profcore *pc, uint32_t s, uint32_t half) {
+    /*@ assert 0 <= pc_mul(s * 2 + half, pc->cfg.log_words) &&
+               pc_mul(s * 2 + half, pc->cfg.log_words) + pc->cfg.log_words <= pc_log_total(pc->cfg); */
     return pc->logs + ((size_t)s * 2u + half) * (size_t)pc->cfg.log_words;
 }
 
@@ -728,6 +870,9 @@ PROFCORE_SIGNAL_SAFE static int pc_count_rejected(profcore *pc, uint32_t weight)
  * the load of state form the same store-load handshake as the shard CAS:
  * seq_cst on both sides (stop stores state, then loads loss_inflight). */
 /*@ requires \valid(pc) && reason < PROFCORE_LOSS_REASONS;
+    // ASSUMED by the callers: fewer than 2^32 - 1 loss-only adds are in
+    // flight at once (one per thread and nesting level).
+    requires pc->loss_inflight < 4294967295;
     assigns pc->loss_inflight, pc->lost_samples[reason], pc->lost_weight[reason],
             pc->rejected_samples, pc->rejected_weight;
     ensures pc->loss_inflight == \old(pc->loss_inflight);
@@ -762,21 +907,21 @@ PROFCORE_SIGNAL_SAFE static int pc_count_loss_unowned(profcore *pc, uint32_t rea
  * Appends one record to the shard's active half.  The caller owns the shard
  * and has checked that the record fits. */
 /*@ logic integer pc_active_at{L}(profcore *pc, integer s) =
-      (s * 2 + pc->shards[s].active) * pc->cfg.log_words + pc->shards[s].used; */
+      pc_mul(s * 2 + pc->shards[s].active, pc->cfg.log_words) + pc->shards[s].used; */
 /* Contract: the record lands in the active half, at `used`, and nowhere else. */
 /*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards;
     requires depth <= pc->cfg.max_depth;
     requires pc->shards[s].used + PROFCORE_RECORD_HEADER_WORDS + depth <= pc->cfg.log_words;
     requires \valid_read(frames + (0 .. depth - 1));
-    requires pc_apart(pc, (uint64_t *)frames, depth) ||
-             \separated(frames + (0 .. depth - 1), pc->logs + (0 .. pc_log_total(pc->cfg) - 1),
+    requires \separated(frames + (0 .. depth - 1), pc->logs + (0 .. pc_log_total(pc->cfg) - 1),
                         pc->shards + (0 .. pc->cfg.shards - 1));
     assigns pc->logs[pc_active_at(pc, s) .. pc_active_at(pc, s) + PROFCORE_RECORD_HEADER_WORDS + depth - 1],
             pc->shards[s].used;
     ensures pc->shards[s].used == \old(pc->shards[s].used) + PROFCORE_RECORD_HEADER_WORDS + depth;
-    ensures \let r = pc->logs + \old(pc_active_at(pc, s));
-            r[0] == depth && r[1] == tag && r[2] == weight &&
-            (\forall integer k; 0 <= k < depth ==> r[PROFCORE_RECORD_HEADER_WORDS + k] == frames[k]); */
+    ensures \let r = pc->logs + \old(pc_mul(s * 2 + pc->shards[s].active, pc->cfg.log_words) + pc->shards[s].used);
+            r[0] == depth && r[1] == tag && r[2] == weight;
+    ensures \let r = pc->logs + \old(pc_mul(s * 2 + pc->shards[s].active, pc->cfg.log_words) + pc->shards[s].used);
+            \forall integer k; 0 <= k < depth ==> r[PROFCORE_RECORD_HEADER_WORDS + k] == \old(frames[k]); */
 PROFCORE_SIGNAL_SAFE static void pc_log_append(profcore *pc, uint32_t s, uint64_t tag,
                                                uint64_t weight, uint32_t depth,
                                                const uint64_t *frames) {
@@ -786,10 +931,11 @@ PROFCORE_SIGNAL_SAFE static void pc_log_append(profcore *pc, uint32_t s, uint64_
     rec[1] = tag;
     rec[2] = weight;
     /*@ loop invariant 0 <= i <= depth;
-        loop invariant \forall integer k; 0 <= k < i ==> rec[PROFCORE_RECORD_HEADER_WORDS + k] == frames[k];
+        loop invariant \forall integer k; 0 <= k < i ==> rec[PROFCORE_RECORD_HEADER_WORDS + k] == \at(frames[k], Pre);
         loop assigns i, rec[PROFCORE_RECORD_HEADER_WORDS .. PROFCORE_RECORD_HEADER_WORDS + depth - 1];
         loop variant depth - i; */
     for (uint32_t i = 0; i < depth; i++) {
+        /*@ assert \forall integer j; j == i ==> frames[j] == \at(frames[j], Pre); */
         uint64_t v = frames[i];
         PROFCORE_OPAQUE(v);
         rec[PROFCORE_RECORD_HEADER_WORDS + i] = v;
@@ -855,6 +1001,7 @@ PROFCORE_SIGNAL_SAFE static bool pc_log_reserve(profcore *pc, uint32_t s, uint32
      * has finished reading the other half before we overwrite it).
      * Model: proofs/profcore.pml, step "publish". */
     if (!pc_cas_acqrel_u32(&sh->handoff, 0u, (sh->used << 1) | sh->active)) {
+        /* Model: proofs/profcore.pml, step "log_full". */
         *reason = PROFCORE_LOSS_LOG_FULL;
         return false;
     }
@@ -912,27 +1059,31 @@ PROFCORE_SIGNAL_SAFE static void pc_entry_fill(uint64_t *e, const pc_stack *st, 
 
 /* Way holding `st`, or `ways` if none. */
 /*@ logic uint64_t pc_way_count{L}(uint64_t *bucket, integer ew, integer w) =
-      bucket[w * ew + PC_ENTRY_COUNT]; */
+      bucket[pc_mul(w, ew) + PC_ENTRY_COUNT]; */
 /* Contract: finds the first way equal to st; `ways` iff no way is equal. */
 /*@ requires \valid_read(pc) && pc_cfg_valid(pc->cfg);
     requires pc->entry_words == PROFCORE_RECORD_HEADER_WORDS + pc->cfg.max_depth;
     requires pc_stack_ok((pc_stack *)st, pc->cfg.max_depth);
-    requires \valid_read(bucket + (0 .. pc->cfg.ways * pc->entry_words - 1));
+    requires \valid_read(bucket + (0 .. pc_bw(pc->cfg) - 1));
     assigns \nothing;
     ensures \result <= pc->cfg.ways;
     ensures \result < pc->cfg.ways ==>
-              pc_entry_equal((uint64_t *)bucket + \result * pc->entry_words, (pc_stack *)st);
+              pc_entry_equal((uint64_t *)bucket + pc_mul(\result, pc->entry_words), (pc_stack *)st);
     ensures \forall integer w; 0 <= w < \result ==>
-              !pc_entry_equal((uint64_t *)bucket + w * pc->entry_words, (pc_stack *)st); */
+              !pc_entry_equal((uint64_t *)bucket + pc_mul(w, pc->entry_words), (pc_stack *)st); */
 PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_find(const profcore *pc, const uint64_t *bucket,
                                                     const pc_stack *st) {
     uint32_t w = 0;
     /*@ loop invariant 0 <= w <= pc->cfg.ways;
         loop invariant \forall integer k; 0 <= k < w ==>
-          !pc_entry_equal((uint64_t *)bucket + k * pc->entry_words, (pc_stack *)st);
+          !pc_entry_equal((uint64_t *)bucket + pc_mul(k, pc->entry_words), (pc_stack *)st);
         loop assigns w;
         loop variant pc->cfg.ways - w; */
-    while (w < pc->cfg.ways && !pc_entry_matches(bucket + (size_t)w * pc->entry_words, st)) w++;
+    for (; w < pc->cfg.ways; w++) {
+        /*@ assert 0 <= pc_mul(w, pc->entry_words) &&
+                   pc_mul(w, pc->entry_words) + pc->entry_words <= pc_mul(pc->cfg.ways, pc->entry_words); */
+        if (pc_entry_matches(bucket + (size_t)w * pc->entry_words, st)) break;
+    }
     return w;
 }
 
@@ -942,7 +1093,7 @@ PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_find(const profcore *pc, const ui
  * smallest count. */
 /*@ requires \valid_read(pc) && pc_cfg_valid(pc->cfg);
     requires pc->entry_words == PROFCORE_RECORD_HEADER_WORDS + pc->cfg.max_depth;
-    requires \valid_read(bucket + (0 .. pc->cfg.ways * pc->entry_words - 1));
+    requires \valid_read(bucket + (0 .. pc_bw(pc->cfg) - 1));
     assigns \nothing;
     ensures \result < pc->cfg.ways;
     behavior has_free:
@@ -969,6 +1120,9 @@ PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_victim(const profcore *pc, const 
         loop assigns w, best;
         loop variant pc->cfg.ways - w; */
     for (uint32_t w = 0; w < pc->cfg.ways; w++) {
+        /*@ assert 0 <= pc_mul(best, pc->entry_words) && 0 <= pc_mul(w, pc->entry_words) &&
+                   pc_mul(w, pc->entry_words) + pc->entry_words <= pc_mul(pc->cfg.ways, pc->entry_words) &&
+                   pc_mul(best, pc->entry_words) + pc->entry_words <= pc_mul(pc->cfg.ways, pc->entry_words); */
         uint64_t c = bucket[(size_t)w * pc->entry_words + PC_ENTRY_COUNT];
         if (c == 0) return w;
         if (c < bucket[(size_t)best * pc->entry_words + PC_ENTRY_COUNT]) best = w;
@@ -985,12 +1139,12 @@ PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_victim(const profcore *pc, const 
 /*@ requires pc_valid(pc) && s < pc->cfg.shards;
     requires pc_stack_ok((pc_stack *)st, pc->cfg.max_depth);
     requires \separated(st, pc, pc->shards + (0 .. pc->cfg.shards - 1),
-                        pc->tables + (0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1),
+                        pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1),
                         pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
     requires pc_apart(pc, (uint64_t *)st->frames, st->kept);
     requires weight >= 1;
-    assigns pc->tables[s * pc_tw(pc->cfg) .. s * pc_tw(pc->cfg) + pc_tw(pc->cfg) - 1],
-            pc->logs[s * 2 * pc->cfg.log_words .. s * 2 * pc->cfg.log_words + 2 * pc->cfg.log_words - 1],
+    assigns pc->tables[pc_mul(s, pc_tw(pc->cfg)) .. pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) - 1],
+            pc->logs[pc_mul(s * 2, pc->cfg.log_words) .. pc_mul(s * 2, pc->cfg.log_words) + 2 * pc->cfg.log_words - 1],
             pc->shards[s].handoff, pc->shards[s].active, pc->shards[s].used,
             pc->shards[s].recorded_samples, pc->shards[s].recorded_weight,
             pc->shards[s].evictions, pc->shards[s].handoffs, pc->shards[s].truncated,
@@ -1012,26 +1166,34 @@ PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_victim(const profcore *pc, const 
 PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, const pc_stack *st,
                                              uint32_t weight, bool may_handoff) {
     struct profcore_shard *sh = &pc->shards[s];
-    /*@ assert bucket_in_range: (st->hash & (pc->cfg.buckets - 1)) < pc->cfg.buckets; */
-    /*@ assert bucket_fits: ((st->hash & (pc->cfg.buckets - 1)) + 1) * (pc->cfg.ways * pc->entry_words) <=
-                            pc->cfg.buckets * (pc->cfg.ways * pc->entry_words); */
-    uint64_t *bucket = pc_shard_table(pc, s) +
-                       (size_t)(st->hash & (pc->cfg.buckets - 1u)) * pc->cfg.ways * pc->entry_words;
-    /*@ assert \valid(bucket + (0 .. pc->cfg.ways * pc->entry_words - 1)); */
+    uint64_t *table = pc_shard_table(pc, s);
+    uint32_t b = st->hash & (pc->cfg.buckets - 1u);
+    size_t bucket_words = (size_t)pc->cfg.ways * pc->entry_words;
+    /*@ assert bucket_in_range: b < pc->cfg.buckets; */
+    /*@ assert ew_def: pc->entry_words == pc_ew(pc->cfg); */
+    /*@ assert bw_def: pc_bw(pc->cfg) == pc_mul(pc->cfg.ways, pc->entry_words) <= 65728; */
+    /*@ assert bucket_words_def: bucket_words == pc_mul(pc->cfg.ways, pc->entry_words); */
+    /*@ assert bucket_fits: 0 <= pc_mul(b, pc_bw(pc->cfg)) &&
+                            pc_mul(b, pc_bw(pc->cfg)) + pc_bw(pc->cfg) <= pc_tw(pc->cfg); */
+    /*@ assert bucket_offset: (size_t)b * bucket_words == pc_mul(b, pc_bw(pc->cfg)); */
+    uint64_t *bucket = table + (size_t)b * bucket_words;
+    /*@ assert \valid(bucket + (0 .. pc_bw(pc->cfg) - 1)); */
     uint32_t way = pc_bucket_find(pc, bucket, st);
-    uint64_t *e;
+    bool hit = way < pc->cfg.ways;
+    if (!hit) way = pc_bucket_victim(pc, bucket);
+    /*@ assert way_fits: 0 <= pc_mul(way, pc->entry_words) &&
+                 pc_mul(way, pc->entry_words) + pc->entry_words <= pc_bw(pc->cfg); */
+    uint64_t *e = bucket + (size_t)way * pc->entry_words;
+    /* Entry (b, way) is flat entry b * ways + way of the shard's table,
+     * which pc_tables_ok describes. */
+    /*@ assert flat_entry: pc_mul(b, pc->cfg.ways) + way < pc_entries(pc->cfg) &&
+          e == pc->tables + pc_mul(s, pc_tw(pc->cfg)) +
+               pc_mul(pc_mul(b, pc->cfg.ways) + way, pc->entry_words); */
     bool handed = false;
-    if (way < pc->cfg.ways &&
-        bucket[(size_t)way * pc->entry_words + PC_ENTRY_COUNT] <= UINT64_MAX - weight) {
-        e = bucket + (size_t)way * pc->entry_words;
+    if (hit && e[PC_ENTRY_COUNT] <= UINT64_MAX - weight) {
         e[PC_ENTRY_COUNT] += weight; /* owned: plain (I4) */
     } else {
         /* Miss, or a hit whose count would overflow: that way is the victim. */
-        if (way >= pc->cfg.ways) way = pc_bucket_victim(pc, bucket);
-        /*@ assert way_fits: (way + 1) * pc->entry_words <= pc->cfg.ways * pc->entry_words; */
-        e = bucket + (size_t)way * pc->entry_words;
-        /*@ assert e == pc->tables + s * pc_tw(pc->cfg) +
-              ((st->hash & (pc->cfg.buckets - 1)) * pc->cfg.ways + way) * pc->entry_words; */
         /*@ assert pc_entry_ok(pc, e); */
         if (e[PC_ENTRY_COUNT] != 0) {
             uint32_t depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
@@ -1061,11 +1223,12 @@ PROFCORE_SIGNAL_SAFE static bool pc_handle_ok(const profcore *pc) {
 }
 
 /*@ requires pc_handle_arg(pc);
+    requires pc != \null && pc->magic == PROFCORE_MAGIC ==> pc->loss_inflight < 4294967295;
     requires frames == \null || \valid_read(frames + (0 .. depth - 1));
     requires pc != \null && pc->magic == PROFCORE_MAGIC && frames != \null ==>
              pc_apart(pc, (uint64_t *)frames, depth);
     assigns pc->shards[0 .. pc->cfg.shards - 1],
-            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
             pc->logs[0 .. pc_log_total(pc->cfg) - 1],
             pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
             pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
@@ -1114,11 +1277,12 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
 }
 
 /*@ requires pc_handle_arg(pc);
+    requires pc != \null && pc->magic == PROFCORE_MAGIC ==> pc->loss_inflight < 4294967295;
     requires frames == \null || \valid_read(frames + (0 .. depth - 1));
     requires pc != \null && pc->magic == PROFCORE_MAGIC && frames != \null ==>
              pc_apart(pc, (uint64_t *)frames, depth);
     assigns pc->shards[0 .. pc->cfg.shards - 1],
-            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
             pc->logs[0 .. pc_log_total(pc->cfg) - 1],
             pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
             pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
@@ -1140,11 +1304,12 @@ PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add(profcore *pc, uint64_t tag,
 }
 
 /*@ requires pc_handle_arg(pc);
+    requires pc != \null && pc->magic == PROFCORE_MAGIC ==> pc->loss_inflight < 4294967295;
     requires frames == \null || \valid_read(frames + (0 .. depth - 1));
     requires pc != \null && pc->magic == PROFCORE_MAGIC && frames != \null ==>
              pc_apart(pc, (uint64_t *)frames, depth);
     assigns pc->shards[0 .. pc->cfg.shards - 1],
-            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
             pc->logs[0 .. pc_log_total(pc->cfg) - 1],
             pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
             pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
@@ -1169,6 +1334,7 @@ PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add_nohandoff(profcore *pc, uint6
 /* Losses the caller decided on (critical section, unwind failure, other).
  * A core-only reason is API misuse and is counted as INVALID instead. */
 /*@ requires pc_handle_arg(pc);
+    requires pc != \null && pc->magic == PROFCORE_MAGIC ==> pc->loss_inflight < 4294967295;
     assigns pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
             pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
             pc->rejected_samples, pc->rejected_weight;
@@ -1349,10 +1515,11 @@ static void pc_emit_losses(profcore *pc, profcore_emit_fn emit, void *ctx) {
 /*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards;
     requires pc_shard_table_ok(pc, s) && emit == &pc_emit_contract;
     assigns pc->shards[s].handoff, pc->shards[s].used,
-            pc->tables[s * pc_tw(pc->cfg) .. s * pc_tw(pc->cfg) + pc_tw(pc->cfg) - 1];
+            pc->tables[pc_mul(s, pc_tw(pc->cfg)) .. pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) - 1];
     ensures pc->shards[s].used == 0 && pc->shards[s].handoff == 0;
-    ensures \forall integer i; 0 <= i < pc->cfg.buckets * pc->cfg.ways ==>
-              pc->tables[s * pc_tw(pc->cfg) + i * pc->entry_words + PC_ENTRY_COUNT] == 0; */
+    ensures \forall integer i; 0 <= i < pc_entries(pc->cfg) ==>
+              pc->tables[pc_mul(s, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words) + PC_ENTRY_COUNT] == 0;
+    ensures pc_shard_table_ok(pc, s); */
 static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, void *ctx) {
     struct profcore_shard *sh = &pc->shards[s];
     pc_drain_published(pc, s, emit, ctx);
@@ -1360,14 +1527,19 @@ static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, vo
     sh->used = 0;
     uint64_t *table = pc_shard_table(pc, s);
     uint64_t entries = (uint64_t)pc->cfg.buckets * pc->cfg.ways;
+    /*@ assert entries == pc_entries(pc->cfg) &&
+               pc_mul(entries, pc->entry_words) == pc_tw(pc->cfg); */
     /*@ loop invariant 0 <= i <= entries;
-        loop invariant \forall integer j; 0 <= j < i ==> table[j * pc->entry_words + PC_ENTRY_COUNT] == 0;
-        loop invariant \forall integer j; i <= j < entries ==> pc_entry_ok(pc, table + j * pc->entry_words);
-        loop assigns i, table[0 .. entries * pc->entry_words - 1];
+        loop invariant \forall integer j; 0 <= j < i ==> table[pc_mul(j, pc->entry_words) + PC_ENTRY_COUNT] == 0;
+        loop invariant \forall integer j; i <= j < entries ==> pc_entry_ok(pc, table + pc_mul(j, pc->entry_words));
+        loop assigns i, table[0 .. pc_tw(pc->cfg) - 1];
         loop variant entries - i; */
     for (uint64_t i = 0; i < entries; i++) {
-        /*@ assert entry_fits: (i + 1) * pc->entry_words <= entries * pc->entry_words; */
+        /*@ assert entry_fits: 0 <= pc_mul(i, pc->entry_words) &&
+                     pc_mul(i, pc->entry_words) + pc->entry_words <= pc_tw(pc->cfg); */
         uint64_t *e = table + i * pc->entry_words;
+        /*@ assert \forall integer j; i < j < entries ==>
+                     pc_mul(i, pc->entry_words) + pc->entry_words <= pc_mul(j, pc->entry_words); */
         if (e[PC_ENTRY_COUNT] == 0) continue;
         profcore_record rec;
         rec.tag = e[PC_ENTRY_TAG];
@@ -1384,17 +1556,17 @@ static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, vo
 /*@ requires pc_valid(pc) && emit == &pc_emit_contract;
     assigns pc->shards[0 .. pc->cfg.shards - 1].owner, pc->shards[0 .. pc->cfg.shards - 1].handoff,
             pc->shards[0 .. pc->cfg.shards - 1].used,
-            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1];
+            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1];
     ensures \result <= pc->cfg.shards; */
 static uint32_t pc_collect_all(profcore *pc, profcore_emit_fn emit, void *ctx) {
     uint32_t busy = 0;
     /*@ loop invariant 0 <= s <= pc->cfg.shards && busy <= s;
-        loop invariant pc_shards_ok(pc);
-        loop invariant \forall integer t; s <= t < pc->cfg.shards ==> pc_shard_table_ok(pc, t);
+        loop invariant pc_layout(pc) && pc_shards_ok(pc);
+        loop invariant pc_tables_ok(pc);
         loop assigns s, busy, pc->shards[0 .. pc->cfg.shards - 1].owner,
                      pc->shards[0 .. pc->cfg.shards - 1].handoff,
                      pc->shards[0 .. pc->cfg.shards - 1].used,
-                     pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1];
+                     pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1];
         loop variant pc->cfg.shards - s; */
     for (uint32_t s = 0; s < pc->cfg.shards; s++) {
         struct profcore_shard *sh = &pc->shards[s];
@@ -1402,6 +1574,10 @@ static uint32_t pc_collect_all(profcore *pc, profcore_emit_fn emit, void *ctx) {
             busy++;
             continue;
         }
+        /* Shard tables do not overlap, so harvesting s keeps the others intact. */
+        /*@ assert \forall integer t; 0 <= t < pc->cfg.shards && t != s ==>
+              pc_mul(t, pc_tw(pc->cfg)) + pc_tw(pc->cfg) <= pc_mul(s, pc_tw(pc->cfg)) ||
+              pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) <= pc_mul(t, pc_tw(pc->cfg)); */
         pc_harvest_owned(pc, s, emit, ctx);
         pc_shard_release(sh);
     }
@@ -1411,7 +1587,7 @@ static uint32_t pc_collect_all(profcore *pc, profcore_emit_fn emit, void *ctx) {
 /*@ requires pc_handle_arg(pc) && (emit == \null || emit == &pc_emit_contract);
     assigns pc->reader, pc->state, pc->shards[0 .. pc->cfg.shards - 1].owner,
             pc->shards[0 .. pc->cfg.shards - 1].handoff, pc->shards[0 .. pc->cfg.shards - 1].used,
-            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
             pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1];
     ensures \result == PROFCORE_OK || \result < 0; */
 PROFCORE_API int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx) {
@@ -1423,6 +1599,7 @@ PROFCORE_API int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx) 
         return PROFCORE_E_STATE;
     }
     /*@ loop invariant 0 <= s <= pc->cfg.shards;
+        loop invariant pc_layout(pc);
         loop assigns s, pc->shards[0 .. pc->cfg.shards - 1].handoff;
         loop variant pc->cfg.shards - s; */
     for (uint32_t s = 0; s < pc->cfg.shards; s++) pc_drain_published(pc, s, emit, ctx);
@@ -1437,7 +1614,7 @@ PROFCORE_API int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx) 
                 \separated(busy_shards, pc->shards + (0 .. pc->cfg.shards - 1))));
     assigns pc->reader, pc->state, pc->shards[0 .. pc->cfg.shards - 1].owner,
             pc->shards[0 .. pc->cfg.shards - 1].handoff, pc->shards[0 .. pc->cfg.shards - 1].used,
-            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
             pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1], *busy_shards;
     ensures \result == PROFCORE_OK || \result == PROFCORE_BUSY || \result < 0; */
 PROFCORE_API int profcore_collect(profcore *pc, profcore_emit_fn emit, void *ctx,
@@ -1492,7 +1669,7 @@ PROFCORE_API int profcore_stop(profcore *pc) {
 /*@ requires pc_handle_arg(pc) && (emit == \null || emit == &pc_emit_contract);
     assigns pc->reader, pc->state, pc->shards[0 .. pc->cfg.shards - 1].owner,
             pc->shards[0 .. pc->cfg.shards - 1].handoff, pc->shards[0 .. pc->cfg.shards - 1].used,
-            pc->tables[0 .. pc->cfg.shards * pc_tw(pc->cfg) - 1],
+            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
             pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1];
     ensures \result == PROFCORE_OK || \result == PROFCORE_BUSY || \result < 0; */
 PROFCORE_API int profcore_final_drain(profcore *pc, profcore_emit_fn emit, void *ctx) {
