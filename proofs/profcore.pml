@@ -20,14 +20,40 @@
  * Memory is sequentially consistent here: weak-memory orderings are what
  * the code's acquire/release/seq_cst choices and TSan (tests/) cover.
  *
- * Checked (make suite-proofs-spin):
- *   safety run: assertions -- conservation (offered = emitted + rejected once
- *     everything is drained), no record read twice or torn, no reader read of
- *     a half a writer may still be writing -- and no invalid end state;
- *   liveness run (weak fairness): the LTL formula `live` -- stop and the
- *     final drain eventually complete, and every handler that starts ends.
- *     Since the interrupted thread cannot run while its handler does, a
- *     handler that waited for anything would violate it: no handler waits.
+ * Checked (make suite-proofs-spin, proofs/run-spin; every run exhaustive,
+ * lossless COLLAPSE compression only, never bitstate or hash-compact):
+ *   safety (S=2 W=2 ADDS=1 ROUNDS=1), and safety-logfull (the same with
+ *     PREFILL_TAB=1: every table entry starts full, so evictions publish and
+ *     LOG_FULL / NOHANDOFF_FULL are taken): assertions -- conservation
+ *     (offered = emitted + rejected once everything is drained), no record
+ *     read twice or torn, no reader read of a half a writer may still be
+ *     writing -- and no invalid end state (nothing deadlocks);
+ *   reach-log-full (COVER): the LOG_FULL step asserts, and pan must report
+ *     it: the step is reachable (run-spin also prints, from the exhaustive
+ *     runs' "unreached" reports, in which proctypes it is reached);
+ *   live-stops (LIVE, ROUNDS=0, weak fairness -f, acceptance cycles -a):
+ *     the LTL formula `stops` -- profcore_stop and the final drain
+ *     eventually complete, on every weakly fair run;
+ *   handler-alone (SOLO, LIVE, ROUNDS=0, acceptance cycles, no fairness):
+ *     no state where a handler waits.  The process `freezer` may, at any
+ *     step of the handler and from any reachable state, set `solo`, after
+ *     which every other thread (provided clauses) stops for good.  The LTL
+ *     formula `handler_alone` requires the handler to finish anyway: a
+ *     handler blocked on anything (a stutter-extended acceptance cycle) or
+ *     spinning until another thread acts (a cycle) violates it.  This is
+ *     stronger than `[] (in_handler -> <> !in_handler)` under fairness,
+ *     which a handler waiting for another thread (not writer 0) satisfies.
+ *   Mutants (run-spin builds them from this file with sed): a handler that
+ *     retries a shard the reader holds instead of moving on (caught only by
+ *     handler-alone), a reader that does not release the half (safety),
+ *     a stop that spins until the halves are drained (live-stops).
+ * LIVE hides the ghost and data-only variables (see GHOST below): the same
+ * steps and guards, fewer distinct states.  ROUNDS=0 in the liveness runs:
+ * the reader's drain-before-stop rounds are covered by the safety runs only.
+ * The formula `live` (stops and every handler ends, under fairness) also
+ * holds for LIVE ROUNDS=0 (about 22 M states, 3 min); it is not in CI.
+ * Not checked: W=3 (more than 70 M states even with ROUNDS=0), more adds
+ * per writer, and a stream of adds that never ends (see `stops`).
  */
 
 #ifndef S
@@ -43,7 +69,32 @@
 #ifndef ROUNDS
 #define ROUNDS 1     /* profcore_drain calls before stop */
 #endif
+#ifndef PREFILL_TAB
+#define PREFILL_TAB 0 /* 1: each shard's table entry already holds stack 3 */
+#endif
 #define NREC 16      /* ghost: record serials */
+
+/* LIVE (liveness run): the ghost and data-only variables -- those no guard
+ * and no control variable ever reads -- are `hidden`, i.e. kept out of the
+ * state vector.  The control skeleton (every guard, every step) is the same
+ * as in the safety run, so the LIVE state graph is the exact projection of
+ * the full one on the control variables, and LTL over those is decided
+ * exactly.  Ghost assertions are still evaluated along each path, but their
+ * verdicts are claimed only by the safety run. */
+/* COVER: the LOG_FULL step fails an assertion, so a run that reports it
+ * proves the step reachable (run-spin, run "reach-log-full"). */
+#ifdef COVER
+bit log_full_reached;
+#define COVER_LOG_FULL ; log_full_reached = 1; assert(!log_full_reached)
+#else
+#define COVER_LOG_FULL
+#endif
+
+#ifdef LIVE
+#define GHOST hidden
+#else
+#define GHOST
+#endif
 
 #define FREE 0
 #define WRITER 1
@@ -59,26 +110,33 @@ byte used[S];             /* owned: records in the active half */
 byte tab_stack[S];        /* owned: the one table entry: stack id, count */
 byte tab_count[S];
 /* log: index (s*2 + half)*LOGCAP + k */
-byte log_stack[S*2*LOGCAP];
-byte log_weight[S*2*LOGCAP];
-byte log_serial[S*2*LOGCAP];
-bit  writing[S*2];        /* ghost: a writer is inside pc_log_append on this half */
+GHOST byte log_stack[S*2*LOGCAP];
+GHOST byte log_weight[S*2*LOGCAP];
+GHOST byte log_serial[S*2*LOGCAP];
+GHOST byte writing[S*2]; /* ghost: a writer is inside pc_log_append on this half */
 byte state = RUNNING;     /* atomic */
 byte loss_inflight;       /* atomic */
-byte lost_weight;         /* atomic counter (all reasons) */
-byte rejected_weight;     /* atomic counter */
-byte reported_loss;       /* reader-private */
+GHOST byte lost_weight;   /* atomic counter (all reasons) */
+GHOST byte rejected_weight; /* atomic counter */
+GHOST byte reported_loss; /* reader-private */
+#ifdef LIVE
+hidden byte r_ser;        /* reader scratch: a record's serial (read_record) */
+hidden byte r_total;      /* reader scratch: the counter load (emit_losses) */
+#endif
 
 /* ghost bookkeeping */
-byte offered;             /* weight offered */
-byte emitted;             /* weight the reader emitted (records + loss records) */
-byte next_serial = 1;
-byte ghost_stack[NREC];
-byte ghost_weight[NREC];
-int  seen;                /* bit per serial: already read */
+GHOST byte offered;       /* weight offered */
+GHOST byte emitted;       /* weight the reader emitted (records + loss records) */
+GHOST byte next_serial = 1;
+GHOST byte ghost_stack[NREC];
+GHOST byte ghost_weight[NREC];
+GHOST int  seen;          /* bit per serial: already read */
 bit  in_handler;          /* writer 0 is interrupted */
-bit  handler_started;
+GHOST byte handler_started;
 byte writers_done;
+#ifdef SOLO
+bit  solo;                /* handler check: from here on only the handler runs */
+#endif
 bit  stop_ok;             /* profcore_stop returned OK */
 bit  drained;             /* profcore_final_drain returned OK */
 
@@ -136,8 +194,8 @@ acquire: atomic {                                       /* pc_shard_try_acquire 
 check_stop:
         if
         :: state != RUNNING ->
-            rejected_weight++;
-            owner[s] = FREE                            /* pc_shard_release */
+            owner[s] = FREE;                           /* pc_shard_release */
+            rejected_weight++                          /* pc_count_rejected */
         :: else ->
             /* pc_add_owned with shard s held (owned steps). */
             if
@@ -159,7 +217,8 @@ publish:                    atomic {                    /* CAS(handoff, 0, used<
                                     handoff[s] = used[s]*2 + act[s] + 1;
                                     act[s] = 1 - act[s];
                                     used[s] = 0
-                                :: else -> ok = 0       /* LOG_FULL */
+                                :: else ->              /* LOG_FULL */
+log_full:                           ok = 0 COVER_LOG_FULL
                                 fi
                             }
                         fi
@@ -185,13 +244,13 @@ publish:                    atomic {                    /* CAS(handoff, 0, used<
 inline read_record(hh, k) {
     idx = hh*LOGCAP + k;
     assert(!writing[hh]);
-    ser = log_serial[idx];
-    assert(ser > 0 && ser < NREC);
-    assert((seen & (1 << ser)) == 0);
-    seen = seen | (1 << ser);
-    assert(log_stack[idx] == ghost_stack[ser]);
+    r_ser = log_serial[idx];
+    assert(r_ser > 0 && r_ser < NREC);
+    assert((seen & (1 << r_ser)) == 0);
+    seen = seen | (1 << r_ser);
+    assert(log_stack[idx] == ghost_stack[r_ser]);
     assert(!writing[hh]);
-    assert(log_weight[idx] == ghost_weight[ser]);
+    assert(log_weight[idx] == ghost_weight[r_ser]);
     emitted = emitted + log_weight[idx]
 }
 
@@ -215,9 +274,9 @@ release:
 
 /* pc_emit_losses: one load of the counter (total), delta since last report. */
 inline emit_losses() {
-    total = lost_weight;                               /* pc_counter_load */
-    emitted = emitted + (total - reported_loss);
-    reported_loss = total
+    r_total = lost_weight;                             /* pc_counter_load */
+    emitted = emitted + (r_total - reported_loss);
+    reported_loss = r_total
 }
 
 /* pc_quiescent: no writer holds a shard and no loss bracket is open. */
@@ -242,13 +301,21 @@ inline writer_body(t) {
 
 /* Writer 0 is the thread the handler interrupts: it makes no progress
  * while in_handler is set. */
+#ifdef SOLO
+proctype writer0() provided (!in_handler && !solo) {
+#else
 proctype writer0() provided (!in_handler) {
+#endif
     byte i, s, idx, n_add;
     bit got, ok;
     writer_body(0)
 }
 
+#ifdef SOLO
+proctype writer(byte t) provided (!solo) {
+#else
 proctype writer(byte t) {
+#endif
     byte i, s, idx, n_add;
     bit got, ok;
     writer_body(t)
@@ -266,13 +333,29 @@ proctype handler() {
     writers_done++
 }
 
+#ifdef SOLO
+/* The handler check: at any step of the handler (from any reachable state,
+ * whatever the other threads did meanwhile) every other thread may stop
+ * for good.  The handler must still finish alone. */
+proctype freezer() {
+    atomic { in_handler -> solo = 1 }
+}
+#endif
+
 #define C_DRAIN 0   /* profcore_drain */
 #define C_STOP 1    /* profcore_stop */
 #define C_FINAL 2   /* profcore_final_drain */
 /* One reader thread: a few profcore_drain calls, then profcore_stop polled
  * until OK, then profcore_final_drain polled until OK (DRAINED). */
+#ifdef SOLO
+proctype reader() provided (!solo) {
+#else
 proctype reader() {
-    byte h, n, k, idx, ser, j, busy, rounds, call, total;
+#endif
+    byte h, n, k, idx, j, busy, rounds, call;
+#ifndef LIVE
+    byte r_ser, r_total;  /* scratch (hidden globals in LIVE) */
+#endif
     bit idle, mine;
     do
     :: drained -> break
@@ -350,7 +433,11 @@ init {
             log_serial[z*2*LOGCAP] = next_serial;
             ghost_stack[next_serial] = 1; ghost_weight[next_serial] = 1;
             log_stack[z*2*LOGCAP] = 1; log_weight[z*2*LOGCAP] = 1;
-            next_serial++; used[z] = 1; offered++; z++
+            next_serial++; used[z] = 1; offered++;
+#if PREFILL_TAB
+            tab_stack[z] = 3; tab_count[z] = 1; offered++;  /* an older stack */
+#endif
+            z++
         :: else -> break
         od;
         byte t = 1;
@@ -360,6 +447,9 @@ init {
         :: else -> break
         od;
         run handler();
+#ifdef SOLO
+        run freezer();
+#endif
         run reader()
     };
     /* Everything finished: conservation, exactly (I1). */
@@ -367,4 +457,18 @@ init {
     assert(offered == emitted + rejected_weight)
 }
 
+/* Liveness run (LIVE, weak fairness): stop and the final drain complete.
+ * With finitely many adds: writers are wait-free, so under weak fairness
+ * they finish and stop's poll then sees quiescence.  (A stream of adds that
+ * never ends can keep a shard briefly WRITER-owned at every poll, since a
+ * late add takes a shard before it reads STOPPED: stop is not guaranteed
+ * to complete then, and this model does not claim it.) */
+ltl stops { <> (stop_ok && drained) }
+/* The same and every handler that starts ends (the formula of the issue). */
 ltl live { <> (stop_ok && drained) && [] (in_handler -> <> !in_handler) }
+#ifdef SOLO
+/* Handler check (SOLO, no fairness needed: once `solo` is set nothing but
+ * the handler can move): the handler finishes alone.  A handler that
+ * blocks is a stutter-extended acceptance cycle, one that spins a cycle. */
+ltl handler_alone { [] (solo -> <> !in_handler) }
+#endif
