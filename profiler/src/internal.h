@@ -24,6 +24,12 @@
 
 #define PCP_IE __attribute__((tls_model("initial-exec")))
 #define PCP_HIDDEN __attribute__((visibility("hidden")))
+/* For the unwinder's direct stack reads only.  An interrupted function may
+ * use rbp as a plain register, so a "frame record" can land anywhere in
+ * [sp, stack base): mapped, hence safe to read, but possibly inside another
+ * frame's ASan redzone.  Such a read is a wrong guess that the walk's
+ * checks reject, not a memory error, so ASan must not instrument it. */
+#define PCP_NO_ASAN __attribute__((no_sanitize("address")))
 
 enum { PCP_ENGINE_CTIMER = 1, PCP_ENGINE_ITIMER = 2, PCP_ENGINE_PERF = 3, PCP_ENGINE_WALL = 4 };
 

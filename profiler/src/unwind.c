@@ -55,8 +55,8 @@ typedef struct pcp_reader {
     uintptr_t lo, hi; /* direct reads allowed in [lo, hi); lo == hi: none */
 } pcp_reader;
 
-PROFCORE_SIGNAL_SAFE static bool pcp_read_pair(const pcp_reader *r, uintptr_t addr,
-                                               uintptr_t out[2]) {
+PROFCORE_SIGNAL_SAFE PCP_NO_ASAN static bool pcp_read_pair(const pcp_reader *r, uintptr_t addr,
+                                                           uintptr_t out[2]) {
     if (addr >= r->lo && addr < r->hi && r->hi - addr >= 2 * sizeof(uintptr_t)) {
         const volatile uintptr_t *p = (const volatile uintptr_t *)addr;
         out[0] = p[0];

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "profcore_profiler.h"
@@ -50,6 +51,28 @@ static pcp_options good(void) {
 }
 
 static void on_prof(int sig) { (void)sig; }
+
+/* A garbage frame pointer in the interrupted context.  Code that keeps no
+ * frame uses rbp as a plain register, so the handler may start its walk
+ * from any stack address, here one inside an ASan redzone: the walk must
+ * read it as data (the badinput-asan build would abort) and still return
+ * the interrupted pc.  CI once failed on this from a real signal. */
+__attribute__((noinline)) static void garbage_frame_pointer(void) {
+#if defined(__x86_64__)
+    CHECK(pcp_register_thread() == PCP_OK, "register for direct stack reads");
+    volatile char pad[8] = {0};
+    uintptr_t redzone = ((uintptr_t)&pad[7] + 8) & ~(uintptr_t)7; /* just past pad */
+    ucontext_t uc;
+    memset(&uc, 0, sizeof uc);
+    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)&spin_ms;
+    uc.uc_mcontext.gregs[REG_RSP] = (greg_t)redzone;
+    uc.uc_mcontext.gregs[REG_RBP] = (greg_t)redzone;
+    uintptr_t frames[8];
+    int n = pcp_unwind_context(&uc, frames, 8);
+    CHECK(n >= 1 && frames[0] == (uintptr_t)&spin_ms, "garbage frame pointer: %d frames", n);
+    (void)pad[0];
+#endif
+}
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -128,6 +151,8 @@ int main(void) {
     struct stat st;
     CHECK(stat(path, &st) == 0 && st.st_size > 0, "saved file exists");
     CHECK(pcp_stop(err, sizeof err) == PCP_E_NOT_RUNNING, "stop twice");
+
+    garbage_frame_pointer();
 
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, moved);
