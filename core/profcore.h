@@ -79,7 +79,11 @@
  *   Stop.  profcore_stop() refuses new samples (they are counted REJECTED)
  *   and reports PROFCORE_BUSY while adds are still in flight; it never waits.
  *   When it reports PROFCORE_OK, profcore_final_drain() walks every table and
- *   log.  Both are polled by the caller.
+ *   log.  Both are polled by the caller.  Every add first loads `state` and
+ *   rejects at once when stopped, before it takes a shard or opens the loss
+ *   bracket: so the polls complete even if adds never stop coming (a timer
+ *   still armed after stop).  Only adds that started before the stop can
+ *   still make a poll report BUSY, and there are finitely many.
  *
  * Invariants (checked by tests/, fuzz/ and proofs/)
  * ----------
@@ -889,6 +893,10 @@ PROFCORE_SIGNAL_SAFE static int pc_count_rejected(profcore *pc, uint32_t weight)
     complete behaviors;
     disjoint behaviors; */
 PROFCORE_SIGNAL_SAFE static int pc_count_loss_unowned(profcore *pc, uint32_t reason, uint32_t weight) {
+    /* Not even the bracket once stopped (model: count_loss_unowned, its first guard): a
+     * stream of loss-only adds must not keep loss_inflight above 0 at every
+     * stop poll.  Same seq_cst load as pc_add's. */
+    if (pc_load_seqcst_u32(&pc->state) != PC_STATE_RUNNING) return pc_count_rejected(pc, weight);
     (void)pc_add_seqcst_u32(&pc->loss_inflight, 1u);
     int outcome;
     if (pc_load_seqcst_u32(&pc->state) != PC_STATE_RUNNING) {
@@ -1247,6 +1255,14 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
                                        uint32_t depth, uint32_t weight, uint32_t hint,
                                        bool may_handoff) {
     if (!pc_handle_ok(pc)) return pc == NULL ? PROFCORE_E_NULL : PROFCORE_E_NOT_INIT;
+    /* Seq_cst load before anything else (model: step "precheck"): an add
+     * that starts after stop's seq_cst store of STOPPED rejects without
+     * taking a shard.  Without it, a stream of adds that never ends can
+     * hold some shard at every final-drain poll, and the drain never
+     * completes (SPIN found this: run-spin, mutant no-precheck).  The load
+     * after the CAS below stays: it is the handshake for adds already past
+     * this point. */
+    if (pc_load_seqcst_u32(&pc->state) != PC_STATE_RUNNING) return pc_count_rejected(pc, weight);
     pc_stack st;
     if (!pc_stack_make(pc, tag, frames, depth, weight, &st))
         return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
@@ -1659,7 +1675,8 @@ PROFCORE_API int profcore_stop(profcore *pc) {
         return PROFCORE_E_STATE;
     }
     /* Seq_cst store: the stop side of the handshake; from here on every add
-     * that takes a shard or enters the loss bracket sees STOPPED. */
+     * that starts rejects at its first load of state, and every add that
+     * takes a shard or enters the loss bracket sees STOPPED. */
     if (state == PC_STATE_RUNNING) pc_store_seqcst_u32(&pc->state, PC_STATE_STOPPED);
     bool idle = pc_quiescent(pc);
     pc_reader_leave(pc);
@@ -1684,7 +1701,8 @@ PROFCORE_API int profcore_final_drain(profcore *pc, profcore_emit_fn emit, void 
         pc_reader_leave(pc);
         return PROFCORE_BUSY;
     }
-    /* A late add may still take a shard for a moment to find STOPPED; such a
+    /* An add that passed its first state check just before the stop may
+     * still take a shard for a moment to find STOPPED; such a
      * shard is skipped now and harvested by the next call (records already
      * emitted were cleared, so nothing is emitted twice). */
     uint32_t busy = pc_collect_all(pc, emit, ctx);

@@ -2,6 +2,8 @@
  *
  * What is modelled, as the code implements it (names are the code's):
  *   - W writer threads, each doing ADDS calls of pc_add (profcore_add);
+ *     every add first loads state and rejects at once when stopped (step
+ *     "precheck"), before it takes a shard or opens the loss bracket;
  *   - a signal handler nested on writer 0: it may fire at any step of
  *     writer 0 and runs a complete pc_add (with or without handoff) while
  *     writer 0 makes no progress (`provided` clause below);
@@ -34,6 +36,12 @@
  *   live-stops (LIVE, ROUNDS=0, weak fairness -f, acceptance cycles -a):
  *     the LTL formula `stops` -- profcore_stop and the final drain
  *     eventually complete, on every weakly fair run;
+ *   live-endless (LIVE, ENDLESS, ADDS=0, ROUNDS=0, weak fairness): the same
+ *     formula `stops` while writer 1 adds forever (a timer still armed
+ *     after stop): stop and the final drain complete even then, because an
+ *     add that starts after the stop rejects at "precheck" and takes no
+ *     shard.  Table counts saturate at 2 under ENDLESS (only zero/nonzero
+ *     steers the protocol), so the state space is finite;
  *   handler-alone (SOLO, LIVE, ROUNDS=0, acceptance cycles, no fairness):
  *     no state where a handler waits.  The process `freezer` may, at any
  *     step of the handler and from any reachable state, set `solo`, after
@@ -46,14 +54,19 @@
  *   Mutants (run-spin builds them from this file with sed): a handler that
  *     retries a shard the reader holds instead of moving on (caught only by
  *     handler-alone), a reader that does not release the half (safety),
- *     a stop that spins until the halves are drained (live-stops).
+ *     a stop that spins until the halves are drained (live-stops), an add
+ *     without its precheck (live-endless: this is the bug the model found
+ *     in the code before the precheck existed; a shard is then busy at
+ *     every poll on some fair run).
  * LIVE hides the ghost and data-only variables (see GHOST below): the same
  * steps and guards, fewer distinct states.  ROUNDS=0 in the liveness runs:
  * the reader's drain-before-stop rounds are covered by the safety runs only.
  * The formula `live` (stops and every handler ends, under fairness) also
  * holds for LIVE ROUNDS=0 (about 22 M states, 3 min); it is not in CI.
- * Not checked: W=3 (more than 70 M states even with ROUNDS=0), more adds
- * per writer, and a stream of adds that never ends (see `stops`).
+ * Not checked: W=3 (more than 70 M states even with ROUNDS=0), more than
+ * one finite add per writer, an endless stream together with finite adds
+ * on writer 0 (ADDS=1 with ENDLESS: 8 min of search here, too long for
+ * CI), endless streams on two writers.
  */
 
 #ifndef S
@@ -94,6 +107,14 @@ bit log_full_reached;
 #define GHOST hidden
 #else
 #define GHOST
+#endif
+
+/* A table count grows by the weight; with ENDLESS it saturates at 2 (only
+ * zero / nonzero steers the protocol) so the state space stays finite. */
+#ifdef ENDLESS
+#define COUNT_UP(c) if :: c < 2 -> c++ :: else -> skip fi
+#else
+#define COUNT_UP(c) c++
 #endif
 
 #define FREE 0
@@ -140,14 +161,20 @@ bit  solo;                /* handler check: from here on only the handler runs *
 bit  stop_ok;             /* profcore_stop returned OK */
 bit  drained;             /* profcore_final_drain returned OK */
 
-/* pc_count_loss_unowned: the loss bracket (no shard held). */
+/* pc_count_loss_unowned: the loss bracket (no shard held), entered only
+ * while the first load of state still reads RUNNING. */
 inline count_loss_unowned() {
-    loss_inflight++;                                   /* pc_add_seqcst_u32 */
     if
-    :: state != RUNNING -> rejected_weight++           /* pc_count_rejected */
-    :: else -> lost_weight++                           /* pc_count_loss_owned */
-    fi;
-    loss_inflight--                                    /* pc_sub_release_u32 */
+    :: state != RUNNING ->                             /* seq_cst load ("precheck") */
+        rejected_weight++                              /* pc_count_rejected */
+    :: else ->
+        loss_inflight++;                               /* pc_add_seqcst_u32 */
+        if
+        :: state != RUNNING -> rejected_weight++       /* pc_count_rejected */
+        :: else -> lost_weight++                       /* pc_count_loss_owned */
+        fi;
+        loss_inflight--                                /* pc_sub_release_u32 */
+    fi
 }
 
 /* pc_log_append: a record in two owned steps; the ghost `writing` flag lets
@@ -168,9 +195,8 @@ inline log_append(sh, stk, wt) {
     }
 }
 
-/* pc_add: stk is the stack id, may_handoff false for add_nohandoff. */
-inline pc_add(start, stk, may_handoff) {
-    offered++;
+/* The rest of pc_add, after its first load of state read RUNNING. */
+inline pc_add_running(start, stk, may_handoff) {
     i = 0;
     got = 0;
     do
@@ -200,7 +226,7 @@ check_stop:
             /* pc_add_owned with shard s held (owned steps). */
             if
             :: tab_count[s] != 0 && tab_stack[s] == stk ->
-                tab_count[s]++                          /* a hit: count += weight */
+                COUNT_UP(tab_count[s])                  /* a hit: count += weight */
             :: else ->
                 ok = 1;
                 if
@@ -236,6 +262,16 @@ log_full:                           ok = 0 COVER_LOG_FULL
             fi;
             owner[s] = FREE                            /* pc_shard_release */
         fi
+    fi
+}
+
+/* pc_add: stk is the stack id, may_handoff false for add_nohandoff. */
+inline pc_add(start, stk, may_handoff) {
+    offered++;
+precheck:
+    if
+    :: state != RUNNING -> rejected_weight++           /* seq_cst load; pc_count_rejected */
+    :: else -> pc_add_running(start, stk, may_handoff)
     fi
 }
 
@@ -290,8 +326,20 @@ inline pc_quiescent() {
     if :: loss_inflight != 0 -> idle = 0 :: else -> skip fi
 }
 
-/* A writer thread: ADDS calls of profcore_add, alternating two stacks. */
+/* A writer thread: ADDS calls of profcore_add, alternating two stacks.
+ * ENDLESS: writers other than writer 0 add forever (a timer still armed
+ * after stop), each call with either stack. */
 inline writer_body(t) {
+#ifdef ENDLESS
+    if
+    :: t != 0 ->
+        do
+        :: pc_add(t, 1, 1)
+        :: pc_add(t, 2, 1)
+        od
+    :: else -> skip
+    fi;
+#endif
     do
     :: n_add < ADDS -> pc_add(t, (t + n_add) % 2 + 1, 1); n_add++
     :: else -> break
@@ -457,12 +505,14 @@ init {
     assert(offered == emitted + rejected_weight)
 }
 
-/* Liveness run (LIVE, weak fairness): stop and the final drain complete.
+/* Liveness runs (LIVE, weak fairness): stop and the final drain complete.
  * With finitely many adds: writers are wait-free, so under weak fairness
- * they finish and stop's poll then sees quiescence.  (A stream of adds that
- * never ends can keep a shard briefly WRITER-owned at every poll, since a
- * late add takes a shard before it reads STOPPED: stop is not guaranteed
- * to complete then, and this model does not claim it.) */
+ * they finish and stop's poll then sees quiescence.  With a stream of adds
+ * that never ends (ENDLESS): only adds that passed "precheck" before the
+ * stop can still hold a shard, and each finishes; every later add rejects
+ * without taking one.  (Without the precheck a late add takes a shard
+ * before it reads STOPPED, and a stream of them can keep some shard
+ * WRITER-owned at every poll: mutant no-precheck.) */
 ltl stops { <> (stop_ok && drained) }
 /* The same and every handler that starts ends (the formula of the issue). */
 ltl live { <> (stop_ok && drained) && [] (in_handler -> <> !in_handler) }

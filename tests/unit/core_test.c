@@ -855,6 +855,43 @@ static void test_adds_after_stop_rejected(void) {
     h_finish(&h);
 }
 
+/* An add that starts after stop takes no shard and opens no loss bracket:
+ * at every one of its shared-memory accesses, no shard is writer-owned and
+ * loss_inflight is 0.  This is what lets stop and the final drain complete
+ * while adds keep coming (SPIN run live-endless).  Checked for the three
+ * kinds of add, at every yield point k of the add. */
+static bool after_stop_clean;
+static void after_stop_probe(void *arg) {
+    harness *h = arg;
+    for (uint32_t s = 0; s < h->pc->cfg.shards; s++)
+        if (h->pc->shards[s].owner == PC_OWNER_WRITER) after_stop_clean = false;
+    if (h->pc->loss_inflight != 0) after_stop_clean = false;
+}
+
+static void test_add_after_stop_touches_nothing(void) {
+    harness h;
+    h_init(&h, make_cfg(2, 4, 2, 4, 64));
+    h_add(&h, 1, A, 3, 2, 0);
+    CHECK_RC(h_stop(&h), PROFCORE_OK);
+    for (int kind = 0; kind < 3; kind++) {
+        unsigned points = 0;
+        for (unsigned k = 1; k <= 8; k++) {
+            after_stop_clean = true;
+            yp_arm(k, after_stop_probe, &h);
+            int rc = kind == 0   ? h_add(&h, 1, A, 3, 2, 0).outcome
+                     : kind == 1 ? h_add(&h, 1, A, 0, 2, 0).outcome /* invalid */
+                                 : h_loss(&h, PROFCORE_LOSS_UNWIND, 2).outcome;
+            CHECK_RC(rc, PROFCORE_REJECTED);
+            if (yp.fired) points = k;
+            yp_disarm();
+            CHECK(after_stop_clean);
+        }
+        CHECK(points >= 1); /* the probe ran at least once */
+    }
+    CHECK_RC(h_final(&h), PROFCORE_OK);
+    h_finish(&h);
+}
+
 static void test_call_order_errors(void) {
     harness h;
     h_init(&h, make_cfg(2, 4, 2, 4, 64));
@@ -1127,8 +1164,9 @@ static void test_nested_add_uses_other_shard(void) {
     for (uint32_t shards = 1; shards <= 2; shards++) {
         harness h;
         h_init(&h, make_cfg(shards, 4, 2, 4, 64));
-        /* Point 2 is after the outer add's owner CAS (point 1). */
-        yp_arm(2, nested_add_action, &h);
+        /* Point 3 is after the outer add's owner CAS (point 2; point 1 is
+         * its first state load). */
+        yp_arm(3, nested_add_action, &h);
         CHECK_RC(h_add(&h, 1, A, 2, 1, 0).outcome, PROFCORE_RECORDED);
         CHECK(yp.fired);
         yp_disarm();
@@ -1154,8 +1192,9 @@ static void stop_inside_action(void *arg) {
 static void test_stop_while_add_in_flight(void) {
     harness h;
     h_init(&h, make_cfg(2, 4, 2, 4, 64));
-    /* Yield points of an add: 1 = owner CAS, 2 = state check, 3.. = counters. */
-    yp_arm(3, stop_inside_action, &h);
+    /* Yield points of an add: 1 = first state load, 2 = owner CAS,
+     * 3 = state check after the CAS, 4.. = counters. */
+    yp_arm(4, stop_inside_action, &h);
     CHECK_RC(h_add(&h, 1, A, 2, 1, 0).outcome, PROFCORE_RECORDED); /* state was RUNNING at its check */
     CHECK(yp.fired);
     yp_disarm();
@@ -1166,7 +1205,7 @@ static void test_stop_while_add_in_flight(void) {
     h_finish(&h);
     /* Stop between the owner CAS and the state check: the add is rejected. */
     h_init(&h, make_cfg(2, 4, 2, 4, 64));
-    yp_arm(2, stop_inside_action, &h);
+    yp_arm(3, stop_inside_action, &h);
     CHECK_RC(h_add(&h, 1, A, 2, 1, 0).outcome, PROFCORE_REJECTED);
     yp_disarm();
     CHECK_RC(stop_rc_inside, PROFCORE_BUSY);
@@ -1185,7 +1224,7 @@ static void test_collect_skips_busy_shard(void) {
     harness h;
     h_init(&h, make_cfg(4, 4, 2, 4, 64));
     h_add(&h, 1, B, 2, 1, 1);
-    yp_arm(3, collect_inside_action, &h);
+    yp_arm(4, collect_inside_action, &h);
     h_add(&h, 1, A, 2, 1, 2);
     yp_disarm();
     CHECK_RC(collect_rc_inside, PROFCORE_BUSY);
@@ -1270,6 +1309,7 @@ int main(int argc, char **argv) {
         CHECK_TEST(test_nohandoff_drops_when_no_room),
         CHECK_TEST(test_handoff_stream),
         CHECK_TEST(test_adds_after_stop_rejected),
+        CHECK_TEST(test_add_after_stop_touches_nothing),
         CHECK_TEST(test_call_order_errors),
         CHECK_TEST(test_concurrent_reader_busy),
         CHECK_TEST(test_contended_when_all_shards_held),
