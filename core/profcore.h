@@ -479,6 +479,11 @@ struct profcore {
       pc_tw(c) == pc_mul(c.buckets, pc_bw(c)) &&
       5 <= pc_tw(c) <= 68920803328 && pc_mul(c.shards, pc_tw(c)) <= 17643725651968 &&
       1 <= pc_log_total(c) <= 137438953472;
+    // Entry i of shard t lies inside the tables (pc_tables_ok's addresses).
+    lemma pc_entry_in_tables: \forall profcore_config c, integer t, i;
+      pc_cfg_valid(c) && 0 <= t < c.shards && 0 <= i < pc_entries(c) ==>
+        0 <= pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)) &&
+        pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)) + pc_ew(c) <= pc_mul(c.shards, pc_tw(c));
     // A used table entry records a depth the log and the reader can copy.
     predicate pc_entry_ok{L}(profcore *pc, uint64_t *e) =
       e[PC_ENTRY_COUNT] != 0 ==> 1 <= (e[PC_ENTRY_META] & 0xffffffff) <= pc->cfg.max_depth;
@@ -500,6 +505,12 @@ struct profcore {
                  pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1),
                  pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
     predicate pc_valid{L}(profcore *pc) = pc_layout(pc) && pc_shards_ok(pc) && pc_tables_ok(pc);
+    // pc_tables_ok from its unfolded form: proved here in an empty context,
+    // it saves a large function context two nested unfoldings.
+    lemma pc_tables_ok_intro{L}: \forall profcore *pc;
+      (\forall integer t, i; 0 <= t < pc->cfg.shards && 0 <= i < pc_entries(pc->cfg) ==>
+         pc_entry_ok(pc, pc->tables + pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words))) ==>
+      pc_tables_ok(pc);
     // A handle argument: NULL, or readable magic; with the magic, valid.
     predicate pc_handle_arg{L}(profcore *pc) =
       pc == \null || (\valid_read(&pc->magic) &&
@@ -639,8 +650,8 @@ static void pc_init_typed(profcore *pc, const profcore_config *cfg, struct profc
     /*@ assert pc_mul(c.shards, pc_tw(c)) <= 17643725651968 && pc_log_total(c) <= 137438953472; */
     /*@ assert (uint64_t)c.shards * table_words == pc_mul(c.shards, pc_tw(c)); */
     /*@ assert (uint64_t)c.shards * 2u * c.log_words == pc_log_total(c); */
-    pc_zero_words(tables, (uint64_t)c.shards * table_words);
-    pc_zero_words(logs, (uint64_t)c.shards * 2u * c.log_words);
+    uint64_t tables_total = (uint64_t)c.shards * table_words;
+    uint64_t logs_total = (uint64_t)c.shards * 2u * c.log_words;
     /*@ loop invariant 0 <= s <= c.shards;
         loop invariant \forall integer t; 0 <= t < s ==> shards[t].active == 0 && shards[t].used == 0;
         loop assigns s, shards[0 .. c.shards - 1];
@@ -677,12 +688,24 @@ static void pc_init_typed(profcore *pc, const profcore_config *cfg, struct profc
     pc->state = PC_STATE_RUNNING;
     pc->reader = 0;
     pc->loss_inflight = 0;
-    pc->magic = PROFCORE_MAGIC;
     /*@ assert pc_layout(pc) && pc_shards_ok(pc); */
+    /* The tables and logs last: the zeroing writes 64-bit words only, which
+     * pc_layout and pc_shards_ok do not read, so they need no argument that
+     * it left them alone (WP keeps one memory per integer size). */
+    pc_zero_words(tables, tables_total);
+    pc_zero_words(logs, logs_total);
+    pc->magic = PROFCORE_MAGIC; /* valid from here on */
+    /*@ assert pc_layout(pc) && pc_shards_ok(pc); */
+    /*@ assert pc->cfg == c && pc->entry_words == pc_ew(c) && pc->tables == tables; */
+    /*@ assert \forall integer k; 0 <= k < pc_mul(c.shards, pc_tw(c)) ==> tables[k] == 0; */
+    /*@ assert \forall integer t, i; 0 <= t < c.shards && 0 <= i < pc_entries(c) ==>
+          0 <= pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)) &&
+          pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)) + pc_ew(c) <= pc_mul(c.shards, pc_tw(c)); */
+    /*@ assert \forall integer t, i; 0 <= t < c.shards && 0 <= i < pc_entries(c) ==>
+          tables[pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)) + PC_ENTRY_COUNT] == 0; */
     /*@ assert \forall integer t, i; 0 <= t < pc->cfg.shards && 0 <= i < pc_entries(pc->cfg) ==>
-          0 <= pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words) &&
-          pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words) + pc->entry_words <=
-            pc_mul(pc->cfg.shards, pc_tw(pc->cfg)); */
+          pc_entry_ok(pc, pc->tables + pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words)); */
+    /*@ assert init_tables_ok: pc_tables_ok(pc); */
 }
 
 /*@ requires cfg == \null || \valid_read(cfg);
