@@ -485,13 +485,21 @@ struct profcore {
         0 <= pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)) &&
         pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)) + pc_ew(c) <= pc_mul(c.shards, pc_tw(c));
     // A used table entry records a depth the log and the reader can copy.
-    predicate pc_entry_ok{L}(profcore *pc, uint64_t *e) =
-      e[PC_ENTRY_COUNT] != 0 ==> 1 <= (e[PC_ENTRY_META] & 0xffffffff) <= pc->cfg.max_depth;
+    // The table predicates take the header values (max_depth, the table
+    // pointer, the entry size) as arguments, so their bodies read table
+    // words only: a write to a 32-bit word (an owner CAS, a log index)
+    // leaves them intact given a few header equalities, with no argument
+    // over every entry (WP keeps one memory per integer type).
+    predicate pc_entry_ok{L}(integer max_depth, uint64_t *e) =
+      e[PC_ENTRY_COUNT] != 0 ==> 1 <= (e[PC_ENTRY_META] & 0xffffffff) <= max_depth;
+    predicate pc_table_ok_at{L}(profcore_config c, uint64_t *tables, integer ew, integer s) =
+      \forall integer i; 0 <= i < pc_entries(c) ==>
+        pc_entry_ok(c.max_depth, tables + pc_mul(s, pc_tw(c)) + pc_mul(i, ew));
     predicate pc_shard_table_ok{L}(profcore *pc, integer s) =
-      \forall integer i; 0 <= i < pc_entries(pc->cfg) ==>
-        pc_entry_ok(pc, pc->tables + pc_mul(s, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words));
+      pc_table_ok_at(pc->cfg, pc->tables, pc->entry_words, s);
     predicate pc_tables_ok{L}(profcore *pc) =
-      \forall integer s; 0 <= s < pc->cfg.shards ==> pc_shard_table_ok(pc, s);
+      \forall integer s; 0 <= s < pc->cfg.shards ==>
+        pc_table_ok_at(pc->cfg, pc->tables, pc->entry_words, s);
     predicate pc_shards_ok{L}(profcore *pc) =
       \forall integer s; 0 <= s < pc->cfg.shards ==>
         pc->shards[s].active <= 1 && pc->shards[s].used <= pc->cfg.log_words;
@@ -509,8 +517,20 @@ struct profcore {
     // it saves a large function context two nested unfoldings.
     lemma pc_tables_ok_intro{L}: \forall profcore *pc;
       (\forall integer t, i; 0 <= t < pc->cfg.shards && 0 <= i < pc_entries(pc->cfg) ==>
-         pc_entry_ok(pc, pc->tables + pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words))) ==>
+         pc_entry_ok(pc->cfg.max_depth,
+                     pc->tables + pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words))) ==>
       pc_tables_ok(pc);
+    // The header words the table predicates depend on, equal in two states.
+    // Field by field: a struct equality is a predicate to the provers, from
+    // which they do not conclude that pc_tw() of both sides is equal.
+    predicate pc_same_header{L1,L2}(profcore *pc) =
+      \at(pc->cfg.shards, L1) == \at(pc->cfg.shards, L2) &&
+      \at(pc->cfg.buckets, L1) == \at(pc->cfg.buckets, L2) &&
+      \at(pc->cfg.ways, L1) == \at(pc->cfg.ways, L2) &&
+      \at(pc->cfg.max_depth, L1) == \at(pc->cfg.max_depth, L2) &&
+      \at(pc->cfg.log_words, L1) == \at(pc->cfg.log_words, L2) &&
+      \at(pc->entry_words, L1) == \at(pc->entry_words, L2) &&
+      \at(pc->tables, L1) == \at(pc->tables, L2);
     // A handle argument: NULL, or readable magic; with the magic, valid.
     predicate pc_handle_arg{L}(profcore *pc) =
       pc == \null || (\valid_read(&pc->magic) &&
@@ -704,7 +724,7 @@ static void pc_init_typed(profcore *pc, const profcore_config *cfg, struct profc
     /*@ assert \forall integer t, i; 0 <= t < c.shards && 0 <= i < pc_entries(c) ==>
           tables[pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)) + PC_ENTRY_COUNT] == 0; */
     /*@ assert \forall integer t, i; 0 <= t < pc->cfg.shards && 0 <= i < pc_entries(pc->cfg) ==>
-          pc_entry_ok(pc, pc->tables + pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words)); */
+          pc_entry_ok(pc->cfg.max_depth, pc->tables + pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words)); */
     /*@ assert init_tables_ok: pc_tables_ok(pc); */
 }
 
@@ -1225,7 +1245,7 @@ PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, const pc_
         e[PC_ENTRY_COUNT] += weight; /* owned: plain (I4) */
     } else {
         /* Miss, or a hit whose count would overflow: that way is the victim. */
-        /*@ assert pc_entry_ok(pc, e); */
+        /*@ assert pc_entry_ok(pc->cfg.max_depth, e); */
         if (e[PC_ENTRY_COUNT] != 0) {
             uint32_t depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
             uint32_t reason = PROFCORE_LOSS_LOG_FULL;
@@ -1549,6 +1569,27 @@ static void pc_emit_losses(profcore *pc, profcore_emit_fn emit, void *ctx) {
     }
 }
 
+/* Emits used table entry e as one record.  Its own function so that the
+ * record, a local the callback reads, is written outside the harvest loop
+ * (the loop's invariants then need no argument that it is not a table
+ * word). */
+/*@ requires pc_entry_ok(max_depth, (uint64_t *)e) && e[PC_ENTRY_COUNT] != 0;
+    requires \valid_read(e + (0 .. PROFCORE_RECORD_HEADER_WORDS + max_depth - 1));
+    requires emit == &pc_emit_contract;
+    assigns \nothing; */
+static void pc_emit_entry(const uint64_t *e, uint32_t max_depth, profcore_emit_fn emit, void *ctx) {
+    profcore_record rec;
+    rec.tag = e[PC_ENTRY_TAG];
+    rec.weight = e[PC_ENTRY_COUNT];
+    rec.depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
+    /* Never past the entry, as in pc_emit_half (impossible unless memory
+     * was corrupted). */
+    if (rec.depth > max_depth) rec.depth = max_depth;
+    rec.frames = e + PROFCORE_RECORD_HEADER_WORDS;
+    /*@ calls pc_emit_contract; */
+    emit(ctx, &rec);
+}
+
 /* With shard s held by the reader: emit and empty its published half, its
  * active half and its table. */
 /*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards;
@@ -1561,16 +1602,22 @@ static void pc_emit_losses(profcore *pc, profcore_emit_fn emit, void *ctx) {
     ensures pc_shard_table_ok(pc, s); */
 static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, void *ctx) {
     struct profcore_shard *sh = &pc->shards[s];
-    pc_drain_published(pc, s, emit, ctx);
-    pc_emit_half(pc, pc_shard_half(pc, s, sh->active), sh->used, emit, ctx);
-    sh->used = 0;
     uint64_t *table = pc_shard_table(pc, s);
     uint64_t entries = (uint64_t)pc->cfg.buckets * pc->cfg.ways;
     /*@ assert entries == pc_entries(pc->cfg) &&
                pc_mul(entries, pc->entry_words) == pc_tw(pc->cfg); */
+    pc_drain_published(pc, s, emit, ctx);
+    pc_emit_half(pc, pc_shard_half(pc, s, sh->active), sh->used, emit, ctx);
+    sh->used = 0;
+    /* Only shard-header words were written: the table predicate and the
+     * configuration it reads are those of the entry state. */
+    /*@ assert pc_same_header{Pre, Here}(pc); */
+    /*@ assert pc_shard_table_ok(pc, s); */
+    /*@ assert entries == pc_entries(pc->cfg) &&
+               pc_mul(entries, pc->entry_words) == pc_tw(pc->cfg); */
     /*@ loop invariant 0 <= i <= entries;
         loop invariant \forall integer j; 0 <= j < i ==> table[pc_mul(j, pc->entry_words) + PC_ENTRY_COUNT] == 0;
-        loop invariant \forall integer j; i <= j < entries ==> pc_entry_ok(pc, table + pc_mul(j, pc->entry_words));
+        loop invariant \forall integer j; i <= j < entries ==> pc_entry_ok(pc->cfg.max_depth, table + pc_mul(j, pc->entry_words));
         loop assigns i, table[0 .. pc_tw(pc->cfg) - 1];
         loop variant entries - i; */
     for (uint64_t i = 0; i < entries; i++) {
@@ -1580,15 +1627,10 @@ static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, vo
         /*@ assert \forall integer j; i < j < entries ==>
                      pc_mul(i, pc->entry_words) + pc->entry_words <= pc_mul(j, pc->entry_words); */
         if (e[PC_ENTRY_COUNT] == 0) continue;
-        profcore_record rec;
-        rec.tag = e[PC_ENTRY_TAG];
-        rec.weight = e[PC_ENTRY_COUNT];
-        rec.depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
-        rec.frames = e + PROFCORE_RECORD_HEADER_WORDS;
-        /*@ calls pc_emit_contract; */
-        emit(ctx, &rec);
+        pc_emit_entry(e, pc->cfg.max_depth, emit, ctx);
         e[PC_ENTRY_COUNT] = 0; /* the way is free again */
     }
+    /*@ assert table == pc->tables + pc_mul(s, pc_tw(pc->cfg)) && entries == pc_entries(pc->cfg); */
 }
 
 /* Harvests every shard it can take; returns how many were busy. */
@@ -1599,20 +1641,25 @@ static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, vo
     ensures \result <= pc->cfg.shards; */
 static uint32_t pc_collect_all(profcore *pc, profcore_emit_fn emit, void *ctx) {
     uint32_t busy = 0;
-    /*@ loop invariant 0 <= s <= pc->cfg.shards && busy <= s;
-        loop invariant pc_layout(pc) && pc_shards_ok(pc);
+    uint32_t shards = pc->cfg.shards; /* a local bound, as in profcore_drain */
+    /*@ loop invariant 0 <= s <= shards && busy <= s;
+        loop invariant pc_layout(pc) && pc_shards_ok(pc) && pc->cfg == \at(pc->cfg, Pre);
         loop invariant pc_tables_ok(pc);
-        loop assigns s, busy, pc->shards[0 .. pc->cfg.shards - 1].owner,
-                     pc->shards[0 .. pc->cfg.shards - 1].handoff,
-                     pc->shards[0 .. pc->cfg.shards - 1].used,
-                     pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1];
-        loop variant pc->cfg.shards - s; */
-    for (uint32_t s = 0; s < pc->cfg.shards; s++) {
+        loop assigns s, busy, pc->shards[0 .. shards - 1].owner,
+                     pc->shards[0 .. shards - 1].handoff,
+                     pc->shards[0 .. shards - 1].used,
+                     pc->tables[0 .. pc_mul(shards, pc_tw(\at(pc->cfg, Pre))) - 1];
+        loop variant shards - s; */
+    for (uint32_t s = 0; s < shards; s++) {
         struct profcore_shard *sh = &pc->shards[s];
+        /*@ assert pc_shard_table_ok(pc, s); */
         if (!pc_shard_try_acquire(sh, PC_OWNER_READER)) {
             busy++;
             continue;
         }
+        /* The owner CAS wrote none of the table predicate's words. */
+        /*@ assert pc_same_header{LoopCurrent, Here}(pc); */
+        /*@ assert pc_shard_table_ok(pc, s); */
         /* Shard tables do not overlap, so harvesting s keeps the others intact. */
         /*@ assert \forall integer t; 0 <= t < pc->cfg.shards && t != s ==>
               pc_mul(t, pc_tw(pc->cfg)) + pc_tw(pc->cfg) <= pc_mul(s, pc_tw(pc->cfg)) ||
@@ -1637,11 +1684,15 @@ PROFCORE_API int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx) 
         pc_reader_leave(pc);
         return PROFCORE_E_STATE;
     }
-    /*@ loop invariant 0 <= s <= pc->cfg.shards;
-        loop invariant pc_layout(pc);
-        loop assigns s, pc->shards[0 .. pc->cfg.shards - 1].handoff;
-        loop variant pc->cfg.shards - s; */
-    for (uint32_t s = 0; s < pc->cfg.shards; s++) pc_drain_published(pc, s, emit, ctx);
+    /* The bound in a local: the loop's writes then need no argument that
+     * they leave the configuration alone (see proofs/README.md). */
+    uint32_t shards = pc->cfg.shards;
+    /*@ assert shards == \at(pc->cfg.shards, Pre); */
+    /*@ loop invariant 0 <= s <= shards;
+        loop invariant pc_layout(pc) && pc->cfg.shards == shards;
+        loop assigns s, pc->shards[0 .. shards - 1].handoff;
+        loop variant shards - s; */
+    for (uint32_t s = 0; s < shards; s++) pc_drain_published(pc, s, emit, ctx);
     pc_emit_losses(pc, emit, ctx);
     pc_reader_leave(pc);
     return PROFCORE_OK;
