@@ -619,6 +619,15 @@ static void pc_zero_words(uint64_t *dst, uint64_t n) {
  * runs the real body, and the unit tests run it under ASan.  The contract
  * also assumes what the manual asks of the caller: `cfg` and `out` do not
  * point into the block. */
+/*@ axiomatic PcBlock {
+      // The objects the carve cuts out of block `mem` for configuration c.
+      // Names only (no axiom): profcore_init's assigns clause lists them,
+      // since typed memory cannot name them through `void *mem`.
+      logic profcore *pc_block_handle(void *mem);
+      logic struct profcore_shard *pc_block_shards(void *mem);
+      logic uint64_t *pc_block_tables(void *mem, profcore_config c);
+      logic uint64_t *pc_block_logs(void *mem, profcore_config c);
+    } */
 #if defined(__FRAMAC__) && defined(PROFCORE_FRAMAC_ASSUME_CARVE)
 /*@ requires \valid_read(cfg) && pc_cfg_valid(*cfg);
     requires \valid(shards) && \valid(tables) && \valid(logs);
@@ -629,7 +638,9 @@ static void pc_zero_words(uint64_t *dst, uint64_t n) {
             \valid(*logs + (0 .. pc_log_total(*cfg) - 1));
     ensures \separated(\result, *shards + (0 .. cfg->shards - 1),
                        *tables + (0 .. pc_mul(cfg->shards, pc_tw(*cfg)) - 1),
-                       *logs + (0 .. pc_log_total(*cfg) - 1), cfg, out, shards, tables, logs); */
+                       *logs + (0 .. pc_log_total(*cfg) - 1), cfg, out, shards, tables, logs);
+    ensures \result == pc_block_handle(mem) && *shards == pc_block_shards(mem) &&
+            *tables == pc_block_tables(mem, *cfg) && *logs == pc_block_logs(mem, *cfg); */
 static profcore *pc_carve(void *mem, const profcore_config *cfg, profcore **out,
                           struct profcore_shard **shards, uint64_t **tables, uint64_t **logs);
 #else
@@ -731,7 +742,9 @@ static void pc_init_typed(profcore *pc, const profcore_config *cfg, struct profc
 /*@ requires cfg == \null || \valid_read(cfg);
     requires out == \null || \valid(out);
     requires cfg != \null && out != \null ==> \separated(cfg, out);
-    assigns *out;
+    assigns *out, *pc_block_handle(mem), pc_block_shards(mem)[0 .. cfg->shards - 1],
+            pc_block_tables(mem, *cfg)[0 .. pc_mul(cfg->shards, pc_tw(*cfg)) - 1],
+            pc_block_logs(mem, *cfg)[0 .. pc_log_total(*cfg) - 1];
     ensures mem == \null || out == \null ==> \result == PROFCORE_E_NULL;
     ensures \result == PROFCORE_OK ==> pc_valid(*out) && (*out)->magic == PROFCORE_MAGIC &&
                                        (*out)->state == PC_STATE_RUNNING;
