@@ -1585,19 +1585,17 @@ static void pc_emit_losses(profcore *pc, profcore_emit_fn emit, void *ctx) {
 /* Emits used table entry e as one record.  Its own function so that the
  * record, a local the callback reads, is written outside the harvest loop
  * (the loop's invariants then need no argument that it is not a table
- * word). */
+ * word).  max_depth is a ghost parameter: only the contract reads it. */
 /*@ requires pc_entry_ok(max_depth, (uint64_t *)e) && e[PC_ENTRY_COUNT] != 0;
     requires \valid_read(e + (0 .. PROFCORE_RECORD_HEADER_WORDS + max_depth - 1));
     requires emit == &pc_emit_contract;
     assigns \nothing; */
-static void pc_emit_entry(const uint64_t *e, uint32_t max_depth, profcore_emit_fn emit, void *ctx) {
+static void pc_emit_entry(const uint64_t *e, profcore_emit_fn emit, void *ctx)
+    /*@ ghost (uint32_t max_depth) */ {
     profcore_record rec;
     rec.tag = e[PC_ENTRY_TAG];
     rec.weight = e[PC_ENTRY_COUNT];
     rec.depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
-    /* Never past the entry, as in pc_emit_half (impossible unless memory
-     * was corrupted). */
-    if (rec.depth > max_depth) rec.depth = max_depth;
     rec.frames = e + PROFCORE_RECORD_HEADER_WORDS;
     /*@ calls pc_emit_contract; */
     emit(ctx, &rec);
@@ -1640,7 +1638,7 @@ static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, vo
         /*@ assert \forall integer j; i < j < entries ==>
                      pc_mul(i, pc->entry_words) + pc->entry_words <= pc_mul(j, pc->entry_words); */
         if (e[PC_ENTRY_COUNT] == 0) continue;
-        pc_emit_entry(e, pc->cfg.max_depth, emit, ctx);
+        pc_emit_entry(e, emit, ctx) /*@ ghost (pc->cfg.max_depth) */;
         e[PC_ENTRY_COUNT] = 0; /* the way is free again */
     }
     /*@ assert table == pc->tables + pc_mul(s, pc_tw(pc->cfg)) && entries == pc_entries(pc->cfg); */
