@@ -1194,21 +1194,212 @@ PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_victim(const profcore *pc, const 
     return best;
 }
 
+/* Bucket b of shard s's table.  Its ways are entries b * ways + w of the
+ * shard's table, so each inherits pc_entry_ok from the table predicate. */
+/*@ requires pc_layout(pc) && s < pc->cfg.shards && b < pc->cfg.buckets;
+    requires pc_shard_table_ok(pc, s);
+    assigns \nothing;
+    ensures \result == pc->tables + pc_mul(s, pc_tw(pc->cfg)) + pc_mul(b, pc_bw(pc->cfg));
+    ensures 0 <= pc_mul(b, pc_bw(pc->cfg)) && pc_mul(b, pc_bw(pc->cfg)) + pc_bw(pc->cfg) <= pc_tw(pc->cfg);
+    ensures \valid(\result + (0 .. pc_bw(pc->cfg) - 1));
+    ensures \forall integer w; 0 <= w < pc->cfg.ways ==>
+              pc_entry_ok(pc->cfg.max_depth, \result + pc_mul(w, pc->entry_words)); */
+PROFCORE_SIGNAL_SAFE static uint64_t *pc_table_bucket(profcore *pc, uint32_t s, uint32_t b) {
+    uint64_t *table = pc_shard_table(pc, s);
+    size_t bucket_words = (size_t)pc->cfg.ways * pc->entry_words;
+    /*@ assert bucket_words == pc_bw(pc->cfg) && pc_bw(pc->cfg) == pc_mul(pc->cfg.ways, pc->entry_words); */
+    /*@ assert 0 <= pc_mul(b, pc_bw(pc->cfg)) &&
+               pc_mul(b, pc_bw(pc->cfg)) + pc_bw(pc->cfg) <= pc_mul(pc->cfg.buckets, pc_bw(pc->cfg)) &&
+               pc_mul(pc->cfg.buckets, pc_bw(pc->cfg)) == pc_tw(pc->cfg); */
+    /* Way w of the bucket is flat entry b * ways + w. */
+    /*@ assert pc_mul(b, pc->cfg.ways) + pc->cfg.ways <= pc_entries(pc->cfg); */
+    /*@ assert pc_mul(pc_mul(b, pc->cfg.ways), pc->entry_words) == pc_mul(b, pc_bw(pc->cfg)); */
+    /*@ assert \forall integer w; 0 <= w < pc->cfg.ways ==>
+              pc_mul(pc_mul(b, pc->cfg.ways) + w, pc->entry_words) ==
+                pc_mul(pc_mul(b, pc->cfg.ways), pc->entry_words) + pc_mul(w, pc->entry_words); */
+    /*@ assert \forall integer w; 0 <= w < pc->cfg.ways ==>
+              pc_entry_ok(pc->cfg.max_depth, pc->tables + pc_mul(s, pc_tw(pc->cfg)) +
+                                             pc_mul(pc_mul(b, pc->cfg.ways) + w, pc->entry_words)); */
+    return table + (size_t)b * bucket_words;
+}
+
+/* Eviction: appends the record of e, a used entry of shard s's table about
+ * to be overwritten, to the shard's log.  Returns PROFCORE_RECORDED, or
+ * PROFCORE_RECORDED_HANDOFF when a half was published to make room, or
+ * PROFCORE_LOST with the loss counted (LOG_FULL or NOHANDOFF_FULL) when
+ * there is no room: the new sample is then dropped and e stays. */
+/*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards;
+    requires \valid_read(e + (0 .. pc->entry_words - 1));
+    requires pc_entry_ok(pc->cfg.max_depth, e) && e[PC_ENTRY_COUNT] != 0;
+    requires \separated(e + (0 .. pc->entry_words - 1), pc, pc->shards + (0 .. pc->cfg.shards - 1),
+                        pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
+    assigns pc->logs[pc_mul(s * 2, pc->cfg.log_words) .. pc_mul(s * 2 + 2, pc->cfg.log_words) - 1],
+            pc->shards[s].handoff, pc->shards[s].active, pc->shards[s].used,
+            pc->shards[s].evictions, pc->shards[s].handoffs,
+            pc->lost_samples[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL],
+            pc->lost_weight[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL];
+    ensures \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
+            \result == PROFCORE_LOST;
+    ensures \result == PROFCORE_RECORDED_HANDOFF ==> may_handoff;
+    ensures \result != PROFCORE_LOST ==>
+      pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) &&
+      pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]);
+    ensures \result == PROFCORE_LOST ==>
+      (pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) + weight) &&
+       pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL])) ||
+      (pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]) + weight) &&
+       pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL])); */
+PROFCORE_SIGNAL_SAFE static int pc_evict(profcore *pc, uint32_t s, const uint64_t *e,
+                                         uint32_t weight, bool may_handoff) {
+    uint32_t depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
+    uint32_t reason = PROFCORE_LOSS_LOG_FULL;
+    bool handed = false;
+    bool room = pc_log_reserve(pc, s, PROFCORE_RECORD_HEADER_WORDS + depth, may_handoff, &reason,
+                               &handed);
+    /*@ assert pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \at(pc->lost_weight[PROFCORE_LOSS_LOG_FULL], Pre) &&
+               pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \at(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL], Pre); */
+    if (!room) {
+        /*@ assert reason == PROFCORE_LOSS_LOG_FULL || reason == PROFCORE_LOSS_NOHANDOFF_FULL; */
+        pc_count_loss_owned(pc, reason, weight);
+        /*@ assert reason == PROFCORE_LOSS_LOG_FULL ==>
+              pc->lost_weight[PROFCORE_LOSS_LOG_FULL] ==
+                (profcore_counter)(\at(pc->lost_weight[PROFCORE_LOSS_LOG_FULL], Pre) + weight) &&
+              pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \at(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL], Pre); */
+        /*@ assert reason == PROFCORE_LOSS_NOHANDOFF_FULL ==>
+              pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] ==
+                (profcore_counter)(\at(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL], Pre) + weight) &&
+              pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \at(pc->lost_weight[PROFCORE_LOSS_LOG_FULL], Pre); */
+        return PROFCORE_LOST;
+    }
+    /* The record fits in the active half, which is one of shard s's two. */
+    /*@ assert pc->shards[s].active <= 1 &&
+               pc->shards[s].used + PROFCORE_RECORD_HEADER_WORDS + depth <= pc->cfg.log_words; */
+    /*@ assert pc_mul(s * 2, pc->cfg.log_words) <= pc_active_at(pc, s) &&
+               pc_active_at(pc, s) + PROFCORE_RECORD_HEADER_WORDS + depth <=
+                 pc_mul(s * 2 + 2, pc->cfg.log_words); */
+    pc_log_append(pc, s, e[PC_ENTRY_TAG], e[PC_ENTRY_COUNT], depth,
+                  e + PROFCORE_RECORD_HEADER_WORDS);
+    pc_counter_bump_owned(&pc->shards[s].evictions, 1u);
+    return handed ? PROFCORE_RECORDED_HANDOFF : PROFCORE_RECORDED;
+}
+
+/* The entry an add of st uses in shard s's table: the way of its bucket
+ * that holds st (*hit set), else the bucket's victim way (*hit cleared).
+ * Its own function so that the add's proof sees only where the entry lies,
+ * not the lookup's quantified facts (proved on pc_bucket_find and
+ * pc_bucket_victim). */
+/*@ requires pc_layout(pc) && s < pc->cfg.shards && pc_shard_table_ok(pc, s);
+    requires pc_stack_ok((pc_stack *)st, pc->cfg.max_depth);
+    requires \separated(st, pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1));
+    requires pc_apart(pc, (uint64_t *)st->frames, st->kept);
+    requires \valid(hit) && \separated(hit, pc, st);
+    assigns *hit;
+    ensures 0 <= pc_mul(s, pc_tw(pc->cfg)) &&
+            pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) <= pc_mul(pc->cfg.shards, pc_tw(pc->cfg));
+    ensures \subset(\result + (0 .. pc->entry_words - 1),
+                    pc->tables + (pc_mul(s, pc_tw(pc->cfg)) .. pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) - 1));
+    ensures \valid(\result + (0 .. pc->entry_words - 1));
+    ensures pc_entry_ok(pc->cfg.max_depth, \result);
+    ensures *hit != 0 ==> pc_entry_equal(\result, (pc_stack *)st);
+    ensures \separated(\result + (0 .. pc->entry_words - 1), st);
+    ensures \separated(\result + (0 .. pc->entry_words - 1), st->frames + (0 .. st->kept - 1));
+    ensures \separated(\result + (0 .. pc->entry_words - 1), pc, pc->shards + (0 .. pc->cfg.shards - 1),
+                       pc->logs + (0 .. pc_log_total(pc->cfg) - 1)); */
+PROFCORE_SIGNAL_SAFE static uint64_t *pc_table_slot(profcore *pc, uint32_t s, const pc_stack *st,
+                                                    bool *hit) {
+    uint32_t b = st->hash & (pc->cfg.buckets - 1u);
+    /*@ assert b < pc->cfg.buckets; */
+    uint64_t *bucket = pc_table_bucket(pc, s, b);
+    uint32_t way = pc_bucket_find(pc, bucket, st);
+    *hit = way < pc->cfg.ways;
+    if (!*hit) way = pc_bucket_victim(pc, bucket);
+    /*@ assert 0 <= pc_mul(way, pc->entry_words) &&
+               pc_mul(way, pc->entry_words) + pc->entry_words <= pc_bw(pc->cfg); */
+    /*@ assert pc_mul(b, pc_bw(pc->cfg)) + pc_mul(way, pc->entry_words) + pc->entry_words <= pc_tw(pc->cfg); */
+    uint64_t *e = bucket + (size_t)way * pc->entry_words;
+    /* e's words lie among all tables' words, which are apart from the rest. */
+    /*@ assert \let o = pc_mul(s, pc_tw(pc->cfg)) + pc_mul(b, pc_bw(pc->cfg)) + pc_mul(way, pc->entry_words);
+               e == pc->tables + o && 0 <= o &&
+               o + pc->entry_words <= pc_mul(pc->cfg.shards, pc_tw(pc->cfg)); */
+    return e;
+}
+
+/* Counts st into entry e of shard s's table (found by pc_table_slot): adds
+ * the weight to e on a hit; on a miss, or a hit whose count would
+ * overflow, evicts e if it is used and fills it with st.  Returns the
+ * outcome; on PROFCORE_LOST (no log room for the eviction, loss counted)
+ * e is left as it was. */
+/*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards;
+    requires pc_stack_ok((pc_stack *)st, pc->cfg.max_depth);
+    requires \valid(e + (0 .. pc->entry_words - 1)) && pc_entry_ok(pc->cfg.max_depth, e);
+    requires \separated(e + (0 .. pc->entry_words - 1), st);
+    requires \separated(e + (0 .. pc->entry_words - 1), st->frames + (0 .. st->kept - 1));
+    requires \separated(e + (0 .. pc->entry_words - 1), pc, pc->shards + (0 .. pc->cfg.shards - 1),
+                        pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
+    requires \separated(st, st->frames + (0 .. st->kept - 1));
+    requires \separated(st, pc, pc->shards + (0 .. pc->cfg.shards - 1),
+                        pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
+    requires weight >= 1;
+    assigns e[0 .. pc->entry_words - 1],
+            pc->logs[pc_mul(s * 2, pc->cfg.log_words) .. pc_mul(s * 2 + 2, pc->cfg.log_words) - 1],
+            pc->shards[s].handoff, pc->shards[s].active, pc->shards[s].used,
+            pc->shards[s].evictions, pc->shards[s].handoffs,
+            pc->lost_samples[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL],
+            pc->lost_weight[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL];
+    ensures \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
+            \result == PROFCORE_LOST;
+    ensures \result == PROFCORE_RECORDED_HANDOFF ==> may_handoff;
+    ensures \result != PROFCORE_LOST ==>
+      pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) &&
+      pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]);
+    ensures \result == PROFCORE_LOST ==>
+      (pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) + weight) &&
+       pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL])) ||
+      (pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]) + weight) &&
+       pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL])); */
+PROFCORE_SIGNAL_SAFE static int pc_table_put(profcore *pc, uint32_t s, uint64_t *e, bool hit,
+                                             const pc_stack *st, uint32_t weight,
+                                             bool may_handoff) {
+    if (hit && e[PC_ENTRY_COUNT] <= UINT64_MAX - weight) {
+        e[PC_ENTRY_COUNT] += weight; /* owned: plain (I4) */
+        return PROFCORE_RECORDED;
+    }
+    int outcome = PROFCORE_RECORDED;
+    if (e[PC_ENTRY_COUNT] != 0) {
+        outcome = pc_evict(pc, s, e, weight, may_handoff);
+        if (outcome == PROFCORE_LOST) return outcome;
+    }
+    pc_entry_fill(e, st, weight);
+    return outcome;
+}
+
+/* The shard's recorded counters, once a sample is in its table. */
+/*@ requires \valid(sh);
+    assigns sh->recorded_samples, sh->recorded_weight, sh->truncated;
+    ensures sh->recorded_weight == (profcore_counter)(\old(sh->recorded_weight) + weight); */
+PROFCORE_SIGNAL_SAFE static void pc_count_recorded(struct profcore_shard *sh, uint32_t weight,
+                                                   bool truncated) {
+    pc_counter_bump_owned(&sh->recorded_samples, 1u);
+    pc_counter_bump_owned(&sh->recorded_weight, weight);
+    if (truncated) pc_counter_bump_owned(&sh->truncated, 1u);
+}
+
 /* The body of an add, with shard `s` held.  Returns the outcome; a loss is
  * counted here, while the shard is still held. */
 /* Contract: the sample ends in exactly one place: the shard's recorded
  * counters grew by the weight (a count grew, or an entry was filled, after
  * appending the victim's record when it held one), or one loss counter
  * (LOG_FULL or NOHANDOFF_FULL) grew by the weight. */
-/*@ requires pc_valid(pc) && s < pc->cfg.shards;
+/*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards && pc_shard_table_ok(pc, s);
     requires pc_stack_ok((pc_stack *)st, pc->cfg.max_depth);
     requires \separated(st, pc, pc->shards + (0 .. pc->cfg.shards - 1),
                         pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1),
                         pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
     requires pc_apart(pc, (uint64_t *)st->frames, st->kept);
+    requires \separated(st, st->frames + (0 .. st->kept - 1));
     requires weight >= 1;
     assigns pc->tables[pc_mul(s, pc_tw(pc->cfg)) .. pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) - 1],
-            pc->logs[pc_mul(s * 2, pc->cfg.log_words) .. pc_mul(s * 2, pc->cfg.log_words) + 2 * pc->cfg.log_words - 1],
+            pc->logs[pc_mul(s * 2, pc->cfg.log_words) .. pc_mul(s * 2 + 2, pc->cfg.log_words) - 1],
             pc->shards[s].handoff, pc->shards[s].active, pc->shards[s].used,
             pc->shards[s].recorded_samples, pc->shards[s].recorded_weight,
             pc->shards[s].evictions, pc->shards[s].handoffs, pc->shards[s].truncated,
@@ -1230,53 +1421,24 @@ PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_victim(const profcore *pc, const 
 PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, const pc_stack *st,
                                              uint32_t weight, bool may_handoff) {
     struct profcore_shard *sh = &pc->shards[s];
-    uint64_t *table = pc_shard_table(pc, s);
-    uint32_t b = st->hash & (pc->cfg.buckets - 1u);
-    size_t bucket_words = (size_t)pc->cfg.ways * pc->entry_words;
-    /*@ assert bucket_in_range: b < pc->cfg.buckets; */
-    /*@ assert ew_def: pc->entry_words == pc_ew(pc->cfg); */
-    /*@ assert bw_def: pc_bw(pc->cfg) == pc_mul(pc->cfg.ways, pc->entry_words) <= 65728; */
-    /*@ assert bucket_words_def: bucket_words == pc_mul(pc->cfg.ways, pc->entry_words); */
-    /*@ assert bucket_fits: 0 <= pc_mul(b, pc_bw(pc->cfg)) &&
-                            pc_mul(b, pc_bw(pc->cfg)) + pc_bw(pc->cfg) <= pc_tw(pc->cfg); */
-    /*@ assert bucket_offset: (size_t)b * bucket_words == pc_mul(b, pc_bw(pc->cfg)); */
-    uint64_t *bucket = table + (size_t)b * bucket_words;
-    /*@ assert \valid(bucket + (0 .. pc_bw(pc->cfg) - 1)); */
-    uint32_t way = pc_bucket_find(pc, bucket, st);
-    bool hit = way < pc->cfg.ways;
-    if (!hit) way = pc_bucket_victim(pc, bucket);
-    /*@ assert way_fits: 0 <= pc_mul(way, pc->entry_words) &&
-                 pc_mul(way, pc->entry_words) + pc->entry_words <= pc_bw(pc->cfg); */
-    uint64_t *e = bucket + (size_t)way * pc->entry_words;
-    /* Entry (b, way) is flat entry b * ways + way of the shard's table,
-     * which pc_tables_ok describes. */
-    /*@ assert flat_entry: pc_mul(b, pc->cfg.ways) + way < pc_entries(pc->cfg) &&
-          e == pc->tables + pc_mul(s, pc_tw(pc->cfg)) +
-               pc_mul(pc_mul(b, pc->cfg.ways) + way, pc->entry_words); */
-    bool handed = false;
-    if (hit && e[PC_ENTRY_COUNT] <= UINT64_MAX - weight) {
-        e[PC_ENTRY_COUNT] += weight; /* owned: plain (I4) */
-    } else {
-        /* Miss, or a hit whose count would overflow: that way is the victim. */
-        /*@ assert pc_entry_ok(pc->cfg.max_depth, e); */
-        if (e[PC_ENTRY_COUNT] != 0) {
-            uint32_t depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
-            uint32_t reason = PROFCORE_LOSS_LOG_FULL;
-            if (!pc_log_reserve(pc, s, PROFCORE_RECORD_HEADER_WORDS + depth, may_handoff, &reason,
-                                &handed)) {
-                pc_count_loss_owned(pc, reason, weight);
-                return PROFCORE_LOST;
-            }
-            pc_log_append(pc, s, e[PC_ENTRY_TAG], e[PC_ENTRY_COUNT], depth,
-                          e + PROFCORE_RECORD_HEADER_WORDS);
-            pc_counter_bump_owned(&sh->evictions, 1u);
-        }
-        pc_entry_fill(e, st, weight);
-    }
-    pc_counter_bump_owned(&sh->recorded_samples, 1u);
-    pc_counter_bump_owned(&sh->recorded_weight, weight);
-    if (st->truncated) pc_counter_bump_owned(&sh->truncated, 1u);
-    return handed ? PROFCORE_RECORDED_HANDOFF : PROFCORE_RECORDED;
+    /*@ assert \valid(sh) && \separated(sh, st, pc); */
+    /* What pc_table_put may write (e, the shard's two log halves, the loss
+     * counters) leaves the shard's recorded counters alone. */
+    /*@ assert pc_mul(s * 2 + 2, pc->cfg.log_words) <= pc_log_total(pc->cfg); */
+    /*@ assert \separated(&sh->recorded_weight,
+                          pc->logs + (pc_mul(s * 2, pc->cfg.log_words) .. pc_mul(s * 2 + 2, pc->cfg.log_words) - 1)); */
+    /*@ assert \separated(&sh->recorded_weight, &pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
+                          &pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1]); */
+    bool hit;
+    uint64_t *e = pc_table_slot(pc, s, st, &hit);
+    /*@ assert \separated(e + (0 .. pc->entry_words - 1), sh); */
+    /*@ assert \separated(e + (0 .. pc->entry_words - 1), &pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1]); */
+    /*@ assert \separated(&sh->recorded_weight, e + (0 .. pc->entry_words - 1)); */
+    int outcome = pc_table_put(pc, s, e, hit, st, weight, may_handoff);
+    /*@ assert pc->shards[s].recorded_weight == \at(pc->shards[s].recorded_weight, Pre); */
+    if (outcome == PROFCORE_LOST) return outcome;
+    pc_count_recorded(sh, weight, st->truncated);
+    return outcome;
 }
 
 /*@ requires pc == \null || \valid_read(&pc->magic);
