@@ -808,50 +808,56 @@ typedef struct pc_stack {
 } pc_stack;
 
 /*@ // A checked stack: depth within the configuration, the kept frames readable.
-    predicate pc_stack_ok{L}(pc_stack *st, integer max_depth) =
-      \valid_read(st) && 1 <= st->depth <= max_depth &&
-      (st->truncated != 0 ? st->kept == st->depth - 1 : st->kept == st->depth) &&
-      \valid_read(st->frames + (0 .. st->kept - 1));
+    predicate pc_stack_ok{L}(pc_stack st, integer max_depth) =
+      1 <= st.depth <= max_depth &&
+      (st.truncated != 0 ? st.kept == st.depth - 1 : st.kept == st.depth) &&
+      \valid_read(st.frames + (0 .. st.kept - 1));
     // Entry e holds exactly the stack st (what pc_entry_matches decides).
-    predicate pc_entry_equal{L}(uint64_t *e, pc_stack *st) =
+    predicate pc_entry_equal{L}(uint64_t *e, pc_stack st) =
       e[PC_ENTRY_COUNT] != 0 &&
-      e[PC_ENTRY_META] == (((uint64_t)st->hash << 32) | st->depth) &&
-      e[PC_ENTRY_TAG] == st->tag &&
-      (\forall integer i; 0 <= i < st->kept ==>
-         e[PROFCORE_RECORD_HEADER_WORDS + i] == (uint64_t)st->frames[i]) &&
-      (st->truncated == 0 || e[PROFCORE_RECORD_HEADER_WORDS + st->kept] == PROFCORE_FRAME_TRUNCATED);
+      e[PC_ENTRY_META] == (((uint64_t)st.hash << 32) | st.depth) &&
+      e[PC_ENTRY_TAG] == st.tag &&
+      (\forall integer i; 0 <= i < st.kept ==>
+         e[PROFCORE_RECORD_HEADER_WORDS + i] == (uint64_t)st.frames[i]) &&
+      (st.truncated == 0 || e[PROFCORE_RECORD_HEADER_WORDS + st.kept] == PROFCORE_FRAME_TRUNCATED);
 */
 
-/* Checks the caller's input and fills `st`.  Returns false (invalid) for
+/* Checks the caller's input and returns its stack, by value: a stack the
+ * proofs see as a logic value, not as memory that every table fact would
+ * need an argument to survive the writes of.  Returns depth 0 (invalid) for
  * NULL frames, depth 0, weight 0 or a reserved frame value. */
 /*@ requires \valid_read(pc) && pc_cfg_valid(pc->cfg);
-    requires \valid(st) && \separated(st, pc);
     requires frames != \null ==> \valid_read(frames + (0 .. depth - 1));
-    assigns *st;
-    ensures \result != 0 ==> pc_stack_ok(st, pc->cfg.max_depth);
-    ensures \result != 0 ==> st->tag == tag && st->frames == frames;
-    ensures \result != 0 ==> (st->truncated != 0 <==> depth > pc->cfg.max_depth);
-    ensures frames == \null || depth == 0 || weight == 0 ==> \result == 0; */
-PROFCORE_SIGNAL_SAFE static bool pc_stack_make(const profcore *pc, uint64_t tag,
-                                               const uintptr_t *frames, uint32_t depth,
-                                               uint32_t weight, pc_stack *st) {
-    if (frames == NULL || depth == 0 || weight == 0) return false;
-    st->tag = tag;
-    st->frames = frames;
-    st->truncated = depth > pc->cfg.max_depth;
-    st->depth = st->truncated ? pc->cfg.max_depth : depth;
-    st->kept = st->truncated ? st->depth - 1u : st->depth;
+    assigns \nothing;
+    ensures \result.depth != 0 ==> pc_stack_ok(\result, pc->cfg.max_depth);
+    ensures \result.depth != 0 ==> \result.tag == tag && \result.frames == frames &&
+                                  \result.kept <= depth;
+    ensures \result.depth != 0 ==> (\result.truncated != 0 <==> depth > pc->cfg.max_depth);
+    ensures frames == \null || depth == 0 || weight == 0 ==> \result.depth == 0; */
+PROFCORE_SIGNAL_SAFE static pc_stack pc_stack_make(const profcore *pc, uint64_t tag,
+                                                   const uintptr_t *frames, uint32_t depth,
+                                                   uint32_t weight) {
+    pc_stack st = {0, NULL, 0, 0, false, 0}; /* depth 0: invalid */
+    if (frames == NULL || depth == 0 || weight == 0) return st;
+    bool truncated = depth > pc->cfg.max_depth;
+    uint32_t stored = truncated ? pc->cfg.max_depth : depth;
+    uint32_t kept = truncated ? stored - 1u : stored;
     uint32_t h = pc_fold(tag);
-    /*@ loop invariant 0 <= i <= st->kept;
+    /*@ loop invariant 0 <= i <= kept;
         loop assigns i, h;
-        loop variant st->kept - i; */
-    for (uint32_t i = 0; i < st->kept; i++) {
-        if ((uint64_t)frames[i] < PROFCORE_FRAME_RESERVED_END) return false;
+        loop variant kept - i; */
+    for (uint32_t i = 0; i < kept; i++) {
+        if ((uint64_t)frames[i] < PROFCORE_FRAME_RESERVED_END) return st;
         h = pc_rotl5(h) ^ pc_fold((uint64_t)frames[i]);
     }
-    if (st->truncated) h = pc_rotl5(h) ^ pc_fold(PROFCORE_FRAME_TRUNCATED);
-    st->hash = pc_finish(h ^ st->depth);
-    return true;
+    if (truncated) h = pc_rotl5(h) ^ pc_fold(PROFCORE_FRAME_TRUNCATED);
+    st.tag = tag;
+    st.frames = frames;
+    st.depth = stored;
+    st.kept = kept;
+    st.truncated = truncated;
+    st.hash = pc_finish(h ^ stored);
+    return st;
 }
 
 /* ---- shard ownership -------------------------------------------------------
@@ -1077,47 +1083,47 @@ PROFCORE_SIGNAL_SAFE static bool pc_log_reserve(profcore *pc, uint32_t s, uint32
 }
 
 /* ---- the table -------------------------------------------------------------- */
-/*@ requires pc_stack_ok((pc_stack *)st, st->depth);
-    requires \valid_read(e + (0 .. PROFCORE_RECORD_HEADER_WORDS + st->depth - 1));
+/*@ requires pc_stack_ok(st, st.depth);
+    requires \valid_read(e + (0 .. PROFCORE_RECORD_HEADER_WORDS + st.depth - 1));
     assigns \nothing;
-    ensures \result != 0 <==> pc_entry_equal((uint64_t *)e, (pc_stack *)st); */
-PROFCORE_SIGNAL_SAFE static bool pc_entry_matches(const uint64_t *e, const pc_stack *st) {
+    ensures \result != 0 <==> pc_entry_equal((uint64_t *)e, st); */
+PROFCORE_SIGNAL_SAFE static bool pc_entry_matches(const uint64_t *e, pc_stack st) {
     if (e[PC_ENTRY_COUNT] == 0) return false;
-    if (e[PC_ENTRY_META] != (((uint64_t)st->hash << 32) | st->depth)) return false;
-    if (e[PC_ENTRY_TAG] != st->tag) return false;
+    if (e[PC_ENTRY_META] != (((uint64_t)st.hash << 32) | st.depth)) return false;
+    if (e[PC_ENTRY_TAG] != st.tag) return false;
     const uint64_t *f = e + PROFCORE_RECORD_HEADER_WORDS;
-    /*@ loop invariant 0 <= i <= st->kept;
-        loop invariant \forall integer k; 0 <= k < i ==> f[k] == (uint64_t)st->frames[k];
+    /*@ loop invariant 0 <= i <= st.kept;
+        loop invariant \forall integer k; 0 <= k < i ==> f[k] == (uint64_t)st.frames[k];
         loop assigns i;
-        loop variant st->kept - i; */
-    for (uint32_t i = 0; i < st->kept; i++)
-        if (f[i] != (uint64_t)st->frames[i]) return false;
+        loop variant st.kept - i; */
+    for (uint32_t i = 0; i < st.kept; i++)
+        if (f[i] != (uint64_t)st.frames[i]) return false;
     /* Equal metadata means equal depth, so a truncated entry's last slot
      * holds the marker exactly when st's does. */
-    return !st->truncated || f[st->kept] == PROFCORE_FRAME_TRUNCATED;
+    return !st.truncated || f[st.kept] == PROFCORE_FRAME_TRUNCATED;
 }
 
-/*@ requires pc_stack_ok((pc_stack *)st, st->depth);
-    requires \valid(e + (0 .. PROFCORE_RECORD_HEADER_WORDS + st->depth - 1));
-    requires \separated(e + (0 .. PROFCORE_RECORD_HEADER_WORDS + st->depth - 1), st,
-                        st->frames + (0 .. st->kept - 1));
-    assigns e[0 .. PROFCORE_RECORD_HEADER_WORDS + st->depth - 1];
+/*@ requires pc_stack_ok(st, st.depth);
+    requires \valid(e + (0 .. PROFCORE_RECORD_HEADER_WORDS + st.depth - 1));
+    requires \separated(e + (0 .. PROFCORE_RECORD_HEADER_WORDS + st.depth - 1),
+                        st.frames + (0 .. st.kept - 1));
+    assigns e[0 .. PROFCORE_RECORD_HEADER_WORDS + st.depth - 1];
     ensures e[PC_ENTRY_COUNT] == weight;
-    ensures weight != 0 ==> pc_entry_equal(e, (pc_stack *)st); */
-PROFCORE_SIGNAL_SAFE static void pc_entry_fill(uint64_t *e, const pc_stack *st, uint32_t weight) {
+    ensures weight != 0 ==> pc_entry_equal(e, st); */
+PROFCORE_SIGNAL_SAFE static void pc_entry_fill(uint64_t *e, pc_stack st, uint32_t weight) {
     uint64_t *f = e + PROFCORE_RECORD_HEADER_WORDS;
-    /*@ loop invariant 0 <= i <= st->kept;
-        loop invariant \forall integer k; 0 <= k < i ==> f[k] == (uint64_t)st->frames[k];
-        loop assigns i, f[0 .. st->kept - 1];
-        loop variant st->kept - i; */
-    for (uint32_t i = 0; i < st->kept; i++) {
-        uint64_t v = (uint64_t)st->frames[i];
+    /*@ loop invariant 0 <= i <= st.kept;
+        loop invariant \forall integer k; 0 <= k < i ==> f[k] == (uint64_t)st.frames[k];
+        loop assigns i, f[0 .. st.kept - 1];
+        loop variant st.kept - i; */
+    for (uint32_t i = 0; i < st.kept; i++) {
+        uint64_t v = (uint64_t)st.frames[i];
         PROFCORE_OPAQUE(v);
         f[i] = v;
     }
-    if (st->truncated) f[st->kept] = PROFCORE_FRAME_TRUNCATED;
-    e[PC_ENTRY_TAG] = st->tag;
-    e[PC_ENTRY_META] = ((uint64_t)st->hash << 32) | st->depth;
+    if (st.truncated) f[st.kept] = PROFCORE_FRAME_TRUNCATED;
+    e[PC_ENTRY_TAG] = st.tag;
+    e[PC_ENTRY_META] = ((uint64_t)st.hash << 32) | st.depth;
     e[PC_ENTRY_COUNT] = weight;
 }
 
@@ -1127,20 +1133,20 @@ PROFCORE_SIGNAL_SAFE static void pc_entry_fill(uint64_t *e, const pc_stack *st, 
 /* Contract: finds the first way equal to st; `ways` iff no way is equal. */
 /*@ requires \valid_read(pc) && pc_cfg_valid(pc->cfg);
     requires pc->entry_words == PROFCORE_RECORD_HEADER_WORDS + pc->cfg.max_depth;
-    requires pc_stack_ok((pc_stack *)st, pc->cfg.max_depth);
+    requires pc_stack_ok(st, pc->cfg.max_depth);
     requires \valid_read(bucket + (0 .. pc_bw(pc->cfg) - 1));
     assigns \nothing;
     ensures \result <= pc->cfg.ways;
     ensures \result < pc->cfg.ways ==>
-              pc_entry_equal((uint64_t *)bucket + pc_mul(\result, pc->entry_words), (pc_stack *)st);
+              pc_entry_equal((uint64_t *)bucket + pc_mul(\result, pc->entry_words), st);
     ensures \forall integer w; 0 <= w < \result ==>
-              !pc_entry_equal((uint64_t *)bucket + pc_mul(w, pc->entry_words), (pc_stack *)st); */
+              !pc_entry_equal((uint64_t *)bucket + pc_mul(w, pc->entry_words), st); */
 PROFCORE_SIGNAL_SAFE static uint32_t pc_bucket_find(const profcore *pc, const uint64_t *bucket,
-                                                    const pc_stack *st) {
+                                                    pc_stack st) {
     uint32_t w = 0;
     /*@ loop invariant 0 <= w <= pc->cfg.ways;
         loop invariant \forall integer k; 0 <= k < w ==>
-          !pc_entry_equal((uint64_t *)bucket + pc_mul(k, pc->entry_words), (pc_stack *)st);
+          !pc_entry_equal((uint64_t *)bucket + pc_mul(k, pc->entry_words), st);
         loop assigns w;
         loop variant pc->cfg.ways - w; */
     for (; w < pc->cfg.ways; w++) {
@@ -1289,10 +1295,9 @@ PROFCORE_SIGNAL_SAFE static int pc_evict(profcore *pc, uint32_t s, const uint64_
  * not the lookup's quantified facts (proved on pc_bucket_find and
  * pc_bucket_victim). */
 /*@ requires pc_layout(pc) && s < pc->cfg.shards && pc_shard_table_ok(pc, s);
-    requires pc_stack_ok((pc_stack *)st, pc->cfg.max_depth);
-    requires \separated(st, pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1));
-    requires pc_apart(pc, (uint64_t *)st->frames, st->kept);
-    requires \valid(hit) && \separated(hit, pc, st);
+    requires pc_stack_ok(st, pc->cfg.max_depth);
+    requires pc_apart(pc, (uint64_t *)st.frames, st.kept);
+    requires \valid(hit) && \separated(hit, pc);
     assigns *hit;
     ensures 0 <= pc_mul(s, pc_tw(pc->cfg)) &&
             pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) <= pc_mul(pc->cfg.shards, pc_tw(pc->cfg));
@@ -1300,14 +1305,13 @@ PROFCORE_SIGNAL_SAFE static int pc_evict(profcore *pc, uint32_t s, const uint64_
                     pc->tables + (pc_mul(s, pc_tw(pc->cfg)) .. pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) - 1));
     ensures \valid(\result + (0 .. pc->entry_words - 1));
     ensures pc_entry_ok(pc->cfg.max_depth, \result);
-    ensures *hit != 0 ==> pc_entry_equal(\result, (pc_stack *)st);
-    ensures \separated(\result + (0 .. pc->entry_words - 1), st);
-    ensures \separated(\result + (0 .. pc->entry_words - 1), st->frames + (0 .. st->kept - 1));
+    ensures *hit != 0 ==> pc_entry_equal(\result, st);
+    ensures \separated(\result + (0 .. pc->entry_words - 1), st.frames + (0 .. st.kept - 1));
     ensures \separated(\result + (0 .. pc->entry_words - 1), pc, pc->shards + (0 .. pc->cfg.shards - 1),
                        pc->logs + (0 .. pc_log_total(pc->cfg) - 1)); */
-PROFCORE_SIGNAL_SAFE static uint64_t *pc_table_slot(profcore *pc, uint32_t s, const pc_stack *st,
+PROFCORE_SIGNAL_SAFE static uint64_t *pc_table_slot(profcore *pc, uint32_t s, pc_stack st,
                                                     bool *hit) {
-    uint32_t b = st->hash & (pc->cfg.buckets - 1u);
+    uint32_t b = st.hash & (pc->cfg.buckets - 1u);
     /*@ assert b < pc->cfg.buckets; */
     uint64_t *bucket = pc_table_bucket(pc, s, b);
     uint32_t way = pc_bucket_find(pc, bucket, st);
@@ -1330,14 +1334,10 @@ PROFCORE_SIGNAL_SAFE static uint64_t *pc_table_slot(profcore *pc, uint32_t s, co
  * outcome; on PROFCORE_LOST (no log room for the eviction, loss counted)
  * e is left as it was. */
 /*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards;
-    requires pc_stack_ok((pc_stack *)st, pc->cfg.max_depth);
+    requires pc_stack_ok(st, pc->cfg.max_depth);
     requires \valid(e + (0 .. pc->entry_words - 1)) && pc_entry_ok(pc->cfg.max_depth, e);
-    requires \separated(e + (0 .. pc->entry_words - 1), st);
-    requires \separated(e + (0 .. pc->entry_words - 1), st->frames + (0 .. st->kept - 1));
+    requires \separated(e + (0 .. pc->entry_words - 1), st.frames + (0 .. st.kept - 1));
     requires \separated(e + (0 .. pc->entry_words - 1), pc, pc->shards + (0 .. pc->cfg.shards - 1),
-                        pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
-    requires \separated(st, st->frames + (0 .. st->kept - 1));
-    requires \separated(st, pc, pc->shards + (0 .. pc->cfg.shards - 1),
                         pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
     requires weight >= 1;
     assigns e[0 .. pc->entry_words - 1],
@@ -1358,7 +1358,7 @@ PROFCORE_SIGNAL_SAFE static uint64_t *pc_table_slot(profcore *pc, uint32_t s, co
       (pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]) + weight) &&
        pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL])); */
 PROFCORE_SIGNAL_SAFE static int pc_table_put(profcore *pc, uint32_t s, uint64_t *e, bool hit,
-                                             const pc_stack *st, uint32_t weight,
+                                             pc_stack st, uint32_t weight,
                                              bool may_handoff) {
     if (hit && e[PC_ENTRY_COUNT] <= UINT64_MAX - weight) {
         e[PC_ENTRY_COUNT] += weight; /* owned: plain (I4) */
@@ -1391,12 +1391,8 @@ PROFCORE_SIGNAL_SAFE static void pc_count_recorded(struct profcore_shard *sh, ui
  * appending the victim's record when it held one), or one loss counter
  * (LOG_FULL or NOHANDOFF_FULL) grew by the weight. */
 /*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards && pc_shard_table_ok(pc, s);
-    requires pc_stack_ok((pc_stack *)st, pc->cfg.max_depth);
-    requires \separated(st, pc, pc->shards + (0 .. pc->cfg.shards - 1),
-                        pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1),
-                        pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
-    requires pc_apart(pc, (uint64_t *)st->frames, st->kept);
-    requires \separated(st, st->frames + (0 .. st->kept - 1));
+    requires pc_stack_ok(st, pc->cfg.max_depth);
+    requires pc_apart(pc, (uint64_t *)st.frames, st.kept);
     requires weight >= 1;
     assigns pc->tables[pc_mul(s, pc_tw(pc->cfg)) .. pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) - 1],
             pc->logs[pc_mul(s * 2, pc->cfg.log_words) .. pc_mul(s * 2 + 2, pc->cfg.log_words) - 1],
@@ -1418,10 +1414,10 @@ PROFCORE_SIGNAL_SAFE static void pc_count_recorded(struct profcore_shard *sh, ui
         pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL])) ||
        (pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]) + weight) &&
         pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]))); */
-PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, const pc_stack *st,
+PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, pc_stack st,
                                              uint32_t weight, bool may_handoff) {
     struct profcore_shard *sh = &pc->shards[s];
-    /*@ assert \valid(sh) && \separated(sh, st, pc); */
+    /*@ assert \valid(sh) && \separated(sh, pc); */
     /* What pc_table_put may write (e, the shard's two log halves, the loss
      * counters) leaves the shard's recorded counters alone. */
     /*@ assert pc_mul(s * 2 + 2, pc->cfg.log_words) <= pc_log_total(pc->cfg); */
@@ -1437,9 +1433,45 @@ PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, const pc_
     int outcome = pc_table_put(pc, s, e, hit, st, weight, may_handoff);
     /*@ assert pc->shards[s].recorded_weight == \at(pc->shards[s].recorded_weight, Pre); */
     if (outcome == PROFCORE_LOST) return outcome;
-    pc_count_recorded(sh, weight, st->truncated);
+    pc_count_recorded(sh, weight, st.truncated);
     return outcome;
 }
+
+/* The contract of an add, shared by pc_add, profcore_add and
+ * profcore_add_nohandoff (ACSL only: Frama-C preprocesses annotations, the
+ * compilers never expand it).  The shard words are listed field by field
+ * (every field but the padding): the owner CAS loop's `assigns` then
+ * matches them one to one, where an inclusion in whole structs left the
+ * provers an arithmetic-only existential they do not instantiate. */
+#define PC_ADD_CONTRACT \
+    requires pc_handle_arg(pc); \
+    requires pc != \null && pc->magic == PROFCORE_MAGIC ==> pc->loss_inflight < 4294967295; \
+    requires frames == \null || \valid_read(frames + (0 .. depth - 1)); \
+    requires pc != \null && pc->magic == PROFCORE_MAGIC && frames != \null ==> \
+             pc_apart(pc, (uint64_t *)frames, depth); \
+    assigns pc->shards[0 .. pc->cfg.shards - 1].owner, \
+            pc->shards[0 .. pc->cfg.shards - 1].handoff, \
+            pc->shards[0 .. pc->cfg.shards - 1].active, \
+            pc->shards[0 .. pc->cfg.shards - 1].used, \
+            pc->shards[0 .. pc->cfg.shards - 1].recorded_samples, \
+            pc->shards[0 .. pc->cfg.shards - 1].recorded_weight, \
+            pc->shards[0 .. pc->cfg.shards - 1].evictions, \
+            pc->shards[0 .. pc->cfg.shards - 1].handoffs, \
+            pc->shards[0 .. pc->cfg.shards - 1].truncated, \
+            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1], \
+            pc->logs[0 .. pc_log_total(pc->cfg) - 1], \
+            pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1], \
+            pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1], \
+            pc->rejected_samples, pc->rejected_weight; \
+    ensures pc == \null ==> \result == PROFCORE_E_NULL; \
+    ensures \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT || \
+            \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF || \
+            \result == PROFCORE_LOST || \result == PROFCORE_REJECTED; \
+    ensures \result == PROFCORE_REJECTED ==> \
+      pc->rejected_weight == (profcore_counter)(\old(pc->rejected_weight) + weight); \
+    ensures \result != PROFCORE_REJECTED ==> pc->rejected_weight == \old(pc->rejected_weight); \
+    ensures \result == PROFCORE_LOST ==> \exists integer r; 0 <= r < PROFCORE_LOSS_REASONS && \
+      pc->lost_weight[r] == (profcore_counter)(\old(pc->lost_weight[r]) + weight);
 
 /*@ requires pc == \null || \valid_read(&pc->magic);
     assigns \nothing;
@@ -1448,26 +1480,7 @@ PROFCORE_SIGNAL_SAFE static bool pc_handle_ok(const profcore *pc) {
     return pc != NULL && pc->magic == PROFCORE_MAGIC;
 }
 
-/*@ requires pc_handle_arg(pc);
-    requires pc != \null && pc->magic == PROFCORE_MAGIC ==> pc->loss_inflight < 4294967295;
-    requires frames == \null || \valid_read(frames + (0 .. depth - 1));
-    requires pc != \null && pc->magic == PROFCORE_MAGIC && frames != \null ==>
-             pc_apart(pc, (uint64_t *)frames, depth);
-    assigns pc->shards[0 .. pc->cfg.shards - 1],
-            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
-            pc->logs[0 .. pc_log_total(pc->cfg) - 1],
-            pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
-            pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
-            pc->rejected_samples, pc->rejected_weight;
-    ensures pc == \null ==> \result == PROFCORE_E_NULL;
-    ensures \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT ||
-            \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
-            \result == PROFCORE_LOST || \result == PROFCORE_REJECTED;
-    ensures \result == PROFCORE_REJECTED ==>
-      pc->rejected_weight == (profcore_counter)(\old(pc->rejected_weight) + weight);
-    ensures \result != PROFCORE_REJECTED ==> pc->rejected_weight == \old(pc->rejected_weight);
-    ensures \result == PROFCORE_LOST ==> \exists integer r; 0 <= r < PROFCORE_LOSS_REASONS &&
-      pc->lost_weight[r] == (profcore_counter)(\old(pc->lost_weight[r]) + weight);
+/*@ PC_ADD_CONTRACT
     ensures \result == PROFCORE_RECORDED_HANDOFF ==> may_handoff; */
 PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr_t *frames,
                                        uint32_t depth, uint32_t weight, uint32_t hint,
@@ -1481,19 +1494,34 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
      * after the CAS below stays: it is the handshake for adds already past
      * this point. */
     if (pc_load_seqcst_u32(&pc->state) != PC_STATE_RUNNING) return pc_count_rejected(pc, weight);
-    pc_stack st;
-    if (!pc_stack_make(pc, tag, frames, depth, weight, &st))
-        return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
-    uint32_t mask = pc->cfg.shards - 1u;
-    /*@ loop invariant 0 <= i <= pc->cfg.shards;
-        loop invariant pc_valid(pc);
-        loop assigns i, pc->shards[0 .. pc->cfg.shards - 1].owner;
-        loop variant pc->cfg.shards - i; */
-    for (uint32_t i = 0; i < pc->cfg.shards; i++) {
+    pc_stack st = pc_stack_make(pc, tag, frames, depth, weight);
+    if (st.depth == 0) return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
+    /*@ assert stack_apart: pc_apart(pc, (uint64_t *)st.frames, st.kept); */
+    uint32_t shards = pc->cfg.shards; /* a local bound, as in profcore_drain */
+    uint32_t mask = shards - 1u;
+    /*@ loop invariant 0 <= i <= shards;
+        loop invariant add_header: pc_same_header{Pre, Here}(pc) && pc->cfg.shards == shards;
+        loop invariant add_layout: pc_layout(pc);
+        loop invariant add_shards: pc_shards_ok(pc);
+        loop invariant add_tables: pc_tables_ok(pc);
+        loop invariant add_apart: pc_apart(pc, (uint64_t *)st.frames, st.kept);
+        loop invariant add_rejected: pc->rejected_weight == \at(pc->rejected_weight, Pre);
+        loop assigns i, pc->shards[0 .. shards - 1].owner;
+        loop variant shards - i; */
+    for (uint32_t i = 0; i < shards; i++) {
         /* Widened so hint + i cannot wrap (the proofs check unsigned
          * overflow); the mask keeps the same low bits either way. */
         uint32_t s = (uint32_t)(((uint64_t)hint + i) & mask);
         /*@ assert s < pc->cfg.shards; */
+        /* Shard s's table and log halves lie inside all tables and logs. */
+        /*@ assert shard_table_in: 0 <= pc_mul(s, pc_tw(pc->cfg)) &&
+              pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) <= pc_mul(pc->cfg.shards, pc_tw(pc->cfg)); */
+        /*@ assert shard_logs_in: 0 <= pc_mul(s * 2, pc->cfg.log_words) &&
+              pc_mul(s * 2, pc->cfg.log_words) <= pc_mul(s * 2 + 2, pc->cfg.log_words) &&
+              pc_mul(s * 2 + 2, pc->cfg.log_words) <= pc_log_total(pc->cfg); */
+        /*@ assert rejected_apart: \separated(&pc->rejected_weight,
+              pc->tables + (pc_mul(s, pc_tw(pc->cfg)) .. pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) - 1),
+              pc->logs + (pc_mul(s * 2, pc->cfg.log_words) .. pc_mul(s * 2 + 2, pc->cfg.log_words) - 1)); */
         struct profcore_shard *sh = &pc->shards[s];
         if (!pc_shard_try_acquire(sh, PC_OWNER_WRITER)) continue;
         int outcome;
@@ -1503,60 +1531,21 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
             pc_shard_release(sh);
             return pc_count_rejected(pc, weight);
         }
-        outcome = pc_add_owned(pc, s, &st, weight, may_handoff);
+        outcome = pc_add_owned(pc, s, st, weight, may_handoff);
         pc_shard_release(sh);
         return outcome;
     }
     return pc_count_loss_unowned(pc, PROFCORE_LOSS_CONTENDED, weight);
 }
 
-/*@ requires pc_handle_arg(pc);
-    requires pc != \null && pc->magic == PROFCORE_MAGIC ==> pc->loss_inflight < 4294967295;
-    requires frames == \null || \valid_read(frames + (0 .. depth - 1));
-    requires pc != \null && pc->magic == PROFCORE_MAGIC && frames != \null ==>
-             pc_apart(pc, (uint64_t *)frames, depth);
-    assigns pc->shards[0 .. pc->cfg.shards - 1],
-            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
-            pc->logs[0 .. pc_log_total(pc->cfg) - 1],
-            pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
-            pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
-            pc->rejected_samples, pc->rejected_weight;
-    ensures pc == \null ==> \result == PROFCORE_E_NULL;
-    ensures \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT ||
-            \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
-            \result == PROFCORE_LOST || \result == PROFCORE_REJECTED;
-    ensures \result == PROFCORE_REJECTED ==>
-      pc->rejected_weight == (profcore_counter)(\old(pc->rejected_weight) + weight);
-    ensures \result != PROFCORE_REJECTED ==> pc->rejected_weight == \old(pc->rejected_weight);
-    ensures \result == PROFCORE_LOST ==> \exists integer r; 0 <= r < PROFCORE_LOSS_REASONS &&
-      pc->lost_weight[r] == (profcore_counter)(\old(pc->lost_weight[r]) + weight);
-    ensures \result == PROFCORE_RECORDED_HANDOFF || \result != PROFCORE_RECORDED_HANDOFF; */
+/*@ PC_ADD_CONTRACT */
 PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add(profcore *pc, uint64_t tag,
                                                    const uintptr_t *frames, uint32_t depth,
                                                    uint32_t weight, uint32_t hint) {
     return pc_add(pc, tag, frames, depth, weight, hint, true);
 }
 
-/*@ requires pc_handle_arg(pc);
-    requires pc != \null && pc->magic == PROFCORE_MAGIC ==> pc->loss_inflight < 4294967295;
-    requires frames == \null || \valid_read(frames + (0 .. depth - 1));
-    requires pc != \null && pc->magic == PROFCORE_MAGIC && frames != \null ==>
-             pc_apart(pc, (uint64_t *)frames, depth);
-    assigns pc->shards[0 .. pc->cfg.shards - 1],
-            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
-            pc->logs[0 .. pc_log_total(pc->cfg) - 1],
-            pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1],
-            pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1],
-            pc->rejected_samples, pc->rejected_weight;
-    ensures pc == \null ==> \result == PROFCORE_E_NULL;
-    ensures \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT ||
-            \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
-            \result == PROFCORE_LOST || \result == PROFCORE_REJECTED;
-    ensures \result == PROFCORE_REJECTED ==>
-      pc->rejected_weight == (profcore_counter)(\old(pc->rejected_weight) + weight);
-    ensures \result != PROFCORE_REJECTED ==> pc->rejected_weight == \old(pc->rejected_weight);
-    ensures \result == PROFCORE_LOST ==> \exists integer r; 0 <= r < PROFCORE_LOSS_REASONS &&
-      pc->lost_weight[r] == (profcore_counter)(\old(pc->lost_weight[r]) + weight);
+/*@ PC_ADD_CONTRACT
     ensures \result != PROFCORE_RECORDED_HANDOFF; */
 PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add_nohandoff(profcore *pc, uint64_t tag,
                                                              const uintptr_t *frames,
