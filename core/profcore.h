@@ -1229,6 +1229,23 @@ PROFCORE_SIGNAL_SAFE static uint64_t *pc_table_bucket(profcore *pc, uint32_t s, 
     return table + (size_t)b * bucket_words;
 }
 
+/* The outcome of work done with a shard held (pc_evict, pc_table_put): the
+ * sample is recorded, or it is lost and exactly one of the two owned loss
+ * counters (LOG_FULL, NOHANDOFF_FULL) grew by its weight.  ACSL only, like
+ * PC_ADD_CONTRACT below. */
+#define PC_OWNED_OUTCOME \
+    ensures \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF || \
+            \result == PROFCORE_LOST; \
+    ensures \result == PROFCORE_RECORDED_HANDOFF ==> may_handoff; \
+    ensures \result != PROFCORE_LOST ==> \
+      pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) && \
+      pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]); \
+    ensures \result == PROFCORE_LOST ==> \
+      (pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) + weight) && \
+       pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL])) || \
+      (pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]) + weight) && \
+       pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]));
+
 /* Eviction: appends the record of e, a used entry of shard s's table about
  * to be overwritten, to the shard's log.  Returns PROFCORE_RECORDED, or
  * PROFCORE_RECORDED_HANDOFF when a half was published to make room, or
@@ -1244,17 +1261,7 @@ PROFCORE_SIGNAL_SAFE static uint64_t *pc_table_bucket(profcore *pc, uint32_t s, 
             pc->shards[s].evictions, pc->shards[s].handoffs,
             pc->lost_samples[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL],
             pc->lost_weight[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL];
-    ensures \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
-            \result == PROFCORE_LOST;
-    ensures \result == PROFCORE_RECORDED_HANDOFF ==> may_handoff;
-    ensures \result != PROFCORE_LOST ==>
-      pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) &&
-      pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]);
-    ensures \result == PROFCORE_LOST ==>
-      (pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) + weight) &&
-       pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL])) ||
-      (pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]) + weight) &&
-       pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL])); */
+    PC_OWNED_OUTCOME */
 PROFCORE_SIGNAL_SAFE static int pc_evict(profcore *pc, uint32_t s, const uint64_t *e,
                                          uint32_t weight, bool may_handoff) {
     uint32_t depth = (uint32_t)(e[PC_ENTRY_META] & 0xffffffffu);
@@ -1346,17 +1353,7 @@ PROFCORE_SIGNAL_SAFE static uint64_t *pc_table_slot(profcore *pc, uint32_t s, pc
             pc->shards[s].evictions, pc->shards[s].handoffs,
             pc->lost_samples[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL],
             pc->lost_weight[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL];
-    ensures \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
-            \result == PROFCORE_LOST;
-    ensures \result == PROFCORE_RECORDED_HANDOFF ==> may_handoff;
-    ensures \result != PROFCORE_LOST ==>
-      pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) &&
-      pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]);
-    ensures \result == PROFCORE_LOST ==>
-      (pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) + weight) &&
-       pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL])) ||
-      (pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]) + weight) &&
-       pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL])); */
+    PC_OWNED_OUTCOME */
 PROFCORE_SIGNAL_SAFE static int pc_table_put(profcore *pc, uint32_t s, uint64_t *e, bool hit,
                                              pc_stack st, uint32_t weight,
                                              bool may_handoff) {
