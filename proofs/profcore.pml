@@ -10,7 +10,7 @@
  *   - S shards taken by one CAS each (pc_shard_try_acquire), at most S tries,
  *     else the loss bracket (pc_count_loss_unowned, reason CONTENDED);
  *   - a one-entry table per shard (a hit adds the weight, a miss evicts the
- *     entry into the active log half: pc_add_owned), log halves of LOGCAP
+ *     entry into the active log half: pc_table_put, pc_evict), log halves of LOGCAP
  *     records, the publishing CAS (pc_log_reserve) and LOG_FULL /
  *     NOHANDOFF_FULL losses;
  *   - one reader: profcore_drain rounds (pc_drain_published: take, read,
@@ -223,14 +223,14 @@ check_stop:
             owner[s] = FREE;                           /* pc_shard_release */
             rejected_weight++                          /* pc_count_rejected */
         :: else ->
-            /* pc_add_owned with shard s held (owned steps). */
+            /* pc_add_owned with shard s held (owned steps: pc_table_put). */
             if
             :: tab_count[s] != 0 && tab_stack[s] == stk ->
                 COUNT_UP(tab_count[s])                  /* a hit: count += weight */
             :: else ->
                 ok = 1;
                 if
-                :: tab_count[s] != 0 ->                 /* evict the victim */
+                :: tab_count[s] != 0 ->                 /* pc_evict: the victim */
                     if
                     :: used[s] < LOGCAP -> skip         /* pc_log_reserve: room */
                     :: else ->
