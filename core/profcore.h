@@ -822,23 +822,22 @@ typedef struct pc_stack {
       (st.truncated == 0 || e[PROFCORE_RECORD_HEADER_WORDS + st.kept] == PROFCORE_FRAME_TRUNCATED);
 */
 
-/* Checks the caller's input and returns its stack, by value: a stack the
- * proofs see as a logic value, not as memory that every table fact would
- * need an argument to survive the writes of.  Returns depth 0 (invalid) for
- * NULL frames, depth 0, weight 0 or a reserved frame value. */
+/* Returns the caller's stack, by value: a stack the proofs see as a logic
+ * value, not as memory that every table fact would need an argument to
+ * survive the writes of.  The caller has rejected NULL frames and depth 0
+ * (pc_add); a reserved frame value makes the stack invalid, returned as
+ * depth 0.  The frames pointer is set either way, so that an invalid stack
+ * never carries NULL frames (Eva joins the two returns). */
 /*@ requires \valid_read(pc) && pc_cfg_valid(pc->cfg);
-    requires frames != \null ==> \valid_read(frames + (0 .. depth - 1));
+    requires frames != \null && depth >= 1 && \valid_read(frames + (0 .. depth - 1));
     assigns \nothing;
+    ensures \result.frames == frames;
     ensures \result.depth != 0 ==> pc_stack_ok(\result, pc->cfg.max_depth);
-    ensures \result.depth != 0 ==> \result.tag == tag && \result.frames == frames &&
-                                  \result.kept <= depth;
-    ensures \result.depth != 0 ==> (\result.truncated != 0 <==> depth > pc->cfg.max_depth);
-    ensures frames == \null || depth == 0 || weight == 0 ==> \result.depth == 0; */
+    ensures \result.depth != 0 ==> \result.tag == tag && \result.kept <= depth;
+    ensures \result.depth != 0 ==> (\result.truncated != 0 <==> depth > pc->cfg.max_depth); */
 PROFCORE_SIGNAL_SAFE static pc_stack pc_stack_make(const profcore *pc, uint64_t tag,
-                                                   const uintptr_t *frames, uint32_t depth,
-                                                   uint32_t weight) {
-    pc_stack st = {0, NULL, 0, 0, false, 0}; /* depth 0: invalid */
-    if (frames == NULL || depth == 0 || weight == 0) return st;
+                                                   const uintptr_t *frames, uint32_t depth) {
+    pc_stack st = {tag, frames, 0, 0, false, 0}; /* depth 0: invalid */
     bool truncated = depth > pc->cfg.max_depth;
     uint32_t stored = truncated ? pc->cfg.max_depth : depth;
     uint32_t kept = truncated ? stored - 1u : stored;
@@ -851,8 +850,6 @@ PROFCORE_SIGNAL_SAFE static pc_stack pc_stack_make(const profcore *pc, uint64_t 
         h = pc_rotl5(h) ^ pc_fold((uint64_t)frames[i]);
     }
     if (truncated) h = pc_rotl5(h) ^ pc_fold(PROFCORE_FRAME_TRUNCATED);
-    st.tag = tag;
-    st.frames = frames;
     st.depth = stored;
     st.kept = kept;
     st.truncated = truncated;
@@ -1491,8 +1488,11 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
      * after the CAS below stays: it is the handshake for adds already past
      * this point. */
     if (pc_load_seqcst_u32(&pc->state) != PC_STATE_RUNNING) return pc_count_rejected(pc, weight);
-    pc_stack st = pc_stack_make(pc, tag, frames, depth, weight);
-    if (st.depth == 0) return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
+    if (frames == NULL || depth == 0 || weight == 0)
+        return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
+    pc_stack st = pc_stack_make(pc, tag, frames, depth);
+    if (st.depth == 0) /* a reserved frame value */
+        return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
     /*@ assert stack_apart: pc_apart(pc, (uint64_t *)st.frames, st.kept); */
     uint32_t shards = pc->cfg.shards; /* a local bound, as in profcore_drain */
     uint32_t mask = shards - 1u;

@@ -687,19 +687,19 @@ static void test_hash_collisions_compare_whole_stack(void) {
     uintptr_t s2[2] = {0x10000 ^ x, 0x20000 ^ pc_rotl5(x)};
     uintptr_t s3[2] = {0x10000 ^ (x << 1), 0x20000 ^ pc_rotl5(x << 1)};
     pc_stack a, b, c, t1, t2;
-    a = pc_stack_make(h.pc, 7, s1, 2, 1);
+    a = pc_stack_make(h.pc, 7, s1, 2);
     CHECK(a.depth != 0);
-    b = pc_stack_make(h.pc, 7, s2, 2, 1);
+    b = pc_stack_make(h.pc, 7, s2, 2);
     CHECK(b.depth != 0);
-    c = pc_stack_make(h.pc, 7, s3, 2, 1);
+    c = pc_stack_make(h.pc, 7, s3, 2);
     CHECK(c.depth != 0);
     CHECK_EQ(a.hash, b.hash); /* the premise: a real collision */
     CHECK_EQ(a.hash, c.hash);
     /* Tags that fold alike: swapped halves. */
     uint64_t tag1 = 0x0000000100000002ull, tag2 = 0x0000000200000001ull;
-    t1 = pc_stack_make(h.pc, tag1, s1, 2, 1);
+    t1 = pc_stack_make(h.pc, tag1, s1, 2);
     CHECK(t1.depth != 0);
-    t2 = pc_stack_make(h.pc, tag2, s1, 2, 1);
+    t2 = pc_stack_make(h.pc, tag2, s1, 2);
     CHECK(t2.depth != 0);
     CHECK_EQ(t1.hash, t2.hash);
     for (uint32_t round = 0; round < 3; round++) {
@@ -1022,9 +1022,9 @@ static void test_truncated_vs_full_collision(void) {
         harness h;
         h_init(&h, make_cfg(1, 1, 2, 4, 64));
         pc_stack a, b;
-        a = pc_stack_make(h.pc, 3, deep, 6, 1);
+        a = pc_stack_make(h.pc, 3, deep, 6);
         CHECK(a.depth != 0);
-        b = pc_stack_make(h.pc, 3, full, 4, 1);
+        b = pc_stack_make(h.pc, 3, full, 4);
         CHECK(b.depth != 0);
         CHECK_EQ(a.hash, b.hash); /* the premise */
         for (int i = 0; i < 3; i++) {
