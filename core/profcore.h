@@ -1226,10 +1226,10 @@ PROFCORE_SIGNAL_SAFE static uint64_t *pc_table_bucket(profcore *pc, uint32_t s, 
     return table + (size_t)b * bucket_words;
 }
 
-/* The outcome of work done with a shard held (pc_evict, pc_table_put): the
- * sample is recorded, or it is lost and exactly one of the two owned loss
- * counters (LOG_FULL, NOHANDOFF_FULL) grew by its weight.  ACSL only, like
- * PC_ADD_CONTRACT below. */
+/* The outcome of work done with a shard held (pc_evict, pc_table_put,
+ * pc_add_owned): the sample is recorded, or it is lost and exactly one of
+ * the two owned loss counters (LOG_FULL, NOHANDOFF_FULL) grew by its
+ * weight.  ACSL only, like PC_ADD_CONTRACT below. */
 #define PC_OWNED_OUTCOME \
     ensures \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF || \
             \result == PROFCORE_LOST; \
@@ -1395,19 +1395,11 @@ PROFCORE_SIGNAL_SAFE static void pc_count_recorded(struct profcore_shard *sh, ui
             pc->shards[s].evictions, pc->shards[s].handoffs, pc->shards[s].truncated,
             pc->lost_samples[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL],
             pc->lost_weight[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL];
-    ensures \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
-            \result == PROFCORE_LOST;
-    ensures \result == PROFCORE_RECORDED_HANDOFF ==> may_handoff;
+    PC_OWNED_OUTCOME
     ensures \result != PROFCORE_LOST ==>
-      pc->shards[s].recorded_weight == (profcore_counter)(\old(pc->shards[s].recorded_weight) + weight) &&
-      pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) &&
-      pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]);
+      pc->shards[s].recorded_weight == (profcore_counter)(\old(pc->shards[s].recorded_weight) + weight);
     ensures \result == PROFCORE_LOST ==>
-      pc->shards[s].recorded_weight == \old(pc->shards[s].recorded_weight) &&
-      ((pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) + weight) &&
-        pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL])) ||
-       (pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]) + weight) &&
-        pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]))); */
+      pc->shards[s].recorded_weight == \old(pc->shards[s].recorded_weight); */
 PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, pc_stack st,
                                              uint32_t weight, bool may_handoff) {
     struct profcore_shard *sh = &pc->shards[s];
@@ -1421,8 +1413,6 @@ PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, pc_stack 
                           &pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1]); */
     bool hit;
     uint64_t *e = pc_table_slot(pc, s, st, &hit);
-    /*@ assert \separated(e + (0 .. pc->entry_words - 1), sh); */
-    /*@ assert \separated(e + (0 .. pc->entry_words - 1), &pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1]); */
     /*@ assert \separated(&sh->recorded_weight, e + (0 .. pc->entry_words - 1)); */
     int outcome = pc_table_put(pc, s, e, hit, st, weight, may_handoff);
     /*@ assert pc->shards[s].recorded_weight == \at(pc->shards[s].recorded_weight, Pre); */
