@@ -520,6 +520,45 @@ struct profcore {
          pc_entry_ok(pc->cfg.max_depth,
                      pc->tables + pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words))) ==>
       pc_tables_ok(pc);
+    // The frame of a harvest (pc_harvest_shard), in small steps: a word of
+    // entry i lies inside its shard's table; two shards' tables are apart
+    // and inside the tables; so a write to shard s's table words only
+    // leaves every other shard's entries unchanged, and they keep their
+    // predicate.  Stated once here, in an empty context: in a function
+    // context the same argument times out (see proofs/README.md).
+    lemma pc_entry_word_in_table: \forall profcore_config c, integer i, w;
+      pc_cfg_valid(c) && 0 <= i < pc_entries(c) && 0 <= w < pc_ew(c) ==>
+        0 <= pc_mul(i, pc_ew(c)) + w < pc_tw(c);
+    lemma pc_shard_tables_apart: \forall profcore_config c, integer s, t;
+      pc_cfg_valid(c) && 0 <= s < c.shards && 0 <= t < c.shards && s != t ==>
+        pc_mul(t, pc_tw(c)) + pc_tw(c) <= pc_mul(s, pc_tw(c)) ||
+        pc_mul(s, pc_tw(c)) + pc_tw(c) <= pc_mul(t, pc_tw(c));
+    lemma pc_shard_table_in: \forall profcore_config c, integer t;
+      pc_cfg_valid(c) && 0 <= t < c.shards ==>
+        0 <= pc_mul(t, pc_tw(c)) && pc_mul(t, pc_tw(c)) + pc_tw(c) <= pc_mul(c.shards, pc_tw(c));
+    lemma pc_entry_frame{L1,L2}: \forall integer md, uint64_t *e;
+      pc_entry_ok{L1}(md, e) &&
+      \at(e[PC_ENTRY_COUNT], L1) == \at(e[PC_ENTRY_COUNT], L2) &&
+      \at(e[PC_ENTRY_META], L1) == \at(e[PC_ENTRY_META], L2) ==>
+      pc_entry_ok{L2}(md, e);
+    lemma pc_table_frame{L1,L2}: \forall profcore_config c, uint64_t *tables, integer ew, t;
+      pc_table_ok_at{L1}(c, tables, ew, t) &&
+      (\forall integer i; 0 <= i < pc_entries(c) ==>
+         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, ew))[PC_ENTRY_COUNT], L1) ==
+         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, ew))[PC_ENTRY_COUNT], L2) &&
+         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, ew))[PC_ENTRY_META], L1) ==
+         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, ew))[PC_ENTRY_META], L2)) ==>
+      pc_table_ok_at{L2}(c, tables, ew, t);
+    lemma pc_other_entries_kept{L1,L2}: \forall profcore_config c, uint64_t *tables, integer s, t;
+      pc_cfg_valid(c) && 0 <= s < c.shards && 0 <= t < c.shards && t != s &&
+      (\forall integer k; 0 <= k < pc_mul(c.shards, pc_tw(c)) &&
+         (k < pc_mul(s, pc_tw(c)) || pc_mul(s, pc_tw(c)) + pc_tw(c) <= k) ==>
+         \at(tables[k], L1) == \at(tables[k], L2)) ==>
+      \forall integer i; 0 <= i < pc_entries(c) ==>
+         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)))[PC_ENTRY_COUNT], L1) ==
+         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)))[PC_ENTRY_COUNT], L2) &&
+         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)))[PC_ENTRY_META], L1) ==
+         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)))[PC_ENTRY_META], L2);
     // The header words the table predicates depend on, equal in two states.
     // Field by field: a struct equality is a predicate to the provers, from
     // which they do not conclude that pc_tw() of both sides is equal.
@@ -1782,12 +1821,48 @@ static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, vo
     /*@ assert table == pc->tables + pc_mul(s, pc_tw(pc->cfg)) && entries == pc_entries(pc->cfg); */
 }
 
+/* pc_harvest_owned, plus the table invariant of every shard.  Its own
+ * function so that the frame argument (the harvest wrote shard s's table
+ * words only, so every other shard keeps its predicate) is made in a small
+ * context, one assert per step of the frame lemmas (after pc_tables_ok_intro). */
+/*@ requires pc_layout(pc) && pc_shards_ok(pc) && pc_tables_ok(pc);
+    requires s < pc->cfg.shards && emit == &pc_emit_contract;
+    assigns pc->shards[s].handoff, pc->shards[s].used,
+            pc->tables[pc_mul(s, pc_tw(pc->cfg)) .. pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) - 1];
+    ensures pc_same_header{Pre, Post}(pc) && pc->cfg == \old(pc->cfg);
+    ensures pc_layout(pc) && pc_shards_ok(pc) && pc_tables_ok(pc); */
+static void pc_harvest_shard(profcore *pc, uint32_t s, profcore_emit_fn emit, void *ctx) {
+    /*@ assert pc_cfg_valid(pc->cfg) && pc->entry_words == pc_ew(pc->cfg); */
+    /*@ assert before: \forall integer t; 0 <= t < pc->cfg.shards ==>
+          pc_table_ok_at(pc->cfg, pc->tables, pc_ew(pc->cfg), t); */
+    /*@ assert pc_shard_table_ok(pc, s); */
+    pc_harvest_owned(pc, s, emit, ctx);
+    /*@ assert pc_same_header{Pre, Here}(pc) && pc->cfg == \at(pc->cfg, Pre); */
+    /* The harvest wrote shard s's table words only ... */
+    /*@ assert kept: \forall integer k; 0 <= k < pc_mul(pc->cfg.shards, pc_tw(\at(pc->cfg, Pre))) &&
+          (k < pc_mul(s, pc_tw(\at(pc->cfg, Pre))) || pc_mul(s, pc_tw(\at(pc->cfg, Pre))) + pc_tw(\at(pc->cfg, Pre)) <= k) ==>
+          \at(pc->tables[k], Pre) == pc->tables[k]; */
+    /* ... so every other shard's entries are those of the entry state
+     * (pc_other_entries_kept) and keep their predicate
+     * (pc_entry_frame, pc_table_frame) ... */
+    /*@ assert others_words: \forall integer t, i; 0 <= t < pc->cfg.shards && t != s && 0 <= i < pc_entries(\at(pc->cfg, Pre)) ==>
+          \at((pc->tables + pc_mul(t, pc_tw(\at(pc->cfg, Pre))) + pc_mul(i, pc_ew(\at(pc->cfg, Pre))))[PC_ENTRY_COUNT], Pre) ==
+          (pc->tables + pc_mul(t, pc_tw(\at(pc->cfg, Pre))) + pc_mul(i, pc_ew(\at(pc->cfg, Pre))))[PC_ENTRY_COUNT] &&
+          \at((pc->tables + pc_mul(t, pc_tw(\at(pc->cfg, Pre))) + pc_mul(i, pc_ew(\at(pc->cfg, Pre))))[PC_ENTRY_META], Pre) ==
+          (pc->tables + pc_mul(t, pc_tw(\at(pc->cfg, Pre))) + pc_mul(i, pc_ew(\at(pc->cfg, Pre))))[PC_ENTRY_META]; */
+    /*@ assert others: \forall integer t; 0 <= t < pc->cfg.shards && t != s ==>
+          pc_table_ok_at(\at(pc->cfg, Pre), pc->tables, pc_ew(\at(pc->cfg, Pre)), t); */
+    /* ... and shard s's is the harvest's postcondition. */
+    /*@ assert own: pc_table_ok_at(\at(pc->cfg, Pre), pc->tables, pc_ew(\at(pc->cfg, Pre)), s); */
+}
+
 /* Harvests every shard it can take; returns how many were busy. */
 /*@ requires pc_valid(pc) && emit == &pc_emit_contract;
     assigns pc->shards[0 .. pc->cfg.shards - 1].owner, pc->shards[0 .. pc->cfg.shards - 1].handoff,
             pc->shards[0 .. pc->cfg.shards - 1].used,
             pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1];
-    ensures \result <= pc->cfg.shards; */
+    ensures \result <= pc->cfg.shards;
+    ensures pc_valid(pc); */
 static uint32_t pc_collect_all(profcore *pc, profcore_emit_fn emit, void *ctx) {
     uint32_t busy = 0;
     uint32_t shards = pc->cfg.shards; /* a local bound, as in profcore_drain */
@@ -1801,19 +1876,14 @@ static uint32_t pc_collect_all(profcore *pc, profcore_emit_fn emit, void *ctx) {
         loop variant shards - s; */
     for (uint32_t s = 0; s < shards; s++) {
         struct profcore_shard *sh = &pc->shards[s];
-        /*@ assert pc_shard_table_ok(pc, s); */
         if (!pc_shard_try_acquire(sh, PC_OWNER_READER)) {
             busy++;
             continue;
         }
         /* The owner CAS wrote none of the table predicate's words. */
         /*@ assert pc_same_header{LoopCurrent, Here}(pc); */
-        /*@ assert pc_shard_table_ok(pc, s); */
-        /* Shard tables do not overlap, so harvesting s keeps the others intact. */
-        /*@ assert \forall integer t; 0 <= t < pc->cfg.shards && t != s ==>
-              pc_mul(t, pc_tw(pc->cfg)) + pc_tw(pc->cfg) <= pc_mul(s, pc_tw(pc->cfg)) ||
-              pc_mul(s, pc_tw(pc->cfg)) + pc_tw(pc->cfg) <= pc_mul(t, pc_tw(pc->cfg)); */
-        pc_harvest_owned(pc, s, emit, ctx);
+        /*@ assert pc_tables_ok(pc); */
+        pc_harvest_shard(pc, s, emit, ctx);
         pc_shard_release(sh);
     }
     return busy;
