@@ -1517,11 +1517,17 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
      * after the CAS below stays: it is the handshake for adds already past
      * this point. */
     if (pc_load_seqcst_u32(&pc->state) != PC_STATE_RUNNING) return pc_count_rejected(pc, weight);
-    if (frames == NULL || depth == 0 || weight == 0)
-        return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
-    pc_stack st = pc_stack_make(pc, tag, frames, depth);
-    if (st.depth == 0) /* a reserved frame value */
-        return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
+    /* Invalid input, or a reserved frame value (pc_stack_make returns depth
+     * 0): one loss exit for both.  The stack is only made from valid
+     * input, so that Eva never joins a NULL-frames stack into a valid one
+     * (a struct return is not split by -eva-split-return). */
+    bool invalid = frames == NULL || depth == 0 || weight == 0;
+    pc_stack st;
+    if (!invalid) {
+        st = pc_stack_make(pc, tag, frames, depth);
+        invalid = st.depth == 0;
+    }
+    if (invalid) return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
     /*@ assert stack_apart: pc_apart(pc, (uint64_t *)st.frames, st.kept); */
     uint32_t shards = pc->cfg.shards; /* a local bound, as in profcore_drain */
     uint32_t mask = shards - 1u;
@@ -1558,6 +1564,10 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
             return pc_count_rejected(pc, weight);
         }
         outcome = pc_add_owned(pc, s, st, weight, may_handoff);
+        /* rejected_weight lies outside what pc_add_owned wrote
+         * (rejected_apart): stated on this path alone, where it is a small
+         * goal, rather than left to the postcondition over every exit. */
+        /*@ assert owned_rejected: pc->rejected_weight == \at(pc->rejected_weight, Pre); */
         pc_shard_release(sh);
         return outcome;
     }
