@@ -40,6 +40,7 @@ import tempfile
 from collections import deque
 
 ANNOTATION = "profcore_signal_safe"
+SIGCHECK_DEFINE = "-DPROFCORE_SIGCHECK=1"
 SIGNAL_INSTALLERS = {"signal", "bsd_signal", "sysv_signal", "__sysv_signal", "sigset"}
 # LLVM intrinsics that become real libc calls when lowered; every other
 # llvm.* intrinsic is an instruction sequence.
@@ -441,8 +442,8 @@ def ast_walk(unit, ast, graph, policy):
 def find_unit_handlers(path, args):
     """Only what --lint-only needs: the handler roots, from the -O0 IR."""
     unit = Unit(path)
-    ir0 = run_compiler([args.clang, *shlex.split(args.cflags), "-O0", "-g0", "-S", "-emit-llvm",
-                        "-o", "-", "-Wno-everything", path], path)
+    ir0 = run_compiler([args.clang, *shlex.split(args.cflags), SIGCHECK_DEFINE, "-O0", "-g0", "-S",
+                        "-emit-llvm", "-o", "-", "-Wno-everything", path], path)
     functions0 = {}
     for name, head, params, body in ir_functions(ir0):
         functions0[name] = (params, body)
@@ -460,10 +461,13 @@ def analyse_unit(path, args, policy, graphs, tmp):
     stem = os.path.join(tmp, f"{len(os.listdir(tmp))}-{unit.tag}")
     source_graph, gcc_graph, clang_graph = graphs
 
-    ast_text = run_compiler([args.clang, *cflags, "-fsyntax-only", "-Xclang", "-ast-dump=json",
-                             "-Wno-everything", path], path)
-    ir0 = run_compiler([args.clang, *cflags, "-O0", "-g0", "-S", "-emit-llvm", "-o", "-",
-                        "-Wno-everything", path], path)
+    # The annotation is an IR attribute only under PROFCORE_SIGCHECK (see
+    # core/profcore.h): the source graph sees it; the -O2 graphs and frame
+    # sizes are of the code an ordinary build emits, without it.
+    ast_text = run_compiler([args.clang, *cflags, SIGCHECK_DEFINE, "-fsyntax-only", "-Xclang",
+                             "-ast-dump=json", "-Wno-everything", path], path)
+    ir0 = run_compiler([args.clang, *cflags, SIGCHECK_DEFINE, "-O0", "-g0", "-S", "-emit-llvm",
+                        "-o", "-", "-Wno-everything", path], path)
     ir2 = run_compiler([args.clang, *cflags, args.opt, "-g0", "-S", "-emit-llvm", "-o", "-",
                         "-Wno-everything", path], path)
     run_compiler([args.clang, *cflags, args.opt, "-g0", "-c", "-fstack-usage", "-o", stem + ".clang.o",
