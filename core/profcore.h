@@ -916,7 +916,9 @@ PROFCORE_SIGNAL_SAFE static bool pc_shard_try_acquire(struct profcore_shard *sh,
     return pc_cas_seqcst_u32(&sh->owner, PC_OWNER_FREE, who);
 }
 
-/* Release: pairs with the acquiring CAS of the next owner (writer or reader). */
+/* Release: pairs with the acquiring CAS of the next owner (writer or reader).
+ * Model: proofs/profcore.pml, steps "owned_release", "stop_release" (a
+ * writer) and "reader_release". */
 /*@ requires \valid(sh);
     assigns sh->owner;
     ensures sh->owner == PC_OWNER_FREE; */
@@ -1008,7 +1010,8 @@ PROFCORE_SIGNAL_SAFE static int pc_count_loss_unowned(profcore *pc, uint32_t rea
         outcome = PROFCORE_LOST;
     }
     /* Release: pairs with the seq_cst load of loss_inflight in stop, so a
-     * stop that sees 0 also sees the counts above. */
+     * stop that sees 0 also sees the counts above (model: step
+     * "loss_close"). */
     (void)pc_sub_release_u32(&pc->loss_inflight, 1u);
     return outcome;
 }
@@ -1681,6 +1684,9 @@ PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_stats_read(const profcore *pc, pr
 static int pc_reader_enter(profcore *pc) {
     if (pc == NULL) return PROFCORE_E_NULL;
     if (!pc_handle_ok(pc)) return PROFCORE_E_NOT_INIT;
+    /* Acquire: pairs with pc_reader_leave's release store, so a reader
+     * sees what the previous one wrote.  Not a model step: the model has
+     * one reader, and this CAS only turns a second one away. */
     if (!pc_cas_acqrel_u32(&pc->reader, 0u, 1u)) return PROFCORE_E_READER_BUSY;
     return PROFCORE_OK;
 }
@@ -1984,7 +1990,8 @@ PROFCORE_API int profcore_stop(profcore *pc) {
     /* Seq_cst store: the stop side of the handshake; from here on every add
      * that starts rejects at its first load of state, and every add that
      * takes a shard or enters the loss bracket sees STOPPED. */
-    if (state == PC_STATE_RUNNING) pc_store_seqcst_u32(&pc->state, PC_STATE_STOPPED);
+    if (state == PC_STATE_RUNNING) /* model: step "stop" */
+        pc_store_seqcst_u32(&pc->state, PC_STATE_STOPPED);
     bool idle = pc_quiescent(pc);
     pc_reader_leave(pc);
     return idle ? PROFCORE_OK : PROFCORE_BUSY;
@@ -2014,6 +2021,8 @@ PROFCORE_API int profcore_final_drain(profcore *pc, profcore_emit_fn emit, void 
      * emitted were cleared, so nothing is emitted twice). */
     uint32_t busy = pc_collect_all(pc, emit, ctx);
     pc_emit_losses(pc, emit, ctx);
+    /* Release: pairs with the acquire loads of state in the reader calls
+     * (model: step "set_drained"). */
     if (busy == 0) pc_store_release_u32(&pc->state, PC_STATE_DRAINED);
     pc_reader_leave(pc);
     return busy == 0 ? PROFCORE_OK : PROFCORE_BUSY;

@@ -13,10 +13,13 @@
  *     entry into the active log half: pc_table_put, pc_evict), log halves of LOGCAP
  *     records, the publishing CAS (pc_log_reserve) and LOG_FULL /
  *     NOHANDOFF_FULL losses;
- *   - one reader: profcore_drain rounds (pc_drain_published: take, read,
- *     release), then profcore_stop polled until quiescent, then
- *     profcore_final_drain polled (pc_collect_all / pc_harvest_owned,
- *     pc_emit_losses) until DRAINED.
+ *   - one reader: ROUNDS rounds, each a profcore_drain (pc_drain_published:
+ *     take, read, release) or a profcore_collect (pc_collect_all while the
+ *     writers run: every shard it can take as READER is harvested, its
+ *     published half, active half and table, then released), then
+ *     profcore_stop polled until quiescent, then profcore_final_drain
+ *     polled (pc_collect_all / pc_harvest_owned, pc_emit_losses) until
+ *     DRAINED.
  * Each labelled step is one atomic access of the code's atomics layer;
  * owned (plain) accesses are separate steps where a race would matter.
  * Memory is sequentially consistent here: weak-memory orderings are what
@@ -57,7 +60,8 @@
  *     a stop that spins until the halves are drained (live-stops), an add
  *     without its precheck (live-endless: this is the bug the model found
  *     in the code before the precheck existed; a shard is then busy at
- *     every poll on some fair run).
+ *     every poll on some fair run), a profcore_collect that harvests a
+ *     shard without taking it (safety: it reads a half being written).
  * LIVE hides the ghost and data-only variables (see GHOST below): the same
  * steps and guards, fewer distinct states.  ROUNDS=0 in the liveness runs:
  * the reader's drain-before-stop rounds are covered by the safety runs only.
@@ -173,6 +177,7 @@ inline count_loss_unowned() {
         :: state != RUNNING -> rejected_weight++       /* pc_count_rejected */
         :: else -> lost_weight++                       /* pc_count_loss_owned */
         fi;
+loss_close:
         loss_inflight--                                /* pc_sub_release_u32 */
     fi
 }
@@ -220,6 +225,7 @@ acquire: atomic {                                       /* pc_shard_try_acquire 
 check_stop:
         if
         :: state != RUNNING ->
+stop_release:
             owner[s] = FREE;                           /* pc_shard_release */
             rejected_weight++                          /* pc_count_rejected */
         :: else ->
@@ -260,6 +266,7 @@ log_full:                           ok = 0 COVER_LOG_FULL
                 :: else -> skip
                 fi
             fi;
+owned_release:
             owner[s] = FREE                            /* pc_shard_release */
         fi
     fi
@@ -393,6 +400,7 @@ proctype freezer() {
 #define C_DRAIN 0   /* profcore_drain */
 #define C_STOP 1    /* profcore_stop */
 #define C_FINAL 2   /* profcore_final_drain */
+#define C_COLLECT 3 /* profcore_collect: pc_collect_all while running */
 /* One reader thread: a few profcore_drain calls, then profcore_stop polled
  * until OK, then profcore_final_drain polled until OK (DRAINED). */
 #ifdef SOLO
@@ -410,17 +418,18 @@ proctype reader() {
     :: else ->
         if
         :: !stop_ok && rounds < ROUNDS -> call = C_DRAIN; rounds++
+        :: !stop_ok && rounds < ROUNDS -> call = C_COLLECT; rounds++
         :: !stop_ok -> call = C_STOP
         :: stop_ok -> call = C_FINAL
         fi;
         if
         :: call == C_STOP ->
-            if :: state == RUNNING -> state = STOPPED :: else -> skip fi;   /* seq_cst store */
+stop:       if :: state == RUNNING -> state = STOPPED :: else -> skip fi;   /* seq_cst store */
             idle = 0;
 quiescent:  pc_quiescent();
             stop_ok = idle                                  /* OK, else BUSY: poll again */
         :: call == C_FINAL -> pc_quiescent()                /* BUSY if not idle */
-        :: call == C_DRAIN -> idle = 1
+        :: call == C_DRAIN || call == C_COLLECT -> idle = 1
         fi;
         if
         :: call != C_STOP && idle ->
@@ -430,8 +439,8 @@ quiescent:  pc_quiescent();
             :: j < S ->
                 mine = 1;
                 if
-                :: call == C_FINAL ->
-                    atomic {                               /* pc_shard_try_acquire(READER) */
+                :: call == C_FINAL || call == C_COLLECT ->
+reader_take:        atomic {                               /* pc_shard_try_acquire(READER) */
                         if
                         :: owner[j] == FREE -> owner[j] = READER
                         :: else -> mine = 0
@@ -443,7 +452,7 @@ quiescent:  pc_quiescent();
                 :: mine ->
                     drain_published(j);
                     if
-                    :: call == C_FINAL ->                  /* rest of pc_harvest_owned */
+                    :: call == C_FINAL || call == C_COLLECT -> /* rest of pc_harvest_owned */
                         k = 0;
                         do
                         :: k < used[j] -> read_record(j*2 + act[j], k); k++
@@ -452,7 +461,7 @@ quiescent:  pc_quiescent();
                         used[j] = 0;
                         emitted = emitted + tab_count[j];
                         tab_count[j] = 0;
-                        owner[j] = FREE                    /* pc_shard_release */
+reader_release:         owner[j] = FREE                    /* pc_shard_release */
                     :: else -> skip
                     fi
                 :: else -> busy++
@@ -462,7 +471,8 @@ quiescent:  pc_quiescent();
             od;
             emit_losses();                                 /* pc_emit_losses */
             if
-            :: call == C_FINAL && busy == 0 -> state = DRAINED; drained = 1
+            :: call == C_FINAL && busy == 0 ->
+set_drained:    state = DRAINED; drained = 1
             :: else -> skip
             fi
         :: else -> skip
