@@ -20,6 +20,7 @@ ANNOT_CORE_CFLAGS := -std=c11 $(CORE_INC)
 ANNOT_PROFILER_SRCS = $(sort $(wildcard profiler/src/*.c profiler/preload/*.c))
 ANNOT_PROFILER_CFLAGS = $(or $(PROF_CFLAGS),-std=c11 -D_GNU_SOURCE -pthread $(CORE_INC) -Iprofiler/src -Iprofiler/include) -Iprofiler/cli
 ANNOT_GROUPS = --group "core|$(ANNOT_CORE_CFLAGS)|annotations/real/core_handler.c" \
+               --group "unwind|$(ANNOT_CORE_CFLAGS)|annotations/real/unwind_handler.c" \
                --group "profiler|$(ANNOT_PROFILER_CFLAGS)|$(ANNOT_PROFILER_SRCS)"
 
 # The real handler is also a working program (a short ITIMER_PROF run that

@@ -319,16 +319,18 @@ PCU_API const char *pcu_end_name(unsigned end);
 #endif
 
 #define PCU_WORD ((uintptr_t)sizeof(uintptr_t))
+#define PCU_PAGE_SIZE 4096u
 #if defined(__aarch64__)
 #define PCU_PC_MASK ((((uintptr_t)1) << PCU_VA_BITS) - 1u)
 #else
-#define PCU_PC_MASK (((uintptr_t)1 << 47) - 1u) /* x86_64 user space */
+#define PCU_PC_MASK ((uintptr_t)0x7FFFFFFFFFFFu) /* x86_64 user space: 47 bits */
 #endif
 /* Internal step outcome: not an end reason. */
 #define PCU_STEP_CONTINUE 0xFFu
 
 _Static_assert(sizeof(pcu_rule) == 12, "pcu_rule is 12 bytes");
 _Static_assert(sizeof(uintptr_t) == 8, "64-bit targets only");
+_Static_assert(PCU_PAGE_SIZE == 1u << PCU_PAGE_SHIFT, "page size");
 
 /* Where the walk is: the registers of the frame being unwound. */
 typedef struct pcu_cursor {
@@ -337,37 +339,107 @@ typedef struct pcu_cursor {
     bool lr_valid; /* lr holds this frame's return address (aarch64) */
 } pcu_cursor;
 
-/* The one direct load.  Its callers have checked that the whole word lies
- * inside one of the caller's ranges (pcu_read). */
-PROFCORE_SIGNAL_SAFE PCU_DIRECT_READ_ATTR static uintptr_t pcu_load_word(uintptr_t addr) {
+/* ---- the logic the proofs use (proofs/unwind/) ---------------------------
+ * pcu_direct_ok: the word at a lies inside one of the memory's ranges.
+ * pcu_table_ok / pcu_snapshot_ok: the arrays are readable for the counts
+ * the tables state (nothing about their contents).
+ * pcu_tables_sorted, pcu_rows_sorted, pcu_pages_ok: the contents the
+ * manual promises; only the completeness of the searches assumes them. */
+/*@ predicate pcu_in(integer lo, integer hi, integer a) = lo <= a && a < hi && hi - a >= 8;
+    predicate pcu_direct_ok(pcu_memory *m, integer a) =
+        pcu_in(m->lo[0], m->hi[0], a) || pcu_in(m->lo[1], m->hi[1], a);
+    predicate pcu_table_ok(pcu_table *t) =
+        \valid_read(t) &&
+        (t->nrows > 0 ==> \valid_read(t->row_pc + (0 .. t->nrows - 1)) &&
+                          \valid_read(t->row_rule + (0 .. t->nrows - 1))) &&
+        (t->npages > 0 ==> \valid_read(t->page_first + (0 .. t->npages - 1))) &&
+        (t->nrules > 0 ==> \valid_read(t->rules + (0 .. t->nrules - 1)));
+    predicate pcu_snapshot_ok(pcu_snapshot *s) =
+        s == \null || (\valid_read(s) &&
+        (s->ntables > 0 ==> \valid_read(s->tables + (0 .. s->ntables - 1)) &&
+                            \forall integer i; 0 <= i < s->ntables ==> pcu_table_ok(s->tables + i)));
+    predicate pcu_tables_sorted(pcu_snapshot *s) =
+        \forall integer i, j; 0 <= i < j < s->ntables ==>
+            s->tables[i].base + s->tables[i].size <= s->tables[j].base;
+    predicate pcu_covers(pcu_table *t, integer pc) = t->base <= pc && pc - t->base < t->size;
+    predicate pcu_row_has(pcu_table *t, integer r, integer off) =
+        0 <= r < t->nrows && t->row_pc[r] <= off && off < t->size &&
+        (r == t->nrows - 1 || off < t->row_pc[r + 1]);
+    predicate pcu_rows_sorted(pcu_table *t) =
+        \forall integer i, j; 0 <= i < j < t->nrows ==> t->row_pc[i] < t->row_pc[j];
+    predicate pcu_pages_ok(pcu_table *t) =
+        t->npages == t->size / 4096 + 2 &&
+        \forall integer p; 0 <= p < t->npages ==>
+            t->page_first[p] < t->nrows &&
+            (\forall integer i; 0 <= i < t->nrows && t->row_pc[i] <= p * 4096 ==> i <= t->page_first[p]) &&
+            (t->page_first[p] == 0 || t->row_pc[t->page_first[p]] <= p * 4096);
+    predicate pcu_plausible(integer pc) = PCU_MIN_PC <= pc <= PCU_PC_MASK;
+*/
+
+/* The one direct load.  Its only caller, pcu_read, has checked that the
+ * whole word lies inside one of the caller's ranges: that precondition is
+ * what the proofs establish at the call ("every direct read lies inside the
+ * given bounds").  Its body is one load, which WP's typed memory model
+ * cannot follow from an integer address, so the proofs see the contract
+ * only. */
+/*@ requires \valid_read(m) && pcu_direct_ok(m, addr);
+    assigns \nothing; */
+PROFCORE_SIGNAL_SAFE PCU_DIRECT_READ_ATTR static uintptr_t pcu_load_word(const pcu_memory *m,
+                                                                         uintptr_t addr)
+#if defined(__FRAMAC__)
+    ;
+#else
+{
+    (void)m;
     return *(const uintptr_t *)addr;
 }
+#endif
 
+/* The caller's fault-proof read.  The proofs see a function with the
+ * hook's contract (it may write *out, nothing else). */
+#if defined(__FRAMAC__)
+/*@ requires \valid(out);
+    assigns *out; */
+bool pcu_framac_read_word(void *ctx, uintptr_t addr, uintptr_t *out);
+#define PCU_CALL_READ_WORD(m, addr, out) pcu_framac_read_word((m)->ctx, (addr), (out))
+#else
+#define PCU_CALL_READ_WORD(m, addr, out) (m)->read_word((m)->ctx, (addr), (out))
+#endif
+
+/*@ assigns \nothing;
+    ensures \result <==> pcu_in(lo, hi, addr); */
 PROFCORE_SIGNAL_SAFE static bool pcu_in_range(uintptr_t lo, uintptr_t hi, uintptr_t addr) {
     return lo <= addr && addr < hi && hi - addr >= PCU_WORD;
 }
 
 /* Read the word at addr: returns PCU_STEP_CONTINUE, PCU_END_MISALIGNED or
  * PCU_END_BAD_READ. */
+/*@ requires \valid_read(m) && \valid(out) && \separated(m, out);
+    assigns *out;
+    ensures \result == PCU_STEP_CONTINUE || \result == PCU_END_MISALIGNED || \result == PCU_END_BAD_READ; */
 PROFCORE_SIGNAL_SAFE static unsigned pcu_read(const pcu_memory *m, uintptr_t addr,
                                               uintptr_t *out) {
     if (addr % PCU_WORD != 0) return PCU_END_MISALIGNED;
     if (pcu_in_range(m->lo[0], m->hi[0], addr) || pcu_in_range(m->lo[1], m->hi[1], addr)) {
         PCU_DIRECT_READ_HOOK(m, addr);
-        *out = pcu_load_word(addr);
+        *out = pcu_load_word(m, addr);
         return PCU_STEP_CONTINUE;
     }
-    if (m->read_word != NULL && m->read_word(m->ctx, addr, out)) return PCU_STEP_CONTINUE;
+    if (m->read_word != NULL && PCU_CALL_READ_WORD(m, addr, out)) return PCU_STEP_CONTINUE;
     return PCU_END_BAD_READ;
 }
 
 /* base + off without wrapping around the address space. */
+/*@ requires \valid(out) && -0x100000000 <= off <= 0x100000000;
+    assigns *out;
+    ensures \result <==> 0 <= base + off <= UINTPTR_MAX;
+    ensures \result ==> *out == base + off; */
 PROFCORE_SIGNAL_SAFE static bool pcu_offset(uintptr_t base, int64_t off, uintptr_t *out) {
     if (off >= 0) {
         if (base > UINTPTR_MAX - (uintptr_t)off) return false;
         *out = base + (uintptr_t)off;
     } else {
-        uintptr_t down = (uintptr_t)(-off); /* off >= INT32_MIN - 8: no overflow */
+        uintptr_t down = (uintptr_t)(-off);
         if (base < down) return false;
         *out = base - down;
     }
@@ -375,6 +447,10 @@ PROFCORE_SIGNAL_SAFE static bool pcu_offset(uintptr_t base, int64_t off, uintptr
 }
 
 /* Read the word at base + off (see pcu_read). */
+/*@ requires \valid_read(m) && \valid(out) && \separated(m, out);
+    requires -0x100000000 <= off <= 0x100000000;
+    assigns *out;
+    ensures \result == PCU_STEP_CONTINUE || \result == PCU_END_MISALIGNED || \result == PCU_END_BAD_READ; */
 PROFCORE_SIGNAL_SAFE static unsigned pcu_read_at(const pcu_memory *m, uintptr_t base, int64_t off,
                                                  uintptr_t *out) {
     uintptr_t addr;
@@ -384,6 +460,7 @@ PROFCORE_SIGNAL_SAFE static unsigned pcu_read_at(const pcu_memory *m, uintptr_t 
 
 /* A return address as the walker outputs and looks it up: aarch64 strips
  * pointer-authentication bits (they live above the VA bits). */
+/*@ assigns \nothing; */
 PROFCORE_SIGNAL_SAFE static uintptr_t pcu_strip(uintptr_t ra) {
 #if defined(__aarch64__)
     return ra & PCU_PC_MASK;
@@ -392,18 +469,32 @@ PROFCORE_SIGNAL_SAFE static uintptr_t pcu_strip(uintptr_t ra) {
 #endif
 }
 
+/*@ assigns \nothing;
+    ensures \result <==> pcu_plausible(pc); */
 PROFCORE_SIGNAL_SAFE static bool pcu_plausible_pc(uintptr_t pc) {
     return pc >= PCU_MIN_PC && pc <= PCU_PC_MASK;
 }
 
+/*@ requires pcu_snapshot_ok(s);
+    assigns \nothing;
+    ensures \result == \null ||
+            (\exists integer i; 0 <= i < s->ntables && \result == s->tables + i &&
+                                pcu_covers(s->tables + i, pc));
+    ensures s != \null && pcu_tables_sorted(s) &&
+            (\exists integer k; 0 <= k < s->ntables && pcu_covers(s->tables + k, pc))
+            ==> \result != \null; */
 PROFCORE_SIGNAL_SAFE PCU_API const pcu_table *pcu_find_table(const pcu_snapshot *s,
                                                              uintptr_t pc) {
     if (s == NULL || s->tables == NULL || s->ntables == 0) return NULL;
     const pcu_table *t = s->tables;
     if (t[0].base > pc) return NULL;
     uint32_t lo = 0, hi = s->ntables - 1u;
-    /* Invariant: t[lo].base <= pc, and no table after hi starts at or
-     * below pc (if the bases are sorted). */
+    /* The last table in [lo, hi] whose base is at or below pc. */
+    /*@ loop invariant 0 <= lo <= hi < s->ntables;
+        loop invariant t[lo].base <= pc;
+        loop invariant \forall integer j; hi < j < s->ntables ==> t[j].base > pc;
+        loop assigns lo, hi;
+        loop variant hi - lo; */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo + 1u) / 2u;
         if (t[mid].base <= pc)
@@ -411,23 +502,37 @@ PROFCORE_SIGNAL_SAFE PCU_API const pcu_table *pcu_find_table(const pcu_snapshot 
         else
             hi = mid - 1u;
     }
+    /*@ assert pcu_tables_sorted(s) ==>
+               \forall integer k; 0 <= k < lo ==> t[k].base + t[k].size <= t[lo].base; */
     if (pc - t[lo].base < t[lo].size) return &t[lo];
     return NULL;
 }
 
+/*@ requires t == \null || pcu_table_ok(t);
+    assigns \nothing;
+    ensures \result == -1 || (t != \null && pcu_covers(t, pc) && pcu_row_has(t, \result, pc - t->base));
+    ensures t != \null && pcu_rows_sorted(t) && pcu_pages_ok(t) && t->nrows > 0 &&
+            pcu_covers(t, pc) && t->row_pc[0] <= pc - t->base
+            ==> \result != -1; */
 PROFCORE_SIGNAL_SAFE PCU_API int64_t pcu_lookup(const pcu_table *t, uintptr_t pc) {
     if (t == NULL || t->nrows == 0 || t->row_pc == NULL || t->page_first == NULL) return -1;
     if (pc < t->base || pc - t->base >= t->size) return -1;
     uint32_t off = (uint32_t)(pc - t->base);
-    uint32_t page = off >> PCU_PAGE_SHIFT;
+    uint32_t page = off / PCU_PAGE_SIZE;
     if (t->npages < 2u || page > t->npages - 2u) return -1;
     uint32_t lo = t->page_first[page], hi = t->page_first[page + 1u];
     uint32_t last = t->nrows - 1u;
     if (hi > last) hi = last;
     if (lo > hi) return -1;
     const uint32_t *row = t->row_pc;
-    /* The last row in [lo, hi] that starts at or below off. */
     if (row[lo] > off) return -1;
+    /*@ assert pcu_pages_ok(t) ==> \forall integer j; hi < j < t->nrows ==> row[j] > off; */
+    /* The last row in [lo, hi] that starts at or below off. */
+    /*@ loop invariant 0 <= lo <= hi <= last;
+        loop invariant row[lo] <= off;
+        loop invariant pcu_pages_ok(t) ==> \forall integer j; hi < j < t->nrows ==> row[j] > off;
+        loop assigns lo, hi;
+        loop variant hi - lo; */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo + 1u) / 2u;
         if (row[mid] <= off)
@@ -442,6 +547,10 @@ PROFCORE_SIGNAL_SAFE PCU_API int64_t pcu_lookup(const pcu_table *t, uintptr_t pc
 }
 
 /* Commit a step: the caller's registers become the cursor. */
+/*@ requires \valid(c);
+    assigns *c;
+    ensures c->pc == pc && c->sp == sp && c->fp == fp && c->lr == 0;
+    ensures !c->exact_pc && !c->lr_valid; */
 PROFCORE_SIGNAL_SAFE static void pcu_commit(pcu_cursor *c, uintptr_t pc, uintptr_t sp,
                                             uintptr_t fp, bool across_signal) {
     PCU_STEP_HOOK(c->sp, sp, across_signal);
@@ -455,6 +564,10 @@ PROFCORE_SIGNAL_SAFE static void pcu_commit(pcu_cursor *c, uintptr_t pc, uintptr
 }
 
 /* The frame-pointer step (see the manual). */
+/*@ requires \valid(c) && \valid_read(m) && \separated(c, m);
+    assigns *c;
+    ensures \result == PCU_STEP_CONTINUE || \result < PCU_END_REASONS;
+    ensures \result == PCU_STEP_CONTINUE ==> pcu_plausible(c->pc) && c->sp > \old(c->sp); */
 PROFCORE_SIGNAL_SAFE static unsigned pcu_step_fp(const pcu_memory *m, pcu_cursor *c) {
     if (c->fp == 0) return PCU_END_OUTERMOST;
     if (c->fp % PCU_WORD != 0) return PCU_END_MISALIGNED;
@@ -471,6 +584,10 @@ PROFCORE_SIGNAL_SAFE static unsigned pcu_step_fp(const pcu_memory *m, pcu_cursor
 }
 
 /* The signal-frame step: the interrupted registers from the ucontext. */
+/*@ requires \valid(c) && \valid_read(m) && \valid_read(rule) && \separated(c, m, rule);
+    assigns *c;
+    ensures \result == PCU_STEP_CONTINUE || \result < PCU_END_REASONS;
+    ensures \result == PCU_STEP_CONTINUE ==> pcu_plausible(c->pc) && c->exact_pc; */
 PROFCORE_SIGNAL_SAFE static unsigned pcu_step_signal(const pcu_memory *m, pcu_cursor *c,
                                                      const pcu_rule *rule) {
     uintptr_t uc, pc, sp, fp;
@@ -495,6 +612,11 @@ PROFCORE_SIGNAL_SAFE static unsigned pcu_step_signal(const pcu_memory *m, pcu_cu
 }
 
 /* This frame's CFA under a rule of kind CFA, CFA_DEREF or PLT. */
+/*@ requires \valid_read(c) && \valid_read(m) && \valid_read(rule) && \valid(cfa);
+    requires \separated(cfa, m, c, rule);
+    assigns *cfa;
+    ensures \result == PCU_STEP_CONTINUE || \result == PCU_END_BAD_READ ||
+            \result == PCU_END_MISALIGNED || \result == PCU_END_INVALID_RULE; */
 PROFCORE_SIGNAL_SAFE static unsigned pcu_rule_cfa(const pcu_memory *m, const pcu_cursor *c,
                                                   const pcu_rule *rule, uintptr_t *cfa) {
     uintptr_t base;
@@ -521,11 +643,16 @@ PROFCORE_SIGNAL_SAFE static unsigned pcu_rule_cfa(const pcu_memory *m, const pcu
     }
 }
 
-/* One step under a table rule. */
-PROFCORE_SIGNAL_SAFE static unsigned pcu_step_rule(const pcu_memory *m, pcu_cursor *c,
-                                                   const pcu_rule *rule) {
+/* One step under a table rule other than a signal frame. */
+/*@ requires \valid(c) && \valid_read(m) && \valid_read(rule) && \separated(c, m, rule);
+    requires rule->kind != PCU_KIND_SIGNAL;
+    assigns *c;
+    ensures \result == PCU_STEP_CONTINUE || \result < PCU_END_REASONS;
+    ensures \result == PCU_STEP_CONTINUE ==> pcu_plausible(c->pc) && !c->exact_pc &&
+            (c->sp > \old(c->sp) || (c->sp == \old(c->sp) && \old(c->lr_valid))); */
+PROFCORE_SIGNAL_SAFE static unsigned pcu_step_cfa(const pcu_memory *m, pcu_cursor *c,
+                                                  const pcu_rule *rule) {
     if (rule->kind == PCU_KIND_END) return PCU_END_OUTERMOST;
-    if (rule->kind == PCU_KIND_SIGNAL) return pcu_step_signal(m, c, rule);
     uintptr_t cfa, ra, fp = c->fp;
     unsigned r = pcu_rule_cfa(m, c, rule, &cfa);
     if (r != PCU_STEP_CONTINUE) return r;
@@ -548,15 +675,29 @@ PROFCORE_SIGNAL_SAFE static unsigned pcu_step_rule(const pcu_memory *m, pcu_curs
     return PCU_STEP_CONTINUE;
 }
 
-/* One frame: find the rule for the cursor's pc and apply it. */
+/* One frame: find the rule for the cursor's pc and apply it.  The CFA
+ * (the caller's SP) strictly increases, except across a signal frame
+ * (exact_pc afterwards) and for an aarch64 frame whose return address is
+ * still in LR. */
+/*@ requires pcu_snapshot_ok(snap);
+    requires \valid(c) && \valid_read(m) && \valid(fp_steps) && \separated(c, m, fp_steps);
+    requires pcu_plausible(c->pc) && *fp_steps < 0xFFFFFFFF;
+    requires snap != \null && snap->ntables > 0 ==>
+             \forall integer i; 0 <= i < snap->ntables ==>
+                 \separated(c, fp_steps, snap->tables[i].rules + (0 .. snap->tables[i].nrules - 1));
+    assigns *c, *fp_steps;
+    ensures \result == PCU_STEP_CONTINUE || \result < PCU_END_REASONS;
+    ensures *fp_steps == \old(*fp_steps) || (*fp_steps == \old(*fp_steps) + 1 && \result == PCU_STEP_CONTINUE);
+    ensures \result == PCU_STEP_CONTINUE ==> pcu_plausible(c->pc);
+    ensures \result == PCU_STEP_CONTINUE ==>
+            c->sp > \old(c->sp) || c->exact_pc || (c->sp == \old(c->sp) && \old(c->lr_valid)); */
 PROFCORE_SIGNAL_SAFE static unsigned pcu_step(const pcu_snapshot *snap, const pcu_memory *m,
                                               pcu_cursor *c, uint32_t *fp_steps) {
     uintptr_t lookup = c->exact_pc ? c->pc : c->pc - 1u; /* pc >= PCU_MIN_PC */
     const pcu_table *t = pcu_find_table(snap, lookup);
     int64_t row = t != NULL ? pcu_lookup(t, lookup) : -1;
-    unsigned r;
-    if (row < 0 || t->row_rule == NULL || t->row_rule[row] == PCU_RULE_GAP) {
-        r = pcu_step_fp(m, c);
+    if (t == NULL || row < 0 || t->row_rule == NULL || t->row_rule[row] == PCU_RULE_GAP) {
+        unsigned r = pcu_step_fp(m, c);
         if (r == PCU_STEP_CONTINUE)
             (*fp_steps)++;
         else if (t == NULL && r != PCU_END_OUTERMOST)
@@ -565,9 +706,21 @@ PROFCORE_SIGNAL_SAFE static unsigned pcu_step(const pcu_snapshot *snap, const pc
     }
     uint16_t ri = t->row_rule[row];
     if (t->rules == NULL || ri >= t->nrules) return PCU_END_INVALID_RULE;
-    return pcu_step_rule(m, c, &t->rules[ri]);
+    const pcu_rule *rule = &t->rules[ri];
+    if (rule->kind == PCU_KIND_SIGNAL) return pcu_step_signal(m, c, rule);
+    return pcu_step_cfa(m, c, rule);
 }
 
+/*@ requires pcu_snapshot_ok(snap);
+    requires regs == \null || \valid_read(regs);
+    requires mem == \null || \valid_read(mem);
+    requires res == \null || \valid(res);
+    requires frames == \null || max == 0 || \valid(frames + (0 .. max - 1));
+    requires \separated(res, frames + (0 .. max - 1));
+    assigns frames[0 .. max - 1], *res;
+    ensures \result <= max;
+    ensures res != \null ==> res->depth == \result && res->end < PCU_END_REASONS && res->fp_steps <= \result;
+    ensures regs != \null && mem != \null && frames != \null && max > 0 ==> \result >= 1; */
 PROFCORE_SIGNAL_SAFE PCU_API uint32_t pcu_walk(const pcu_snapshot *snap, const pcu_regs *regs,
                                                const pcu_memory *mem, uintptr_t *frames,
                                                uint32_t max, pcu_walk_result *res) {
@@ -582,14 +735,23 @@ PROFCORE_SIGNAL_SAFE PCU_API uint32_t pcu_walk(const pcu_snapshot *snap, const p
         c.lr_valid = true; /* the interrupted frame may be a leaf */
 #endif
         frames[depth++] = c.pc;
-        if (!pcu_plausible_pc(c.pc)) end = PCU_END_BAD_PC;
-        /* At most max - 1 steps: depth grows by one per step. */
-        while (end == PCU_END_DEPTH && depth < max) {
-            unsigned r = pcu_step(snap, mem, &c, &fp_steps);
-            if (r != PCU_STEP_CONTINUE)
-                end = r;
-            else
+        if (!pcu_plausible_pc(c.pc)) {
+            end = PCU_END_BAD_PC;
+        } else {
+            /* At most max - 1 steps: depth grows by one per step. */
+            /*@ loop invariant 1 <= depth <= max && fp_steps < depth;
+                loop invariant pcu_plausible(c.pc);
+                loop invariant end == PCU_END_DEPTH;
+                loop assigns depth, fp_steps, c, frames[1 .. max - 1];
+                loop variant max - depth; */
+            while (depth < max) {
+                unsigned r = pcu_step(snap, mem, &c, &fp_steps);
+                if (r != PCU_STEP_CONTINUE) {
+                    end = r;
+                    break;
+                }
                 frames[depth++] = c.pc;
+            }
         }
     }
     if (res != NULL) {
@@ -600,6 +762,7 @@ PROFCORE_SIGNAL_SAFE PCU_API uint32_t pcu_walk(const pcu_snapshot *snap, const p
     return depth;
 }
 
+/*@ assigns \nothing; */
 PROFCORE_SIGNAL_SAFE PCU_API const char *pcu_end_name(unsigned end) {
     switch (end) {
     case PCU_END_OUTERMOST: return "outermost";

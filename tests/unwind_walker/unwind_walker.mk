@@ -47,3 +47,14 @@ suite-unwind-walker-clang: $(UNWIND_T)/walker_test-clang
 	@$(RUN_SUITE) unwind-walker-clang env $(TESTS_ASAN_ENV) $<
 suite-unwind-freestanding:
 	@$(RUN_SUITE) unwind-freestanding $(MAKE) --no-print-directory unwind-freestanding
+
+# The gate's real walker handler (annotations/real/unwind_handler.c) is also
+# a program: a short ITIMER_PROF run walking its own frame-pointer stack.
+$(UNWIND_T)/unwind_handler: annotations/real/unwind_handler.c $(UNWIND_H)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g -fno-omit-frame-pointer -pthread $(CORE_INC) -o $@ $<
+ALL_TARGETS += $(UNWIND_T)/unwind_handler
+TEST_SUITES += unwind-handler
+.PHONY: suite-unwind-handler
+suite-unwind-handler: $(UNWIND_T)/unwind_handler
+	@$(RUN_SUITE) unwind-handler $<
