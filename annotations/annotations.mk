@@ -29,6 +29,11 @@ $(ANNOT_B)/core_handler: annotations/real/core_handler.c core/profcore.h | $(BUI
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(OPT) $(CORE_INC) -o $@ $<
 ALL_TARGETS += $(ANNOT_B)/core_handler
+# ... and it runs: the suite core-handler (a test; the gate's suites are verify).
+.PHONY: suite-core-handler
+suite-core-handler: $(ANNOT_B)/core_handler
+	@$(RUN_SUITE) core-handler $<
+TEST_SUITES += core-handler
 
 .PHONY: sigcheck suite-signal-gate suite-signal-gate-fixtures suite-clang-tidy-signal suite-gcc-analyzer
 # `make sigcheck`: the checker on the real code, full output.

@@ -4,7 +4,10 @@
  * and, linked statically, as the "static program" of the bad-input suite.
  *
  *   return | exit | exit-thread | quick-exit (_exit(4)) | sigterm | sigint | sighup | abort | segv |
- *   flush-then-kill | block-sigprof | own-sigprof
+ *   flush-then-kill | block-sigprof | own-sigprof | sigprof-state
+ * sigprof-state prints "sigprof: installed" or "sigprof: default" (whether
+ * anything put a SIGPROF handler in place before main, i.e. whether the
+ * preloaded profiler is on), then exits like exit.
  * Exit status: 0 for return, 3 for exit/exit-thread (so the test sees that
  * the status is the program's own), death by the signal otherwise.
  */
@@ -81,6 +84,15 @@ int main(int argc, char **argv) {
         return 99; /* never reached */
     }
     burn_cpu(burn_ms);
+    if (strcmp(mode, "sigprof-state") == 0) {
+        struct sigaction old;
+        sigaction(SIGPROF, NULL, &old);
+        int on = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
+                                             : old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN;
+        printf("sigprof: %s\n", on ? "installed" : "default");
+        fflush(stdout);
+        exit(3);
+    }
     if (strcmp(mode, "exit") == 0) exit(3);
     if (strcmp(mode, "quick-exit") == 0) _exit(4); /* no atexit handlers */
     if (strcmp(mode, "sigterm") == 0) kill(getpid(), SIGTERM);

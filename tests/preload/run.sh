@@ -286,8 +286,11 @@ gperftools_api() {
         bash -c "ldd '$prog' | grep -q libprofcore.so && ! ldd '$prog' | grep -q libprofiler"
     check "gperf_api's calls bind to libprofcore.so" \
         bash -c "nm -D '$prog' | grep -q ' U ProfilerStartWithOptions' && nm -D --defined-only '$lib' | grep -q ' T ProfilerStartWithOptions'"
+    local st
     "$prog" api "$tmp/api.prof" >"$tmp/api.out" 2>&1
+    st=$?
     cat "$tmp/api.out"
+    check "gperf_api api: exit status $st == 0" test "$st" -eq 0
     passed=$((passed + $(grep -c '^ok ' "$tmp/api.out")))
     failed=$((failed + $(grep -c '^FAIL ' "$tmp/api.out")))
     local t
@@ -299,6 +302,8 @@ gperftools_api() {
         bash -c "google-pprof --text '$prog' '$tmp/api.prof' 2>/dev/null | grep -q main_work && google-pprof --text '$prog' '$tmp/api.prof' 2>/dev/null | grep -q registered_worker"
     check "restart: the second profile is separate and readable" go_readable "$tmp/api.prof.second"
     "$prog" filter "$tmp/filter.prof" >"$tmp/filter.out" 2>&1
+    st=$?
+    check "gperf_api filter: exit status $st == 0" test "$st" -eq 0
     passed=$((passed + $(grep -c '^ok ' "$tmp/filter.out")))
     failed=$((failed + $(grep -c '^FAIL ' "$tmp/filter.out")))
     check "filter: kept_thread is in the profile" ge "$(cum_ms "$tmp/filter.prof" kept_thread)" 200
@@ -308,7 +313,9 @@ gperftools_api() {
     # CPUPROFILE with the library linked (not preloaded): on before main,
     # written at exit in gperftools' format.
     CPUPROFILE=$tmp/env.prof "$prog" env >"$tmp/env.out" 2>&1
+    st=$?
     cat "$tmp/env.out"
+    check "gperf_api env: exit status $st == 0" test "$st" -eq 0
     passed=$((passed + $(grep -c '^ok ' "$tmp/env.out")))
     failed=$((failed + $(grep -c '^FAIL ' "$tmp/env.out")))
     check "CPUPROFILE: legacy profile written at exit, read by google-pprof" \
@@ -337,9 +344,32 @@ expect_plain() {
     check "$name: no profile" test ! -e "$tmp/bad.pb.gz"
 }
 
+# expect_inactive NAME ENV...: with no output configured the library must
+# stay off: the program's status (3) and silence, no SIGPROF handler before
+# main, and nothing written to its working directory, HOME or TMPDIR (all
+# one fresh empty directory).  ("No profile" alone could never fail: with no
+# path set there is no file to look for.)
+expect_inactive() {
+    local name=$1; shift
+    local d=$tmp/inactive st
+    rm -rf "$d"; mkdir -p "$d"
+    st=$(cd "$d" && env "$@" HOME="$d" TMPDIR="$d" LD_PRELOAD="$lib" "$bdir/exit_paths" sigprof-state 50 \
+        2>"$tmp/inactive.err" >"$tmp/inactive.out"; echo $?)
+    check "$name: status $st == 3, silent" bash -c "[ $st -eq 3 ] && [ ! -s '$tmp/inactive.err' ]"
+    check "$name: profiler off ($(cat "$tmp/inactive.out"))" grep -qx "sigprof: default" "$tmp/inactive.out"
+    check "$name: nothing written (${d##*/}: $(ls -A "$d" | tr '\n' ' '))" test -z "$(ls -A "$d")"
+}
+
 badinput() {
-    expect_plain "not configured" "" PROFCORE_HZ=7
-    expect_plain "empty CPUPROFILE (gperftools: off)" "" CPUPROFILE=
+    # The control: configured, the same probes see the profiler.
+    local d=$tmp/inactive
+    rm -rf "$d"; mkdir -p "$d"
+    (cd "$d" && env PROFCORE_OUT=control.pb.gz HOME="$d" TMPDIR="$d" LD_PRELOAD="$lib" "$bdir/exit_paths" sigprof-state 50 \
+        >"$tmp/control.out" 2>&1)
+    check "control: configured, the probe sees SIGPROF installed and control.pb.gz written" \
+        bash -c "grep -qx 'sigprof: installed' '$tmp/control.out' && [ -s '$d/control.pb.gz' ]"
+    expect_inactive "not configured" PROFCORE_HZ=7
+    expect_inactive "empty CPUPROFILE (gperftools: off)" CPUPROFILE=
     expect_plain "PROFCORE_HZ=10x" "PROFCORE_HZ='10x'" PROFCORE_OUT="$tmp/bad.pb.gz" PROFCORE_HZ=10x
     expect_plain "PROFCORE_ENGINE=bogus" "PROFCORE_ENGINE" PROFCORE_OUT="$tmp/bad.pb.gz" PROFCORE_ENGINE=bogus
     expect_plain "PROFCORE_FORMAT=svg" "PROFCORE_FORMAT" PROFCORE_OUT="$tmp/bad.pb.gz" PROFCORE_FORMAT=svg

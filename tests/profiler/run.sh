@@ -15,6 +15,8 @@
 #   wall         the wall-clock engine: a spinning, a read-blocked and a
 #                nanosleep-blocked thread, 2 s at 100 Hz, each thread's
 #                weight within 10 % of its wall time, state labels.
+#   exports      libprofcore.so exports the API, gperftools' API and the
+#                interposed libc functions, nothing else (INTERPOSED_RE).
 # Prints "N passed, N failed" last; exits non-zero on any failure.
 set -u
 mode=$1
@@ -83,12 +85,22 @@ integration() {
     check "critical section: ${crit_ms} ms in pprof == ${crit_w} samples x period, > 0" \
         awk -v a="$crit_ms" -v w="$crit_w" -v p="$period_ms" 'BEGIN {exit !(w>0 && a==w*p)}'
     # Unregistered thread: its function only under unregistered=true, and present there.
-    go tool pprof -top -unit=ms -tagfocus=unregistered=true "$demo" "$out.pb.gz" >"$tmp/unreg.txt" 2>/dev/null
-    go tool pprof -top -unit=ms -tagignore=unregistered=true "$demo" "$out.pb.gz" >"$tmp/reg.txt" 2>/dev/null
+    # pprof's status is checked: a pprof that fails prints nothing, and an
+    # empty listing would read as "absent" (0 ms) and pass the second check.
+    if go tool pprof -top -unit=ms -tagfocus=unregistered=true "$demo" "$out.pb.gz" >"$tmp/unreg.txt" 2>"$tmp/unreg.err" &&
+        go tool pprof -top -unit=ms -tagignore=unregistered=true "$demo" "$out.pb.gz" >"$tmp/reg.txt" 2>"$tmp/reg.err"; then
+        ok "go tool pprof -tagfocus / -tagignore unregistered=true"
+    else
+        bad "go tool pprof -tagfocus / -tagignore unregistered=true"; cat "$tmp/unreg.err" "$tmp/reg.err"
+    fi
     check "unregistered thread sampled and tagged unregistered=true" \
         awk -v v="$(flat_ms "$tmp/unreg.txt" demo_stranger_spin)" 'BEGIN {exit !(v>0)}'
-    check "no registered sample of the unregistered thread's function" \
-        test "$(flat_ms "$tmp/reg.txt" demo_stranger_spin)" = 0
+    # The registered listing must be a real one: it holds the registered
+    # threads' hot function, and not the unregistered thread's.
+    local reg_hot
+    reg_hot=$(flat_ms "$tmp/reg.txt" demo_hot_mix)
+    check "no registered sample of the unregistered thread's function (registered demo_hot_mix: ${reg_hot} ms)" \
+        awk -v s="$(flat_ms "$tmp/reg.txt" demo_stranger_spin)" -v h="$reg_hot" 'BEGIN {exit !(s == 0 && h > 0)}'
     # Labels.
     go tool pprof -tags "$out.pb.gz" >"$tmp/tags.txt" 2>/dev/null
     for l in alpha beta interp; do check "label $l present" grep -q ": $l\$" "$tmp/tags.txt"; done
@@ -259,7 +271,36 @@ snapshot() {
         bash -c "go tool pprof -tags -sample_index=samples '$f' 2>/dev/null | awk '/^ *tid:/ {f=1; next} f && /^ *[a-z]+:/ {f=0} f && /%\\):/ {n++} END {exit !(n == 4)}'"
 }
 
+# ---- the shared library's exports -------------------------------------------------
+# exports: libprofcore.so exports the public API (every pcp_ function the
+# header declares), gperftools' API, and the libc functions the preload half
+# interposes, and nothing else.  INTERPOSED_RE is the fragment's anchored
+# alternative of the interposed names.
+exports() {
+    local lib=$bdir/libprofcore.so hdr=profiler/include/profcore_profiler.h
+    local defined
+    if ! defined=$(nm -D --defined-only "$lib" 2>"$tmp/nm.err" | awk '$2 ~ /[TDBW]/ {print $3}'); then
+        bad "nm -D reads $lib"; cat "$tmp/nm.err"; return
+    fi
+    check "nm -D reads $lib ($(echo "$defined" | grep -c .) defined symbols)" test -n "$defined"
+    local unexpected
+    unexpected=$(echo "$defined" | grep -v -E "^(pcp_|Profiler|ProfilingIsEnabledForAllThreads\$|profcore_sample_filtered_out\$|${INTERPOSED_RE:?})" | tr '\n' ' ' || true)
+    unexpected=${unexpected% }
+    check "no export outside the API and the interposed libc functions (${unexpected:-none})" test -z "$unexpected"
+    local f missing=""
+    for f in $(grep -oE '\bpcp_[a-z_]+ *\(' "$hdr" | tr -d '( ' | sort -u); do
+        echo "$defined" | grep -qx "$f" || missing="$missing $f"
+    done
+    check "every pcp_ function of $hdr is exported (missing:${missing:- none})" test -z "$missing"
+    missing=""
+    for f in ProfilerStart ProfilerStop ProfilerFlush pthread_create fork execve sigaction; do
+        echo "$defined" | grep -qx "$f" || missing="$missing $f"
+    done
+    check "gperftools' API and the interposed libc functions are exported (missing:${missing:- none})" test -z "$missing"
+}
+
 case $mode in
+exports) exports ;;
 snapshot) snapshot ;;
 wall) wall ;;
 integration) integration ;;

@@ -76,6 +76,8 @@
 #define NWORKERS 4
 #define NSTORMS 2
 #define NTHREADS (NWORKERS + 2) /* workers, the reader, the second reader */
+#define PROBE_SLOT NTHREADS     /* main, after the final drain */
+#define NSLOTS (NTHREADS + 1)
 #define NSTACKS 48
 #define STACK_MAX_DEPTH 12 /* deeper than MAX_DEPTH: some stacks truncate */
 #define FRAME_BASE 0x100000u
@@ -105,7 +107,7 @@ typedef struct thread_slot {
     pid_t tid;
 } thread_slot;
 
-static thread_slot slots[NTHREADS];
+static thread_slot slots[NSLOTS];
 static __thread thread_slot *my_slot __attribute__((tls_model("initial-exec")));
 
 static profcore *pc;
@@ -294,6 +296,13 @@ static uint64_t emitted_loss[PROFCORE_LOSS_REASONS];
 static uint64_t integrity_errors;
 static uint64_t records_seen;
 static atomic_bool stalling; /* set by the reader thread, read in emit */
+/* The second reader's E_READER_BUSY, made certain: once, the first reader
+ * waits inside its emit callback (it holds the reader word) until the second
+ * reader has called profcore_drain, which must then be turned away. */
+static __thread bool is_first_reader;
+static bool handshake_done;                       /* first reader only */
+static atomic_bool first_inside, second_answered; /* the handshake */
+static uint64_t handshake_busy, handshake_other;  /* second reader only */
 
 static bool record_is_stack(const profcore_record *rec, int s) {
     uint32_t depth = stack_depth(s);
@@ -327,6 +336,11 @@ static void emit(void *ctx, const profcore_record *rec) {
         return;
     }
     emitted_per_stack[s] += rec->weight;
+    if (is_first_reader && !handshake_done) {
+        atomic_store(&first_inside, true);
+        while (!atomic_load(&second_answered)) sleep_us(100);
+        handshake_done = true;
+    }
     /* The stalled reader: slow enough that writers fill the other half. */
     if (atomic_load_explicit(&stalling, memory_order_relaxed) && records_seen % 8 == 0) sleep_us(500);
 }
@@ -335,6 +349,7 @@ static uint64_t reader_passes, stop_busy, final_busy, collect_busy_shards;
 
 static void *reader_main(void *arg) {
     register_self((int)(intptr_t)arg);
+    is_first_reader = true;
     while (!atomic_load(&stop_requested)) {
         reader_passes++;
         atomic_store_explicit(&stalling, reader_passes % 4 == 0, memory_order_relaxed);
@@ -369,6 +384,14 @@ static uint64_t second_ok, second_busy, second_state;
 static void *second_reader_main(void *arg) {
     register_self((int)(intptr_t)arg);
     while (!atomic_load(&reader_finished)) {
+        if (atomic_load(&first_inside) && !atomic_load(&second_answered)) {
+            /* The first reader is inside emit, holding the reader word. */
+            int rc = profcore_drain(pc, emit, NULL);
+            if (rc == PROFCORE_E_READER_BUSY) handshake_busy++, second_busy++;
+            else handshake_other++;
+            atomic_store(&second_answered, true);
+            continue;
+        }
         int rc = profcore_drain(pc, emit, NULL);
         if (rc == PROFCORE_OK) second_ok++;
         else if (rc == PROFCORE_E_READER_BUSY) second_busy++;
@@ -377,6 +400,23 @@ static void *second_reader_main(void *arg) {
         sleep_us(300);
     }
     return NULL;
+}
+
+/* The rejected path, made certain: after the final drain main takes the
+ * probe slot and raises SIGUSR2 on itself, and waits until its own handler
+ * has offered its sample (raise returns after the handler ran; TSan runs it
+ * at main's next interceptor call, the sched_yield).  The core must answer
+ * REJECTED.  Leaving this to the storms' timing failed now and then under
+ * TSan.  Only this thread writes the slot (its handler, on this thread), so
+ * the volatile read needs no atomics; returns the tally of the probe. */
+static const tally *probe_after_stop(void) {
+    thread_slot *me = &slots[PROBE_SLOT];
+    me->tid = (pid_t)syscall(SYS_gettid);
+    me->kinds[KIND_USR2].rng = 0x9E3779B97F4A7C15ull;
+    my_slot = me;
+    raise(SIGUSR2);
+    while (*(volatile uint64_t *)&me->kinds[KIND_USR2].offered_samples == 0) sched_yield();
+    return &me->kinds[KIND_USR2];
 }
 
 /* ---- checks -------------------------------------------------------------------------- */
@@ -433,6 +473,7 @@ int main(int argc, char **argv) {
     atomic_store(&stop_requested, true); /* the reader stops and final-drains under fire */
     while (!atomic_load(&reader_finished)) sleep_us(1000);
     sleep_us(100000); /* adds after the final drain: rejected */
+    const tally *probe = probe_after_stop();
     atomic_store(&storms_exit, true);
     uint64_t sent = 0;
     for (int i = 0; i < NSTORMS; i++) {
@@ -449,7 +490,7 @@ int main(int argc, char **argv) {
     tally sum;
     memset(&sum, 0, sizeof sum);
     uint64_t nested_handlers = 0, nested_adds = 0, nohandoff_offered = 0;
-    for (int t = 0; t < NTHREADS; t++) {
+    for (int t = 0; t < NSLOTS; t++) {
         nested_handlers += slots[t].nested_handlers;
         nested_adds += slots[t].nested_adds;
         nohandoff_offered += slots[t].kinds[KIND_USR1].offered_samples;
@@ -535,8 +576,11 @@ int main(int argc, char **argv) {
     expect_pos("no-handoff samples offered", nohandoff_offered);
     expect_pos("LOG_FULL losses (stalled reader)", st.lost_samples[PROFCORE_LOSS_LOG_FULL]);
     expect_pos("handoffs", st.handoffs);
+    expect_eq("probe: one add after the final drain, answered REJECTED", probe->rejected_samples, 1);
     expect_pos("rejected after stop", st.rejected_samples);
     expect_pos("truncated stacks", st.truncated);
+    expect_eq("second reader's drain while the first is inside emit: E_READER_BUSY", handshake_busy, 1);
+    expect_eq("... and nothing else", handshake_other, 0);
     expect_pos("second reader turned away (E_READER_BUSY)", second_busy);
     free(mem);
     printf("%d passed, %d failed\n", passed, failed);
