@@ -46,7 +46,7 @@ suite-unwind-walker-gcc: $(UNWIND_T)/walker_test-gcc
 suite-unwind-walker-clang: $(UNWIND_T)/walker_test-clang
 	@$(RUN_SUITE) unwind-walker-clang env $(TESTS_ASAN_ENV) $<
 suite-unwind-freestanding:
-	@$(RUN_SUITE) unwind-freestanding $(MAKE) --no-print-directory unwind-freestanding
+	@MAKE='$(MAKE)' $(RUN_SUITE) unwind-freestanding tools/make-each $(UNWIND_FS_BINS)
 
 # The gate's real walker handler (annotations/real/unwind_handler.c) is also
 # a program: a short ITIMER_PROF run walking its own frame-pointer stack.
