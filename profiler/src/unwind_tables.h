@@ -1,0 +1,98 @@
+/* unwind_tables.h — compiling one ELF object's call-frame information into
+ * the walker's compact table (core/profcore_unwind.h), and the set of
+ * tables the signal handler reads.  Everything declared here runs outside
+ * signal handlers, except pcp_unwind_snapshot_enter/leave.
+ *
+ * Two layers:
+ *   unwind_tables.c   one object: libdw's CFI rows -> rules -> pcu_table;
+ *   unwind_objects.c  the process: every loaded object (dl_iterate_phdr,
+ *                     the vDSO), the memory cap, immutable snapshots
+ *                     published with one atomic pointer store, retired
+ *                     ones freed after a grace period, the counters.
+ */
+#ifndef PROFCORE_PROFILER_UNWIND_TABLES_H
+#define PROFCORE_PROFILER_UNWIND_TABLES_H
+
+#include <gelf.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profcore_unwind.h"
+
+/* Which CFI a table came from. */
+enum { PCP_UT_SRC_NONE = 0, PCP_UT_SRC_EH_FRAME, PCP_UT_SRC_DEBUG_FRAME, PCP_UT_SRC_DEBUG_FILE };
+
+/* One compiled object.  table.base includes the load bias. */
+typedef struct pcp_ut_object {
+    pcu_table table;
+    void *block;     /* the one allocation holding every array of the table */
+    size_t bytes;    /* its size */
+    int source;      /* PCP_UT_SRC_* */
+    uint64_t rows_cfi;     /* rows libdw produced (before merging) */
+    uint64_t rows_invalid; /* of those, rows the walker cannot follow (PCU_KIND_INVALID) */
+    uint64_t fdes;
+} pcp_ut_object;
+
+/* Compiles an ELF object already opened with libelf (a file, or the vDSO
+ * copied to memory).  `path` (may be NULL) is only used to look for a
+ * debug file by build ID when the object's own CFI is absent or sparse.
+ * Returns 0, or -1 with a one-line reason in err (the object then has no
+ * table: frame pointers are used there). */
+int pcp_ut_build_elf(Elf *elf, uintptr_t bias, pcp_ut_object *out, char *err, size_t errlen);
+/* Opens `path` and compiles it. */
+int pcp_ut_build_path(const char *path, uintptr_t bias, pcp_ut_object *out, char *err,
+                      size_t errlen);
+void pcp_ut_object_free(pcp_ut_object *o);
+/* "eh_frame", "debug_frame", "debug file", "none". */
+const char *pcp_ut_source_name(int source);
+
+/* ---- the process's tables (unwind_objects.c) ---- */
+/* What the handler uses.  PCP_UNWIND_AUTO: tables where an object has
+ * them, frame pointers elsewhere; PCP_UNWIND_TABLES: the same walk, but
+ * the profile is labelled tables-only in intent (objects without tables
+ * still fall back: there is nothing else to follow); PCP_UNWIND_FP: frame
+ * pointers only, no tables built. */
+enum { PCP_UNWIND_FP = 1, PCP_UNWIND_TABLES = 2, PCP_UNWIND_AUTO = 3 };
+/* "fp" | "tables" | "auto" | NULL (auto) -> PCP_UNWIND_*, 0 when unknown. */
+int pcp_unwind_parse_mode(const char *s);
+const char *pcp_unwind_mode_name(int mode);
+
+/* Builds and publishes tables for every loaded object (mode != FP), and
+ * resets the walk counters.  Never fails the session: an object that
+ * cannot be read is counted and named in the summary. */
+void pcp_unwind_tables_start(int mode);
+/* Writer thread: notices loaded and unloaded objects (dl_iterate_phdr's
+ * adds/subs counters) and publishes a new snapshot when they changed. */
+void pcp_unwind_tables_refresh(void);
+/* Unpublishes and frees everything (after the handlers left). */
+void pcp_unwind_tables_stop(void);
+/* The mode of the running (or last) session. */
+int pcp_unwind_mode(void);
+
+/* Handler: the current snapshot (NULL: none), inside an enter/leave
+ * bracket that keeps it alive; leave with the token enter returned. */
+const pcu_snapshot *pcp_unwind_snapshot_enter(unsigned *token);
+void pcp_unwind_snapshot_leave(unsigned token);
+
+/* Handler: one walk's outcome for the summary. */
+void pcp_unwind_count_walk(bool tables, uint32_t depth, unsigned end, uint32_t fp_steps);
+
+/* What the summary and the profile say about unwinding. */
+#define PCP_UNWIND_DEPTH_BUCKETS 8 /* 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64-127, 128+ */
+#define PCP_UNWIND_END_REASONS 16
+typedef struct pcp_unwind_report {
+    int mode;
+    uint64_t objects_with_tables, objects_without, objects_over_cap;
+    uint64_t table_bytes, table_rows, build_ns;
+    uint64_t rows_cfi, rows_invalid;
+    uint64_t snapshots_published, snapshots_retired;
+    uint64_t walks_tables, walks_fp, fp_steps;
+    uint64_t depth_hist[PCP_UNWIND_DEPTH_BUCKETS];
+    uint64_t ends[PCP_UNWIND_END_REASONS];
+    char unreadable[256]; /* names of objects that could not be compiled (truncated) */
+    char over_cap[256];   /* names of objects past the memory cap */
+} pcp_unwind_report;
+void pcp_unwind_report_read(pcp_unwind_report *r);
+
+#endif
