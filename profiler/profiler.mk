@@ -8,9 +8,11 @@ include profiler/preload/preload.mk
 
 PROF_B := $(BUILD)/profiler
 PROF_SRCS := profiler/src/core.c profiler/src/handler.c profiler/src/unwind.c \
-             profiler/src/threads.c profiler/src/runtime.c profiler/src/snapshot.c
+             profiler/src/threads.c profiler/src/runtime.c profiler/src/snapshot.c \
+             profiler/src/unwind_core.c profiler/src/unwind_tables.c profiler/src/unwind_objects.c
 PROF_HDRS := profiler/src/internal.h profiler/src/profile.h profiler/include/profcore_profiler.h \
-             core/profcore.h $(wildcard profiler/output/*.h)
+             core/profcore.h core/profcore_unwind.h profiler/src/unwind_tables.h \
+             $(wildcard profiler/output/*.h)
 PROF_ALL_SRCS := $(PROF_SRCS) $(PROFILER_OUTPUT_SRCS)
 PROF_INC := $(CORE_INC) -Iprofiler/src -Iprofiler/include -Iprofiler/output
 # Frame pointers everywhere: the handler's unwinder walks them.
@@ -135,3 +137,4 @@ suite-profiler-aarch64-compile:
 	        if $(CLANG) $(PROF_AARCH64_CFLAGS) -c $$s -o $(BUILD)/aarch64/$$(basename $$s .c).o; \
 	        then p=$$((p+1)); else echo "FAIL $$s"; f=$$((f+1)); fi; \
 	    done; echo "$$p passed, $$f failed"; [ $$f -eq 0 ]'
+-include tests/unwind_tables/unwind_tables.mk

@@ -74,6 +74,21 @@ int pcenv_parse_format(const char *s, pcenv_format *out) {
     return -1;
 }
 
+const char *pcenv_unwind_name(pcenv_unwind u) {
+    return u == PCENV_UNWIND_FP ? "fp" : u == PCENV_UNWIND_TABLES ? "tables" : "auto";
+}
+
+int pcenv_parse_unwind(const char *s, pcenv_unwind *out) {
+    static const pcenv_unwind all[] = {PCENV_UNWIND_AUTO, PCENV_UNWIND_TABLES, PCENV_UNWIND_FP};
+    if (s == NULL) return -1;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(s, pcenv_unwind_name(all[i])) == 0) {
+            *out = all[i];
+            return 0;
+        }
+    return -1;
+}
+
 int pcenv_parse_bool(const char *s, int *out) {
     if (s == NULL) return -1;
     if (!strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "yes")) {
@@ -265,6 +280,8 @@ static void choose_rest(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
     const char *val;
     if ((val = lookup(ctx, "PROFCORE_FORMAT")) != NULL && pcenv_parse_format(val, &r->config.format) != 0)
         report_bad(r, "PROFCORE_FORMAT", val, PCENV_ACCEPT_FORMAT);
+    if ((val = lookup(ctx, "PROFCORE_UNWIND")) != NULL && pcenv_parse_unwind(val, &r->config.unwind) != 0)
+        report_bad(r, "PROFCORE_UNWIND", val, PCENV_ACCEPT_UNWIND);
     if ((val = lookup(ctx, "PROFCORE_CHILDREN")) != NULL && pcenv_parse_bool(val, &r->config.children) != 0)
         report_bad(r, "PROFCORE_CHILDREN", val, PCENV_ACCEPT_BOOL);
     if ((val = lookup(ctx, "PROFCORE_SNAPSHOT_SIGNAL")) != NULL &&

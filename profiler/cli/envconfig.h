@@ -25,6 +25,7 @@
  *                               timers only decide *how*).
  *   PROFCORE_FORMAT             pprof | legacy | collapsed
  *   PROFCORE_CHILDREN           0 | 1 | true | false | yes | no
+ *   PROFCORE_UNWIND             auto | tables | fp (how stacks are walked)
  *   PROFCORE_SNAPSHOT_SIGNAL    a number (1..SIGRTMAX) or a name: SIGUSR2,
  *                               USR2, SIGRTMIN+3, RTMAX-1.  Refused: SIGKILL,
  *                               SIGSTOP (cannot be caught), SIGPROF (the
@@ -55,6 +56,7 @@
 
 typedef enum { PCENV_ENGINE_CTIMER, PCENV_ENGINE_ITIMER, PCENV_ENGINE_PERF, PCENV_ENGINE_WALL } pcenv_engine;
 typedef enum { PCENV_FORMAT_PPROF, PCENV_FORMAT_LEGACY, PCENV_FORMAT_COLLAPSED } pcenv_format;
+typedef enum { PCENV_UNWIND_AUTO, PCENV_UNWIND_TABLES, PCENV_UNWIND_FP } pcenv_unwind;
 
 typedef enum {
     PCENV_OFF = 0,     /* no output path: do not profile, nothing to say */
@@ -69,6 +71,7 @@ typedef struct pcenv_config {
     pcenv_format format;
     int children;        /* 0 or 1 */
     int snapshot_signal; /* 0: none */
+    pcenv_unwind unwind;
     /* Which variable supplied each value ("default" if none): for the
      * summary and for messages. */
     const char *out_from, *hz_from, *engine_from;
@@ -97,13 +100,16 @@ int pcenv_parse_format(const char *s, pcenv_format *out);
 int pcenv_parse_bool(const char *s, int *out);
 int pcenv_parse_signal(const char *s, int *out);
 int pcenv_parse_path(const char *s, char out[PATH_MAX]);
+int pcenv_parse_unwind(const char *s, pcenv_unwind *out);
 
 const char *pcenv_engine_name(pcenv_engine e);
 const char *pcenv_format_name(pcenv_format f);
+const char *pcenv_unwind_name(pcenv_unwind u);
 
 #define PCENV_ACCEPT_HZ "an integer 1..100000"
 #define PCENV_ACCEPT_ENGINE "one of ctimer, itimer, perf, wall"
 #define PCENV_ACCEPT_FORMAT "one of pprof, legacy, collapsed"
+#define PCENV_ACCEPT_UNWIND "one of auto, tables, fp"
 #define PCENV_ACCEPT_BOOL "one of 0, 1, true, false, yes, no"
 #define PCENV_ACCEPT_SIGNAL                                                                        \
     "a catchable signal number or name (SIGUSR2, USR2, SIGRTMIN+3), not KILL/STOP/PROF/SEGV/BUS/ILL/FPE/TRAP"

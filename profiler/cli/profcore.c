@@ -37,7 +37,8 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: profcore record [-F hz] [-e ctimer|itimer|perf|wall] [-o file]\n"
-            "                       [--format pprof|legacy|collapsed] [--children] -- command [args...]\n"
+            "                       [--format pprof|legacy|collapsed] [--unwind auto|tables|fp]\n"
+            "                       [--children] -- command [args...]\n"
             "       profcore top [-n N] FILE\n");
 }
 
@@ -353,6 +354,7 @@ static const char *default_output(pcenv_format f) {
 static int parse_record_args(int argc, char **argv, record_opts *o) {
     static const struct option opts[] = {{"format", required_argument, 0, 'f'},
                                          {"children", no_argument, 0, 'c'},
+                                         {"unwind", required_argument, 0, 'u'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c;
@@ -390,6 +392,12 @@ static int parse_record_args(int argc, char **argv, record_opts *o) {
             }
             o->out_arg = optarg;
             break;
+        case 'u':
+            if (pcenv_parse_unwind(optarg, &o->cfg.unwind) != 0) {
+                fprintf(stderr, "profcore record: --unwind '%s': expected %s\n", optarg, PCENV_ACCEPT_UNWIND);
+                return -1;
+            }
+            break;
         case 'c': o->cfg.children = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -422,6 +430,7 @@ static int export_environment(const record_opts *o, const char *lib) {
     if (setenv("LD_PRELOAD", ld, 1) || setenv("PROFCORE_OUT", o->cfg.out, 1) || setenv("PROFCORE_HZ", hz, 1) ||
         setenv("PROFCORE_ENGINE", pcenv_engine_name(o->cfg.engine), 1) ||
         setenv("PROFCORE_FORMAT", pcenv_format_name(o->cfg.format), 1) ||
+        setenv("PROFCORE_UNWIND", pcenv_unwind_name(o->cfg.unwind), 1) ||
         setenv("PROFCORE_CHILDREN", o->cfg.children ? "1" : "0", 1)) {
         fprintf(stderr, "profcore record: setenv: %s\n", strerror(errno));
         return -1;

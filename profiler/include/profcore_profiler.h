@@ -72,12 +72,15 @@ typedef struct pcp_options {
     const char *format;      /* "pprof", "legacy", "collapsed"; NULL: pprof */
     int max_depth;           /* frames per sample, 2..PCP_MAX_DEPTH */
     int shards;              /* core shards, power of two 1..256; 0: chosen from the CPU count */
+    const char *unwind;      /* "auto" (tables from each object's call-frame information where it
+                                has them, frame pointers elsewhere), "tables" (stacks end where no
+                                table covers a frame), "fp" (frame pointers only); NULL: auto */
 } pcp_options;
 
 #define PCP_MAX_DEPTH 256
 #define PCP_MAX_HZ 100000
 #define PCP_MAX_HZ_PERF 10000 /* the perf engine: one timer interrupt per sample */
-#define PCP_OPTIONS_INIT {"ctimer", 100, NULL, "pprof", 64, 0}
+#define PCP_OPTIONS_INIT {"ctimer", 100, NULL, "pprof", 64, 0, NULL}
 
 PCP_EXPORT int pcp_start(const pcp_options *opts, char *err, size_t errlen);
 /* Stops sampling, drains everything, writes output_path (if set).  If the

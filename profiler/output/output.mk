@@ -10,8 +10,9 @@
 
 PROFILER_OUTPUT_SRCS := profiler/output/util.c profiler/output/symbolize.c \
                         profiler/output/pprof.c profiler/output/legacy.c \
-                        profiler/output/collapsed.c profiler/output/summary.c
-PROFILER_OUTPUT_HDRS := profiler/output/output_internal.h profiler/src/profile.h core/profcore.h
+                        profiler/output/collapsed.c profiler/output/summary.c \
+                        profiler/output/cfi_fde.c profiler/output/unwind_info.c
+PROFILER_OUTPUT_HDRS := profiler/output/output_internal.h profiler/output/cfi_fde.h profiler/src/profile.h core/profcore.h
 PROFILER_OUTPUT_LDLIBS := -ldw -lelf -lz
 
 DEPS_DEMO += zlib1g-dev libdw-dev libelf-dev

@@ -324,6 +324,13 @@ static void encode_header(builder *b, pcout_buf *out) {
     snprintf(comment, sizeof comment, "profcore engine=%s hz=%u", p->engine ? p->engine : "?",
              p->hz);
     pb_uint(out, PROFILE_COMMENT, str_index(b, comment));
+    char lines[3][512];
+    int n = pcprof_unwind_lines(p, lines);
+    for (int i = 0; i < n; i++) { /* "profcore ...": the comments `profcore record` prints */
+        char c[600];
+        snprintf(c, sizeof c, "profcore %.500s", lines[i]);
+        pb_uint(out, PROFILE_COMMENT, str_index(b, c));
+    }
 }
 
 int pcout_build_pprof(const pcprof_profile *p, pcout_symbolizer *sym, pcout_buf *out) {

@@ -185,5 +185,8 @@ void pcprof_print_summary(FILE *out, const pcprof_profile *p, int top) {
     fprintf(out, "  handler   %llu signals, mean %.2f us, max %.2f us, total %.3f s\n",
             (unsigned long long)p->handler_samples, mean_us, (double)p->handler_ns_max / 1000.0,
             (double)p->handler_ns_total * 1e-9);
+    char lines[3][512];
+    int n = pcprof_unwind_lines(p, lines);
+    for (int i = 0; i < n; i++) fprintf(out, "  %s\n", lines[i]);
     print_top(out, p, top, total);
 }

@@ -31,6 +31,7 @@ typedef struct pl_request {
     char base_out[PATH_MAX]; /* the run's path: a forked child writes base_out.<pid> */
     const char *engine; /* "ctimer", "itimer", "perf" */
     const char *format; /* "pprof", "legacy", "collapsed" */
+    const char *unwind; /* "auto", "tables", "fp" */
     int hz;
 } pl_request;
 

@@ -19,6 +19,7 @@
 
 #include "internal.h"
 #include "profile.h"
+#include "unwind_tables.h"
 
 __thread pcp_thread *pcp_tls_self PCP_IE;
 __thread uint32_t pcp_tls_label PCP_IE;
@@ -119,6 +120,8 @@ PROFCORE_SIGNAL_SAFE static void pcp_take_sample(const pcp_session *s, profcore 
         pcp_count(&pcp_g_counters.unwind_failures, 1);
         return;
     }
+    /* A pc in no table: wake the writer once to look for new libraries. */
+    if (pcp_unwind_refresh_wake()) pcp_wake_writer(s->wake_fd);
     uint32_t hint = tid;
     if (registered) {
         if (profcore_add(pc, tag, frames, (uint32_t)n, weight, hint) == PROFCORE_RECORDED_HANDOFF)

@@ -54,6 +54,23 @@ typedef struct pcprof_stack {
     const uint64_t *frames; /* leaf first */
 } pcprof_stack;
 
+/* How the stacks were walked (the summary's unwind lines, the pprof
+ * comment).  mode NULL: not recorded (thread snapshots). */
+#define PCPROF_UNWIND_DEPTH_BUCKETS 8 /* depth 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64-127, 128+ */
+#define PCPROF_UNWIND_END_REASONS 16
+typedef struct pcprof_unwind_info {
+    const char *mode; /* "fp", "tables", "auto" */
+    uint64_t objects_with_tables, objects_without, objects_over_cap;
+    uint64_t table_bytes, table_rows, rows_cfi, rows_invalid, build_ns;
+    uint64_t snapshots_published, snapshots_retired;
+    uint64_t walks_tables, walks_fp, fp_steps, depth_sum;
+    uint64_t depth_hist[PCPROF_UNWIND_DEPTH_BUCKETS];
+    uint64_t ends[PCPROF_UNWIND_END_REASONS]; /* table walks by end reason */
+    const char *end_names[PCPROF_UNWIND_END_REASONS];
+    char unreadable[256]; /* objects with no usable CFI (comma-separated, truncated) */
+    char over_cap[256];   /* objects past the table memory cap */
+} pcprof_unwind_info;
+
 typedef struct pcprof_profile {
     const pcprof_stack *stacks;
     size_t nstacks;
@@ -69,7 +86,14 @@ typedef struct pcprof_profile {
     uint64_t cpu_measured_ns;       /* process CPU time over the run (clock) */
     uint64_t handler_samples;       /* signals handled */
     uint64_t handler_ns_total, handler_ns_max; /* self-overhead of the handler */
+    pcprof_unwind_info unwind;
 } pcprof_profile;
+
+/* The unwind lines of the summary and of the pprof comments: which
+ * unwinder, the tables built, the depth distribution, table walks by end
+ * reason.  Writes at most 3 lines (no trailing newline on the last) into
+ * buf; returns the number of lines, 0 when p->unwind.mode is NULL. */
+int pcprof_unwind_lines(const pcprof_profile *p, char lines[3][512]);
 
 /* "[truncated]", "[lost: contended]", ...; NULL for a frame that is not synthetic. */
 const char *pcprof_synthetic_name(uint64_t frame);

@@ -32,6 +32,7 @@
 
 #include "internal.h"
 #include "profile.h"
+#include "unwind_tables.h"
 
 enum { PCP_FORMAT_PPROF = 1, PCP_FORMAT_LEGACY = 2, PCP_FORMAT_COLLAPSED = 3 };
 
@@ -328,6 +329,10 @@ static int pcp_validate(const pcp_options *o, char *err, size_t errlen) {
         pcp_set_error(err, errlen, "profcore: shards %d is not 0 or a power of two up to 256", o->shards);
         return PCP_E_INVAL;
     }
+    if (pcp_unwind_parse_mode(o->unwind) == 0) {
+        pcp_set_error(err, errlen, "profcore: unknown unwinder '%s' (expected fp, tables or auto)", o->unwind);
+        return PCP_E_INVAL;
+    }
     if (o->output_path != NULL && pcp_check_path(o->output_path, err, errlen) != 0) return PCP_E_PATH;
     return PCP_OK;
 }
@@ -462,6 +467,7 @@ static void *pcp_writer_main(void *arg) {
         pthread_mutex_lock(&pcp_reader_mu);
         pcp_drain_locked();
         pthread_mutex_unlock(&pcp_reader_mu);
+        pcp_unwind_tables_refresh(); /* objects loaded or unloaded since */
         uint64_t now = pcp_clock_ns(CLOCK_MONOTONIC);
         if (now - last_scan >= 100000000u) { /* threads the program did not tell us about */
             pcp_threads_rescan();
@@ -622,6 +628,7 @@ static void pcp_session_end(void) {
     pthread_mutex_unlock(&pcp_reader_mu);
     __atomic_store_n(&pcp_g_session.pc, NULL, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&pcp_g_inflight, __ATOMIC_SEQ_CST) != 0) pcp_sleep_us(50);
+    pcp_unwind_tables_stop();
     /* Quiescent: these are final (rejected adds after the drain included). */
     profcore_stats_read(pc, &pcp_s.core);
     memcpy(&pcp_s.counters, &pcp_g_counters, sizeof pcp_s.counters);
@@ -680,6 +687,9 @@ PCP_EXPORT int pcp_start(const pcp_options *o, char *err, size_t errlen) {
     pcp_s.format = pcp_parse_format(o->format);
     pcp_s.engine_name = pcp_engine_name(engine);
     pcp_s.hz = o->hz;
+    /* Before the clocks start and the timers are armed: the build is not
+     * the program's CPU, and no sample sees a half-built set. */
+    pcp_unwind_tables_start(pcp_unwind_parse_mode(o->unwind));
     const char *delay = getenv("PCP_TEST_WRITER_DELAY_MS");
     pcp_s.writer_delay_us = delay ? atol(delay) * 1000 : 0;
     pcp_s.start_unix_ns = (int64_t)pcp_clock_ns(CLOCK_REALTIME);
@@ -819,6 +829,7 @@ static int pcp_snapshot_take(pcp_profile_copy *s) {
     s->p.handler_samples = __atomic_load_n(&c->offered_samples, __ATOMIC_RELAXED);
     s->p.handler_ns_total = __atomic_load_n(&c->handler_ns_total, __ATOMIC_RELAXED);
     s->p.handler_ns_max = __atomic_load_n(&c->handler_ns_max, __ATOMIC_RELAXED);
+    pcp_unwind_report_read(&s->p.unwind);
     return 0;
 }
 

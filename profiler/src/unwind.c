@@ -25,6 +25,7 @@
 #include <unwind.h>
 
 #include "internal.h"
+#include "unwind_tables.h"
 
 /* 1: process_vm_readv works on our own pid (checked at start). */
 static int pcp_g_vm_readv_ok;
@@ -48,6 +49,17 @@ PROFCORE_SIGNAL_SAFE static bool pcp_read_pair_faultproof(uintptr_t addr, uintpt
     struct iovec remote = {(void *)addr, 2 * sizeof(uintptr_t)};
     long n = syscall(SYS_process_vm_readv, (long)getpid(), &local, 1L, &remote, 1L, 0L);
     return n == (long)(2 * sizeof(uintptr_t));
+}
+
+/* The table walker's fault-proof word read (pcu_memory.read_word): used for
+ * every address outside the cached stack. */
+PROFCORE_SIGNAL_SAFE static bool pcp_read_word_faultproof(void *ctx, uintptr_t addr, uintptr_t *out) {
+    (void)ctx;
+    if (!pcp_g_vm_readv_ok) return false;
+    struct iovec local = {out, sizeof(uintptr_t)};
+    struct iovec remote = {(void *)addr, sizeof(uintptr_t)};
+    long n = syscall(SYS_process_vm_readv, (long)getpid(), &local, 1L, &remote, 1L, 0L);
+    return n == (long)sizeof(uintptr_t);
 }
 
 /* The walk's read policy for one sample. */
@@ -133,6 +145,52 @@ PROFCORE_SIGNAL_SAFE static void pcp_reader_for(const pcp_bounds *b, uintptr_t s
     }
 }
 
+/* aarch64's link register at the interrupted instruction (a leaf's return
+ * address may still be there); 0 elsewhere. */
+PROFCORE_SIGNAL_SAFE static uintptr_t pcp_context_lr(const void *ucv) {
+#if defined(__aarch64__)
+    return ucv != NULL ? (uintptr_t)((const ucontext_t *)ucv)->uc_mcontext.regs[30] : 0;
+#else
+    (void)ucv;
+    return 0;
+#endif
+}
+
+/* "tables" mode: the stack ends at the first frame no table covers (the
+ * step from it would be a frame-pointer guess).  Return addresses are
+ * looked up at ra - 1, as the walker does. */
+PROFCORE_SIGNAL_SAFE static uint32_t pcp_cut_at_untabled(const pcu_snapshot *snap,
+                                                         const uintptr_t *frames, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        uintptr_t at = i == 0 ? frames[0] : frames[i] - 1u;
+        if (pcu_find_table(snap, at) == NULL) return i + 1u;
+    }
+    return n;
+}
+
+/* The table walk from an interrupted context (registers pc, sp, fp, lr);
+ * appends to frames[n..max).  Returns the new n, or 0 when there is no
+ * snapshot (the caller walks frame pointers). */
+PROFCORE_SIGNAL_SAFE static uint32_t pcp_tables_walk(const void *uc, uintptr_t pc, uintptr_t sp,
+                                                     uintptr_t fp, const pcp_reader *r,
+                                                     uintptr_t *frames, uint32_t n, uint32_t max) {
+    unsigned token;
+    const pcu_snapshot *snap = pcp_unwind_snapshot_enter(&token);
+    uint32_t got = 0;
+    if (snap != NULL) {
+        pcu_regs regs = {pc, sp, fp, pcp_context_lr(uc)};
+        pcu_memory mem = {{r->lo, 0}, {r->hi, 0}, pcp_read_word_faultproof, NULL};
+        pcu_walk_result res = {0, 0, 0};
+        got = pcu_walk(snap, &regs, &mem, frames + n, max - n, &res);
+        if (got > 0 && pcp_unwind_mode() == PCP_UNWIND_TABLES)
+            got = pcp_cut_at_untabled(snap, frames + n, got);
+        pcp_unwind_count_walk(true, n + got, res.end, res.fp_steps);
+        if (res.end == PCU_END_NO_TABLE) pcp_unwind_request_refresh();
+    }
+    pcp_unwind_snapshot_leave(token);
+    return got > 0 ? n + got : 0;
+}
+
 PROFCORE_SIGNAL_SAFE int pcp_unwind(const void *uc, uintptr_t pc, uintptr_t sp, uintptr_t fp, bool leaf_fixup,
                const pcp_bounds *b, uintptr_t *frames, uint32_t max) {
     uint32_t n = 0;
@@ -160,6 +218,12 @@ PROFCORE_SIGNAL_SAFE int pcp_unwind(const void *uc, uintptr_t pc, uintptr_t sp, 
     if (!pcp_is_code_address(pc)) return n > 0 ? (int)n : -1;
     pcp_reader r;
     pcp_reader_for(b, sp, &r);
+    /* Tables for an interrupted context (leaf_fixup: pc is the interrupted
+     * instruction and the hook did not move the walk). */
+    if (leaf_fixup && pcp_unwind_mode() != PCP_UNWIND_FP) {
+        uint32_t t = pcp_tables_walk(uc, pc, sp, fp, &r, frames, n, max);
+        if (t > 0) return (int)t;
+    }
     frames[n++] = pc;
     uintptr_t floor = sp;
 #if defined(__x86_64__)
@@ -172,7 +236,9 @@ PROFCORE_SIGNAL_SAFE int pcp_unwind(const void *uc, uintptr_t pc, uintptr_t sp, 
 #else
     (void)leaf_fixup;
 #endif
-    return (int)pcp_fp_walk(&r, fp, floor, frames, n, max);
+    uint32_t depth = pcp_fp_walk(&r, fp, floor, frames, n, max);
+    if (leaf_fixup) pcp_unwind_count_walk(false, depth, PCP_UNWIND_END_REASONS, 0);
+    return (int)depth;
 }
 
 PROFCORE_SIGNAL_SAFE int pcp_unwind_interrupted(const void *uc, const pcp_thread *self,

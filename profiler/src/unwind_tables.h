@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "profcore_unwind.h"
+#include "profile.h"
 
 /* Which CFI a table came from. */
 enum { PCP_UT_SRC_NONE = 0, PCP_UT_SRC_EH_FRAME, PCP_UT_SRC_DEBUG_FRAME, PCP_UT_SRC_DEBUG_FILE };
@@ -75,24 +76,19 @@ int pcp_unwind_mode(void);
 const pcu_snapshot *pcp_unwind_snapshot_enter(unsigned *token);
 void pcp_unwind_snapshot_leave(unsigned token);
 
-/* Handler: one walk's outcome for the summary. */
+/* Handler: a walk met a pc no table covers (a library loaded since the
+ * last refresh?).  pcp_unwind_refresh_wake returns true once per request,
+ * for the caller to wake the writer thread, which then refreshes. */
+void pcp_unwind_request_refresh(void);
+bool pcp_unwind_refresh_wake(void);
+
+/* Handler: one walk's outcome for the summary (end: a PCU_END_* reason of
+ * a table walk, PCP_UNWIND_END_REASONS for a frame-pointer walk). */
+#define PCP_UNWIND_DEPTH_BUCKETS PCPROF_UNWIND_DEPTH_BUCKETS
+#define PCP_UNWIND_END_REASONS PCPROF_UNWIND_END_REASONS
 void pcp_unwind_count_walk(bool tables, uint32_t depth, unsigned end, uint32_t fp_steps);
 
-/* What the summary and the profile say about unwinding. */
-#define PCP_UNWIND_DEPTH_BUCKETS 8 /* 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64-127, 128+ */
-#define PCP_UNWIND_END_REASONS 16
-typedef struct pcp_unwind_report {
-    int mode;
-    uint64_t objects_with_tables, objects_without, objects_over_cap;
-    uint64_t table_bytes, table_rows, build_ns;
-    uint64_t rows_cfi, rows_invalid;
-    uint64_t snapshots_published, snapshots_retired;
-    uint64_t walks_tables, walks_fp, fp_steps;
-    uint64_t depth_hist[PCP_UNWIND_DEPTH_BUCKETS];
-    uint64_t ends[PCP_UNWIND_END_REASONS];
-    char unreadable[256]; /* names of objects that could not be compiled (truncated) */
-    char over_cap[256];   /* names of objects past the memory cap */
-} pcp_unwind_report;
-void pcp_unwind_report_read(pcp_unwind_report *r);
+/* The unwind part of a profile: the running session's, or the last one's. */
+void pcp_unwind_report_read(pcprof_unwind_info *r);
 
 #endif

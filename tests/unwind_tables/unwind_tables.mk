@@ -1,0 +1,44 @@
+# tests/unwind_tables/unwind_tables.mk — the unwind-table builder and its use
+# in the profiler (profiler/src/unwind_tables.c, unwind_objects.c).
+# Included by profiler/profiler.mk.
+#
+# Suites:
+#   unwind-oracle       every compiled rule of python3, libc, libm, libz,
+#                       liblzma and the vDSO against readelf's frames-interp
+#   unwind-oracle-asan  the same, builder and oracle under ASan + UBSan
+#   unwind-e2e          profcore record on a -fomit-frame-pointer program,
+#                       Debian's python3 and xz: >= 99 % of samples reach main
+#                       (go tool pprof -traces); fp vs tables on an fp build
+UT_B := $(BUILD)/unwind_tables
+UT_BUILDER_SRCS := profiler/src/unwind_tables.c profiler/output/cfi_fde.c
+UT_BUILDER_DEPS := $(UT_BUILDER_SRCS) profiler/src/unwind_tables.h profiler/output/cfi_fde.h \
+                   core/profcore_unwind.h profiler/src/profile.h tests/check.h
+UT_CFLAGS := $(WARN) -O1 -g $(CORE_INC) -Iprofiler/src -Iprofiler/output
+UT_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+$(UT_B)/oracle: tests/unwind_tables/oracle.c $(UT_BUILDER_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(UT_CFLAGS) -o $@ $< $(UT_BUILDER_SRCS) -ldw -lelf
+$(UT_B)/oracle-asan: tests/unwind_tables/oracle.c $(UT_BUILDER_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(UT_CFLAGS) $(UT_SAN) -o $@ $< $(UT_BUILDER_SRCS) -ldw -lelf
+# The workload: what Debian ships is built like this (no frame pointers).
+$(UT_B)/omitfp_workload: tests/unwind_tables/omitfp_workload.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -fomit-frame-pointer -pthread -o $@ $< -lz -llzma
+$(UT_B)/fp_workload: tests/unwind_tables/omitfp_workload.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g $(PROF_FP) -pthread -o $@ $< -lz -llzma
+
+UT_BINS := $(UT_B)/oracle $(UT_B)/oracle-asan $(UT_B)/omitfp_workload $(UT_B)/fp_workload
+ALL_TARGETS += $(UT_BINS)
+DEPS_PACKAGES += libdw-dev libelf-dev binutils liblzma-dev zlib1g-dev golang-go python3 xz-utils
+TEST_SUITES += unwind-oracle unwind-oracle-asan unwind-e2e
+
+.PHONY: suite-unwind-oracle suite-unwind-oracle-asan suite-unwind-e2e
+suite-unwind-oracle: $(UT_B)/oracle
+	@$(RUN_SUITE) unwind-oracle $<
+suite-unwind-oracle-asan: $(UT_B)/oracle-asan
+	@ASAN_OPTIONS=detect_leaks=1 $(RUN_SUITE) unwind-oracle-asan $<
+suite-unwind-e2e: $(UT_B)/omitfp_workload $(UT_B)/fp_workload $(PROF_LIB_SO) $(PROF_B)/profcore
+	@$(RUN_SUITE) unwind-e2e tests/unwind_tables/e2e.sh $(BUILD)
