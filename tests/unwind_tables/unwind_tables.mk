@@ -32,7 +32,7 @@ $(UT_B)/fp_workload: tests/unwind_tables/omitfp_workload.c
 
 UT_BINS := $(UT_B)/oracle $(UT_B)/oracle-asan $(UT_B)/omitfp_workload $(UT_B)/fp_workload
 ALL_TARGETS += $(UT_BINS)
-DEPS_PACKAGES += libdw-dev libelf-dev binutils liblzma-dev zlib1g-dev golang-go python3 xz-utils
+DEPS_PACKAGES += libdw-dev libelf-dev binutils liblzma-dev zlib1g-dev golang-go python3 xz-utils linux-perf
 TEST_SUITES += unwind-oracle unwind-oracle-asan unwind-e2e
 
 .PHONY: suite-unwind-oracle suite-unwind-oracle-asan suite-unwind-e2e
