@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cfi_fde.h"
 #include "output_internal.h"
 
 /* ---- build IDs --------------------------------------------------------------- */
@@ -162,6 +163,13 @@ struct pcout_symbolizer {
     pcout_symbol **symbols; /* stable pointers: the array of pointers grows, entries do not move */
     size_t nsymbols, capsymbols;
     pcout_strtab names; /* owns every string the frames point to */
+    /* FDE ranges per module, for naming addresses no symbol covers. */
+    struct fde_cache {
+        Dwfl_Module *mod;
+        pcout_fde_range *ranges;
+        long n;
+    } *fdes;
+    size_t nfdes;
 };
 
 static const Dwfl_Callbacks proc_callbacks = {
@@ -193,6 +201,8 @@ void pcout_symbolizer_close(pcout_symbolizer *s) {
         free(s->symbols[i]);
     }
     free(s->symbols);
+    for (size_t i = 0; i < s->nfdes; i++) free(s->fdes[i].ranges);
+    free(s->fdes);
     pcout_u64map_free(&s->index);
     pcout_strtab_free(&s->names);
     free(s);
@@ -218,6 +228,9 @@ static const char *die_function_name(Dwarf_Die *die) {
         dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
         name = dwarf_formstring(&attr);
     if (!name) name = dwarf_diename(die);
+    /* A clone (foo.constprop.0, foo.part.0) names itself only through its
+     * abstract origin. */
+    if (!name && dwarf_attr_integrate(die, DW_AT_name, &attr)) name = dwarf_formstring(&attr);
     return name;
 }
 
@@ -347,6 +360,45 @@ static void fallback_name(pcout_symbolizer *s, Dwfl_Module *mod, uint64_t addr, 
     }
 }
 
+/* The FDE ranges of a module (.eh_frame, else .debug_frame), computed once. */
+static const struct fde_cache *module_fdes(pcout_symbolizer *s, Dwfl_Module *mod) {
+    for (size_t i = 0; i < s->nfdes; i++)
+        if (s->fdes[i].mod == mod) return &s->fdes[i];
+    struct fde_cache *g = realloc(s->fdes, (s->nfdes + 1) * sizeof *g);
+    if (!g) return NULL;
+    s->fdes = g;
+    struct fde_cache *c = &s->fdes[s->nfdes++];
+    c->mod = mod;
+    c->ranges = NULL;
+    c->n = 0;
+    GElf_Addr bias;
+    Elf *elf = dwfl_module_getelf(mod, &bias);
+    if (elf) {
+        c->n = pcout_cfi_fde_ranges(elf, PCOUT_CFI_EH_FRAME, &c->ranges);
+        if (c->n <= 0) c->n = pcout_cfi_fde_ranges(elf, PCOUT_CFI_DEBUG_FRAME, &c->ranges);
+        if (c->n < 0) c->n = 0;
+    }
+    return c;
+}
+
+/* An address no symbol covers (a stripped library such as Debian's libz, a
+ * PLT stub) named by the start of the FDE that contains it, at its
+ * link-time address: "libz.so.1.2.13+0x3a40".  Every address of one
+ * function gets the same name, so samples aggregate per function and the
+ * name is the same in every run.  0 when no FDE covers it. */
+static int fde_name(pcout_symbolizer *s, Dwfl_Module *mod, uint64_t addr, char *out, size_t outlen) {
+    const struct fde_cache *c = mod ? module_fdes(s, mod) : NULL;
+    GElf_Addr bias = 0;
+    if (!c || c->n <= 0 || !dwfl_module_getelf(mod, &bias)) return 0;
+    long i = pcout_fde_find(c->ranges, (size_t)c->n, addr - bias);
+    if (i < 0) return 0;
+    const char *modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (!modname) return 0;
+    const char *slash = strrchr(modname, '/');
+    snprintf(out, outlen, "%s+0x%" PRIx64, slash ? slash + 1 : modname, c->ranges[i].start);
+    return 1;
+}
+
 static void symbolize_into(pcout_symbolizer *s, pcout_symbol *sym) {
     uint64_t addr = sym->address;
     uint32_t cap = 0;
@@ -380,6 +432,11 @@ static void symbolize_into(pcout_symbolizer *s, pcout_symbol *sym) {
         return;
     }
     char name[PATH_MAX + 32];
+    if (fde_name(s, mod, addr, name, sizeof name)) {
+        sym->has_function = 1; /* a stable function entry: pprof keeps it */
+        add_frame(s, sym, &cap, name, file, line);
+        return;
+    }
     fallback_name(s, mod, addr, name, sizeof name);
     sym->has_line = 0;
     add_frame(s, sym, &cap, name, "", 0);

@@ -36,7 +36,7 @@ int pcprof_unwind_lines(const pcprof_profile *p, char lines[3][512]) {
         if (u->rows_cfi > 0)
             append(l, 512, &at, ", %.3f %% of CFI rows unsupported",
                    100.0 * (double)u->rows_invalid / (double)u->rows_cfi);
-        append(l, 512, &at, ")");
+        append(l, 512, &at, "; %llu snapshots published)", (unsigned long long)u->snapshots_published);
         if (u->objects_without > 0)
             append(l, 512, &at, "; frame pointers for %llu without CFI: %s",
                    (unsigned long long)u->objects_without, u->unreadable);

