@@ -476,7 +476,8 @@ PROFCORE_SIGNAL_SAFE static bool pcu_plausible_pc(uintptr_t pc) {
 }
 
 /*@ requires pcu_snapshot_ok(s);
-    assigns \nothing;
+    assigns \result \from s, pc, *s, s->tables[0 .. s->ntables - 1];
+    ensures \result == \null || (pcu_table_ok(\result) && pcu_covers(\result, pc));
     ensures \result == \null ||
             (\exists integer i; 0 <= i < s->ntables && \result == s->tables + i &&
                                 pcu_covers(s->tables + i, pc));
@@ -492,7 +493,7 @@ PROFCORE_SIGNAL_SAFE PCU_API const pcu_table *pcu_find_table(const pcu_snapshot 
     /* The last table in [lo, hi] whose base is at or below pc. */
     /*@ loop invariant 0 <= lo <= hi < s->ntables;
         loop invariant t[lo].base <= pc;
-        loop invariant \forall integer j; hi < j < s->ntables ==> t[j].base > pc;
+        loop invariant pcu_tables_sorted(s) ==> \forall integer j; hi < j < s->ntables ==> t[j].base > pc;
         loop assigns lo, hi;
         loop variant hi - lo; */
     while (lo < hi) {
@@ -504,6 +505,7 @@ PROFCORE_SIGNAL_SAFE PCU_API const pcu_table *pcu_find_table(const pcu_snapshot 
     }
     /*@ assert pcu_tables_sorted(s) ==>
                \forall integer k; 0 <= k < lo ==> t[k].base + t[k].size <= t[lo].base; */
+    /*@ assert pcu_table_ok(t + lo); */
     if (pc - t[lo].base < t[lo].size) return &t[lo];
     return NULL;
 }
@@ -530,7 +532,8 @@ PROFCORE_SIGNAL_SAFE PCU_API int64_t pcu_lookup(const pcu_table *t, uintptr_t pc
     /* The last row in [lo, hi] that starts at or below off. */
     /*@ loop invariant 0 <= lo <= hi <= last;
         loop invariant row[lo] <= off;
-        loop invariant pcu_pages_ok(t) ==> \forall integer j; hi < j < t->nrows ==> row[j] > off;
+        loop invariant pcu_pages_ok(t) && pcu_rows_sorted(t) ==>
+                       \forall integer j; hi < j < t->nrows ==> row[j] > off;
         loop assigns lo, hi;
         loop variant hi - lo; */
     while (lo < hi) {
@@ -584,7 +587,7 @@ PROFCORE_SIGNAL_SAFE static unsigned pcu_step_fp(const pcu_memory *m, pcu_cursor
 }
 
 /* The signal-frame step: the interrupted registers from the ucontext. */
-/*@ requires \valid(c) && \valid_read(m) && \valid_read(rule) && \separated(c, m, rule);
+/*@ requires \valid(c) && \valid_read(m) && \valid_read(rule) && \separated(c, m);
     assigns *c;
     ensures \result == PCU_STEP_CONTINUE || \result < PCU_END_REASONS;
     ensures \result == PCU_STEP_CONTINUE ==> pcu_plausible(c->pc) && c->exact_pc; */
@@ -613,7 +616,7 @@ PROFCORE_SIGNAL_SAFE static unsigned pcu_step_signal(const pcu_memory *m, pcu_cu
 
 /* This frame's CFA under a rule of kind CFA, CFA_DEREF or PLT. */
 /*@ requires \valid_read(c) && \valid_read(m) && \valid_read(rule) && \valid(cfa);
-    requires \separated(cfa, m, c, rule);
+    requires \separated(cfa, m);
     assigns *cfa;
     ensures \result == PCU_STEP_CONTINUE || \result == PCU_END_BAD_READ ||
             \result == PCU_END_MISALIGNED || \result == PCU_END_INVALID_RULE; */
@@ -644,7 +647,7 @@ PROFCORE_SIGNAL_SAFE static unsigned pcu_rule_cfa(const pcu_memory *m, const pcu
 }
 
 /* One step under a table rule other than a signal frame. */
-/*@ requires \valid(c) && \valid_read(m) && \valid_read(rule) && \separated(c, m, rule);
+/*@ requires \valid(c) && \valid_read(m) && \valid_read(rule) && \separated(c, m);
     requires rule->kind != PCU_KIND_SIGNAL;
     assigns *c;
     ensures \result == PCU_STEP_CONTINUE || \result < PCU_END_REASONS;
@@ -682,9 +685,6 @@ PROFCORE_SIGNAL_SAFE static unsigned pcu_step_cfa(const pcu_memory *m, pcu_curso
 /*@ requires pcu_snapshot_ok(snap);
     requires \valid(c) && \valid_read(m) && \valid(fp_steps) && \separated(c, m, fp_steps);
     requires pcu_plausible(c->pc) && *fp_steps < 0xFFFFFFFF;
-    requires snap != \null && snap->ntables > 0 ==>
-             \forall integer i; 0 <= i < snap->ntables ==>
-                 \separated(c, fp_steps, snap->tables[i].rules + (0 .. snap->tables[i].nrules - 1));
     assigns *c, *fp_steps;
     ensures \result == PCU_STEP_CONTINUE || \result < PCU_END_REASONS;
     ensures *fp_steps == \old(*fp_steps) || (*fp_steps == \old(*fp_steps) + 1 && \result == PCU_STEP_CONTINUE);
@@ -762,7 +762,7 @@ PROFCORE_SIGNAL_SAFE PCU_API uint32_t pcu_walk(const pcu_snapshot *snap, const p
     return depth;
 }
 
-/*@ assigns \nothing; */
+/*@ assigns \result \from end; */
 PROFCORE_SIGNAL_SAFE PCU_API const char *pcu_end_name(unsigned end) {
     switch (end) {
     case PCU_END_OUTERMOST: return "outermost";
