@@ -62,8 +62,60 @@ core() {
     else bad "core_demo under qemu-aarch64: exit $st"; tail -n 15 "$tmp/demo.out"; fi
 }
 
+profiler() {
+    # unwind_agree: the frame-pointer walk against libgcc's unwinder (part 1)
+    # and libunwind's from the signal's ucontext (part 2).  Its unregistered-
+    # thread walks read the stack through process_vm_readv (fault-proof);
+    # qemu-user does not implement that syscall, so those walks stop after
+    # one frame.  Only when the probe shows the syscall missing are exactly
+    # those checks counted as n/a; every other check must pass.
+    local probe st
+    probe=$($run "$bdir/vm_readv_probe" 2>&1); st=$?
+    echo "     $probe"
+    local out=$tmp/ua.out
+    $run "$bdir/unwind_agree" >"$out" 2>&1
+    local ua=$?
+    local line p=0 f=0 unreg other
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+    if [ -n "$line" ]; then p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}; fi
+    unreg=$(grep -c '^FAIL unregistered thread ' "$out")
+    other=$(grep '^FAIL ' "$out" | grep -vc '^FAIL unregistered thread ')
+    grep -E '^ +(signal samples|registered)' "$out" | head -5
+    passed=$((passed + p))
+    if [ "$st" -ne 0 ] && [ "$unreg" -gt 0 ]; then
+        na "unwind_agree: $unreg unregistered-thread walks: process_vm_readv under qemu-user ($probe), the walker's fault-proof reads need it"
+        failed=$((failed + f - unreg))
+    else
+        failed=$((failed + f))
+    fi
+    if [ -n "$line" ] && [ "$other" -eq 0 ] && { [ "$ua" -eq 0 ] || { [ "$f" -eq "$unreg" ] && [ "$st" -ne 0 ]; }; }; then
+        ok "unwind_agree under qemu-aarch64 ($p passed; frame pointers == libgcc and libunwind)"
+    else
+        bad "unwind_agree under qemu-aarch64: exit $ua, $other failures besides unregistered threads"
+        grep -A6 '^FAIL' "$out" | grep -v '^FAIL unregistered' | head -30
+    fi
+    # The demo: the profiler end to end, its files read back by go tool pprof.
+    $run "$bdir/demo" "$tmp/demo" >"$tmp/demo.txt" 2>&1; st=$?
+    check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+    check "demo under qemu-aarch64: exit $st" test "$st" -eq 0
+    check "demo: conservation ok" grep -qx $'stat\tconservation\tok' "$tmp/demo.txt"
+    go tool pprof -top -nodecount=50 "$tmp/demo.pb.gz" >"$tmp/demo.top" 2>"$tmp/demo.err"; st=$?
+    check "demo: go tool pprof reads the aarch64 profile (exit $st)" test "$st" -eq 0
+    check "demo: the profile names demo_hot_mix and demo_hot_sort (symbolized on aarch64)" \
+        bash -c "grep -q demo_hot_mix '$tmp/demo.top' && grep -q demo_hot_sort '$tmp/demo.top'"
+    check "demo: collapsed stacks written" test -s "$tmp/demo.collapsed"
+    # The preload library: a program profiled through LD_PRELOAD (passed to
+    # the guest with -E, not to qemu itself).
+    $run -E LD_PRELOAD="$(cd "$bdir" && pwd)/libprofcore.so" -E PROFCORE_OUT="$tmp/pre.pb.gz" \
+        "$bdir/exit_paths" exit 300 >"$tmp/pre.out" 2>&1; st=$?
+    check "LD_PRELOAD=libprofcore.so under qemu-aarch64: the program's own status ($st == 3)" test "$st" -eq 3
+    go tool pprof -top "$tmp/pre.pb.gz" >"$tmp/pre.top" 2>&1
+    check "LD_PRELOAD: go tool pprof reads the profile and names burn_cpu" grep -q burn_cpu "$tmp/pre.top"
+}
+
 case $mode in
 core) core ;;
+profiler) profiler ;;
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
 echo "$na not under qemu-user (n/a above, with why)"
