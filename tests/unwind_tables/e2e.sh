@@ -129,7 +129,7 @@ if [ "${UNWIND_E2E_PERF:-0}" = 1 ]; then echo "     perf --call-graph dwarf on p
 head -c 400000 /dev/urandom | od -An -tx1 >"$tmp/input.txt"
 record "$tmp/xz.pb.gz" -- /usr/bin/xz -T1 -6 -c -k "$tmp/input.txt"
 rooted xz "$tmp/xz.pb.gz" /usr/bin/xz 99 5
-if [ "${UNWIND_E2E_PERF:-0}" = 1 ]; then echo "     perf --call-graph dwarf on xz: mean depth $(perf_depth /usr/bin/xz -T2 -6 -c "$tmp/input.txt")"; fi
+if [ "${UNWIND_E2E_PERF:-0}" = 1 ]; then echo "     perf --call-graph dwarf on xz: mean depth $(perf_depth /usr/bin/xz -T1 -6 -c -k "$tmp/input.txt")"; fi
 
 # ---- a frame-pointer build: both unwinders give the same stacks
 record "$tmp/pure-fp.pb.gz" --unwind fp -- "$W/fp_workload" 0.8 0 pure

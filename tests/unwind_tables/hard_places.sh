@@ -77,5 +77,14 @@ if [ "${cycles:-0}" -ge 100 ] && [ "${snaps:-0}" -ge 3 ]; then
 else
     bad "dlstorm: cycles ${cycles:-?}, snapshots ${snaps:-?}"
 fi
+# the table memory cap: past it, objects fall back to frame pointers, named
+# in one summary line; the profile is still complete and conserved
+if PCP_TEST_UNWIND_CAP_BYTES=60000 "$H" vdso "$tmp/cap.pb.gz" >"$tmp/cap.out" 2>&1 &&
+    grep -q "conservation ok" "$tmp/cap.out" &&
+    grep -Eq "frame pointers for [1-9][0-9]* past the table memory cap: .*libc" "$tmp/cap.out"; then
+    ok "cap: $(grep -o 'tables for [0-9]* objects' "$tmp/cap.out"), $(grep -o 'frame pointers for [0-9]* past the table memory cap' "$tmp/cap.out")"
+else
+    bad "cap: no cap line or broken run"; grep unwind "$tmp/cap.out"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

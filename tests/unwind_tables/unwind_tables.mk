@@ -57,3 +57,15 @@ suite-unwind-e2e: $(UT_B)/omitfp_workload $(UT_B)/fp_workload $(PROF_LIB_SO) $(P
 	@$(RUN_SUITE) unwind-e2e tests/unwind_tables/e2e.sh $(BUILD)
 suite-unwind-hard: $(UT_B)/hard_places $(UT_B)/libut_dl.so
 	@$(RUN_SUITE) unwind-hard tests/unwind_tables/hard_places.sh $(BUILD)
+
+# ---- benchmark (reported, not asserted): table bytes/row, build time, walk
+# cost fp vs tables at 8/32/64 frames.  `make bench-unwind`.
+$(BUILD)/bench/unwind-bench: bench/unwind_bench.c $(PROF_LIB_A) $(UT_BUILDER_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g $(PROF_FP) -pthread $(CORE_INC) -Iprofiler/src -Iprofiler/include \
+	    -Iprofiler/output -o $@ $< $(PROF_LIB_A) $(PROF_LDLIBS)
+ALL_TARGETS += $(BUILD)/bench/unwind-bench
+BENCH_TARGETS += bench-unwind
+.PHONY: bench-unwind
+bench-unwind: $(BUILD)/bench/unwind-bench
+	$< 20000 | tee $(BUILD)/bench/unwind.txt
