@@ -58,3 +58,18 @@ TEST_SUITES += unwind-handler
 .PHONY: suite-unwind-handler
 suite-unwind-handler: $(UNWIND_T)/unwind_handler
 	@$(RUN_SUITE) unwind-handler $<
+
+# aarch64 under qemu-user: the same unit tests with the aarch64 paths (RA in
+# LR, pointer-authentication bits, the aarch64 ucontext of a real signal),
+# ASan+UBSan (LeakSanitizer cannot run under qemu's ptrace-like setup).
+UNWIND_QEMU = $(or $(AARCH64_RUN),qemu-aarch64 -L /usr/aarch64-linux-gnu)
+$(UNWIND_T)/walker_test-aarch64: tests/unwind_walker/walker_test.c tests/check.h $(UNWIND_H)
+	@mkdir -p $(@D)
+	$(UNWIND_AARCH64_CC) $(UNWIND_TEST_FLAGS) -o $@ $<
+ALL_TARGETS += $(UNWIND_T)/walker_test-aarch64
+TEST_SUITES += unwind-walker-aarch64
+DEPS_PACKAGES += qemu-user libasan8-arm64-cross libubsan1-arm64-cross
+.PHONY: suite-unwind-walker-aarch64
+suite-unwind-walker-aarch64: $(UNWIND_T)/walker_test-aarch64
+	@$(RUN_SUITE) unwind-walker-aarch64 env ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	    UBSAN_OPTIONS=halt_on_error=1 $(UNWIND_QEMU) $<

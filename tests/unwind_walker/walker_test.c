@@ -31,13 +31,25 @@ static void walker_test_direct_read(const struct pcu_memory *m, uintptr_t addr) 
     hook_out_of_range++;
 }
 
-/* The ucontext offsets the walker uses are those of <ucontext.h>. */
+/* The ucontext offsets the walker uses are those of <ucontext.h>
+ * (tests/unwind_walker/ucontext_layout.c checks both architectures). */
+#if defined(__x86_64__)
 _Static_assert(offsetof(ucontext_t, uc_mcontext.gregs) + 8 * REG_RIP == PCU_UC_PC, "rip");
 _Static_assert(offsetof(ucontext_t, uc_mcontext.gregs) + 8 * REG_RSP == PCU_UC_SP, "rsp");
 _Static_assert(offsetof(ucontext_t, uc_mcontext.gregs) + 8 * REG_RBP == PCU_UC_FP, "rbp");
+#define UC_PC(u) ((u).uc_mcontext.gregs[REG_RIP])
+#define UC_SP(u) ((u).uc_mcontext.gregs[REG_RSP])
+#define UC_FP(u) ((u).uc_mcontext.gregs[REG_RBP])
+#else
+_Static_assert(offsetof(ucontext_t, uc_mcontext.pc) == PCU_UC_PC, "pc");
+#define UC_PC(u) ((u).uc_mcontext.pc)
+#define UC_SP(u) ((u).uc_mcontext.sp)
+#define UC_FP(u) ((u).uc_mcontext.regs[29])
+#define UC_LR(u) ((u).uc_mcontext.regs[30])
+#endif
 
 /* ---- a fake stack ---------------------------------------------------------- */
-#define STACK_WORDS 512
+#define STACK_WORDS 1024 /* an aarch64 ucontext is 4.5 KiB */
 static uintptr_t stack[STACK_WORDS];
 static uintptr_t altstack[256];
 #define S(i) ((uintptr_t)&stack[(i)])     /* address of stack word i */
@@ -91,6 +103,7 @@ static pcu_rule rule(uint8_t kind, uint8_t reg, int32_t cfa_off, int16_t ra_off,
 /* Three "functions", each one row: f0 at 0x1000, f1 at 0x2000, f2 at 0x3000
  * (offsets from base 0x400000), with rules 0, 1, 2. */
 #define BASE 0x400000u
+#define PAC_BITS ((uintptr_t)0x002d << 48) /* a pointer-authentication code */
 #define PC(off) ((uintptr_t)BASE + (off))
 static test_table T1;
 static pcu_snapshot snap1 = {1, &T1.t};
@@ -273,6 +286,7 @@ static void test_deref(void) {
     CHECK(res.end == PCU_END_NOT_MONOTONIC, "deref below sp: %s", pcu_end_name(res.end));
 }
 
+#if defined(__x86_64__)
 /* PLT: CFA = rsp + 8, plus 8 once the stub pushed (rip & 15 >= 11). */
 static void test_plt(void) {
     three_functions(rule(PCU_KIND_PLT, PCU_REG_SP, 8, -8, PCU_OFF_SAME),
@@ -290,6 +304,7 @@ static void test_plt(void) {
     walk(&snap1, PC(0x1000 + 0x1f), S(10), 0, &m, f, 4, &res);
     CHECK(res.depth == 2 && f[1] == PC(0x2002), "plt rip&15=15: %lx", (unsigned long)f[1]);
 }
+#endif
 
 /* A signal frame with a real ucontext: copied from a real handler's third
  * argument into the fake stack where the trampoline's SP points. */
@@ -299,7 +314,8 @@ static void capture(int sig, siginfo_t *si, void *uc) {
     memcpy(&captured, uc, sizeof captured);
 }
 
-static void test_signal_frame(void) {
+/* A real handler's ucontext, through a real SIGUSR1. */
+static void capture_real_ucontext(void) {
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = capture;
@@ -307,7 +323,11 @@ static void test_signal_frame(void) {
     sigaction(SIGUSR1, &sa, &old);
     raise(SIGUSR1);
     sigaction(SIGUSR1, &old, NULL);
-    CHECK(captured.uc_mcontext.gregs[REG_RIP] != 0, "captured a ucontext");
+}
+
+static void test_signal_frame(void) {
+    capture_real_ucontext();
+    CHECK(UC_PC(captured) != 0, "captured a ucontext");
 
     /* f0: the trampoline (SIGNAL); the interrupted pc lands at the start of
      * f2's row, and the row before (f1) is INVALID: the lookup must use the
@@ -315,14 +335,14 @@ static void test_signal_frame(void) {
     three_functions(rule(PCU_KIND_SIGNAL, PCU_REG_SP, PCU_SIGFRAME_UC_OFFSET, 0, 0),
                     rule(PCU_KIND_INVALID, 0, 0, 0, 0), rule(PCU_KIND_END, 0, 0, 0, 0));
     ucontext_t uc = captured;
-    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)PC(0x3000);
+    UC_PC(uc) = PC(0x3000);
     /* The interrupted code ran on the other range (a sigaltstack case the
      * other way round): its SP is below the trampoline's, which is allowed
      * across a signal frame. */
-    uc.uc_mcontext.gregs[REG_RSP] = (greg_t)A(8);
-    uc.uc_mcontext.gregs[REG_RBP] = (greg_t)A(16);
+    UC_SP(uc) = A(8);
+    UC_FP(uc) = A(16);
     memset(stack, 0, sizeof stack);
-    memcpy(&stack[100], &uc, sizeof uc);
+    memcpy((char *)&stack[100] + PCU_SIGFRAME_UC_OFFSET, &uc, sizeof uc);
     pcu_memory m = mem_stack_and_alt();
     uintptr_t f[8];
     pcu_walk_result res;
@@ -332,9 +352,9 @@ static void test_signal_frame(void) {
 
     /* The real captured values come through unchanged. */
     uc = captured;
-    memcpy(&stack[100], &uc, sizeof uc);
+    memcpy((char *)&stack[100] + PCU_SIGFRAME_UC_OFFSET, &uc, sizeof uc);
     n = walk(&snap1, PC(0x1000), S(100), 0, &m, f, 2, &res);
-    CHECK(n == 2 && f[1] == (uintptr_t)captured.uc_mcontext.gregs[REG_RIP], "real rip");
+    CHECK(n == 2 && f[1] == (uintptr_t)UC_PC(captured), "real interrupted pc");
 
     /* The ucontext outside the ranges, no read_word: a bad read. */
     m = mem_stack();
@@ -376,9 +396,11 @@ static void test_end_invalid(void) {
     T1.rules[2] = rule(PCU_KIND_CFA, 7, 8, -8, PCU_OFF_SAME);
     walk(&snap1, PC(0x3000), S(10), 0, &m, f, 4, &res);
     CHECK(res.end == PCU_END_INVALID_RULE, "unknown cfa register");
+#if defined(__x86_64__)
     T1.rules[2] = rule(PCU_KIND_CFA, PCU_REG_SP, 8, PCU_OFF_IN_LR, PCU_OFF_SAME);
     walk(&snap1, PC(0x3000), S(10), 0, &m, f, 4, &res);
     CHECK(res.end == PCU_END_INVALID_RULE, "RA in LR on x86_64");
+#endif
     T1.rules[2] = rule(PCU_KIND_CFA, PCU_REG_SP, 8, PCU_OFF_SAME, PCU_OFF_SAME);
     walk(&snap1, PC(0x3000), S(10), 0, &m, f, 4, &res);
     CHECK(res.end == PCU_END_INVALID_RULE, "RA 'same'");
@@ -534,9 +556,13 @@ static void test_bad_pc_and_args(void) {
     stack[10] = 0;
     walk(&snap1, PC(0x1000), S(10), 0, &m, f, 4, &res);
     CHECK(res.depth == 1 && res.end == PCU_END_BAD_PC, "zero RA: %s", pcu_end_name(res.end));
+#if defined(__x86_64__)
     stack[10] = (uintptr_t)1 << 47;
+#else
+    stack[10] = PAC_BITS | 0x10; /* stripped: below PCU_MIN_PC */
+#endif
     walk(&snap1, PC(0x1000), S(10), 0, &m, f, 4, &res);
-    CHECK(res.end == PCU_END_BAD_PC, "non-canonical RA: %s", pcu_end_name(res.end));
+    CHECK(res.end == PCU_END_BAD_PC, "implausible RA: %s", pcu_end_name(res.end));
     uint32_t n = walk(&snap1, 0x10, S(10), 0, &m, f, 4, &res);
     CHECK(n == 1 && f[0] == 0x10 && res.end == PCU_END_BAD_PC, "implausible interrupted pc kept, then stop");
     walk(&snap1, PC(0x1000), S(10) + 4, 0, &m, f, 4, &res);
@@ -547,6 +573,61 @@ static void test_bad_pc_and_args(void) {
     CHECK(pcu_walk(&snap1, &regs, &m, NULL, 4, &res) == 0 && res.end == PCU_END_BAD_ARGUMENT, "NULL frames");
     CHECK(pcu_walk(&snap1, &regs, &m, f, 4, NULL) == 1, "NULL result is allowed");
 }
+
+#if defined(__aarch64__)
+/* aarch64: the interrupted leaf's return address is still in LR; return
+ * addresses carry pointer-authentication bits above the VA bits; no PLT kind. */
+static void test_aarch64_lr_pac(void) {
+    three_functions(rule(PCU_KIND_CFA, PCU_REG_SP, 0, PCU_OFF_IN_LR, PCU_OFF_SAME),
+                    rule(PCU_KIND_CFA, PCU_REG_SP, 16, -8, -16), rule(PCU_KIND_END, 0, 0, 0, 0));
+    memset(stack, 0, sizeof stack);
+    stack[11] = PAC_BITS | PC(0x3008); /* f1's saved x30, signed */
+    stack[10] = 0;                     /* f1's saved x29 */
+    pcu_memory m = mem_stack();
+    uintptr_t f[8];
+    pcu_walk_result res;
+    pcu_regs regs = {PC(0x1000), S(10), S(40), PAC_BITS | PC(0x2004)};
+    uint32_t n = pcu_walk(&snap1, &regs, &m, f, 8, &res);
+    CHECK(n == 3 && f[1] == PC(0x2004) && f[2] == PC(0x3008) && res.end == PCU_END_OUTERMOST,
+          "leaf in LR, PAC stripped: depth %u f1 %lx f2 %lx end %s", n, (unsigned long)f[1],
+          (unsigned long)f[2], pcu_end_name(res.end));
+    /* LR holds only the interrupted frame's return address. */
+    T1.rules[1] = rule(PCU_KIND_CFA, PCU_REG_SP, 16, PCU_OFF_IN_LR, PCU_OFF_SAME);
+    n = pcu_walk(&snap1, &regs, &m, f, 8, &res);
+    CHECK(n == 2 && res.end == PCU_END_INVALID_RULE, "LR rule for a caller frame: depth %u %s", n,
+          pcu_end_name(res.end));
+    T1.rules[0] = rule(PCU_KIND_PLT, PCU_REG_SP, 8, -8, PCU_OFF_SAME);
+    n = pcu_walk(&snap1, &regs, &m, f, 8, &res);
+    CHECK(n == 1 && res.end == PCU_END_INVALID_RULE, "no PLT kind on aarch64: %s", pcu_end_name(res.end));
+}
+
+/* A signal frame from a real aarch64 ucontext (at sp + 128, after the
+ * siginfo): pc, sp, x29 and x30 come from it, and the interrupted frame
+ * may again be a leaf with its return address in x30. */
+static void test_aarch64_signal_frame(void) {
+    capture_real_ucontext();
+    three_functions(rule(PCU_KIND_SIGNAL, PCU_REG_SP, PCU_SIGFRAME_UC_OFFSET, 0, 0),
+                    rule(PCU_KIND_CFA, PCU_REG_SP, 0, PCU_OFF_IN_LR, PCU_OFF_SAME),
+                    rule(PCU_KIND_END, 0, 0, 0, 0));
+    ucontext_t uc = captured;
+    UC_PC(uc) = PC(0x2000);
+    UC_SP(uc) = A(8);
+    UC_FP(uc) = A(16);
+    UC_LR(uc) = PAC_BITS | PC(0x3004);
+    memset(stack, 0, sizeof stack);
+    memcpy((char *)&stack[100] + PCU_SIGFRAME_UC_OFFSET, &uc, sizeof uc);
+    pcu_memory m = mem_stack_and_alt();
+    uintptr_t f[8];
+    pcu_walk_result res;
+    pcu_regs regs = {PC(0x1000), S(100), 0, 0};
+    hook_out_of_range = 0;
+    uint32_t n = pcu_walk(&snap1, &regs, &m, f, 8, &res);
+    CHECK(n == 3 && f[1] == PC(0x2000) && f[2] == PC(0x3004) && res.end == PCU_END_OUTERMOST,
+          "aarch64 signal frame then leaf: depth %u f1 %lx f2 %lx %s", n, (unsigned long)f[1],
+          (unsigned long)f[2], pcu_end_name(res.end));
+    CHECK(hook_out_of_range == 0, "direct reads in range");
+}
+#endif
 
 static void test_end_names(void) {
     const char *seen[PCU_END_REASONS];
@@ -567,7 +648,12 @@ int main(void) {
     test_cfa_sp();
     test_cfa_fp();
     test_deref();
+#if defined(__x86_64__)
     test_plt();
+#else
+    test_aarch64_lr_pac();
+    test_aarch64_signal_frame();
+#endif
     test_signal_frame();
     test_pc_minus_one();
     test_end_invalid();
