@@ -162,6 +162,14 @@ static pcu_rule classify_frame(Dwarf_Frame *f, bool signal_frame) {
     if (fp == REG_SAME) r.fp_off = PCU_OFF_SAME;
     else if (fp == REG_AT_OFFSET && fits_offset(off)) r.fp_off = (int16_t)off;
     else return bad;
+    /* In an epilogue gcc pops the saved registers but emits no restore, so
+     * the rule still points at a slot that is now below SP: dead memory (a
+     * signal frame may already have overwritten it), and the register
+     * holds the caller's value again.  The rule the walker needs there is
+     * "unchanged". */
+    if (r.kind == PCU_KIND_CFA && r.cfa_reg == PCU_REG_SP && r.fp_off != PCU_OFF_SAME &&
+        (int64_t)r.cfa_off + r.fp_off < 0)
+        r.fp_off = PCU_OFF_SAME;
     return r;
 }
 

@@ -37,7 +37,7 @@
 #include "profcore_profiler.h"
 
 static volatile uint64_t sink;
-static volatile int stop_flag;
+static int stop_flag;
 
 static double now(void) {
     struct timespec ts;
@@ -153,18 +153,18 @@ static void *unreg_main(void *arg) {
 
 /* ---- dlopen / dlclose storm --------------------------------------------------- */
 static const char *dl_path;
-static uint64_t dl_cycles;
+static uint64_t dl_cycles, dl_sink; /* the storm thread's own */
 static void *storm_main(void *arg) {
     (void)arg;
     pcp_register_thread();
-    while (!stop_flag) {
+    while (!__atomic_load_n(&stop_flag, __ATOMIC_ACQUIRE)) {
         void *h = dlopen(dl_path, RTLD_NOW | RTLD_LOCAL);
         if (h == NULL) {
             fprintf(stderr, "dlopen %s: %s\n", dl_path, dlerror());
             break;
         }
         uint64_t (*fn)(uint64_t) = (uint64_t (*)(uint64_t))dlsym(h, "ut_dl_spin");
-        if (fn != NULL) sink += fn(20000);
+        if (fn != NULL) dl_sink += fn(20000);
         dlclose(h);
         dl_cycles++;
     }
@@ -219,7 +219,7 @@ int main(int argc, char **argv) {
         dl_path = argc > 3 ? argv[3] : "libut_dl.so";
         pthread_create(&t, NULL, storm_main, NULL);
         spin_for(1.5);
-        stop_flag = 1;
+        __atomic_store_n(&stop_flag, 1, __ATOMIC_RELEASE); /* acquire pair: storm_main's loop test */
         pthread_join(t, NULL);
         printf("stat dl_cycles %llu\n", (unsigned long long)dl_cycles);
     } else {

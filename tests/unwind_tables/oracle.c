@@ -197,6 +197,12 @@ static pcu_rule expected_rule(const char *cfa, const char *fp, const char *ra, c
     if (fpc == COL_UNSET && !(fde && fde->undefined_fp)) r.fp_off = PCU_OFF_SAME;
     else if (fpc == COL_OFFSET) r.fp_off = (int16_t)off;
     else return invalid_rule();
+    /* The builder's one deliberate change (unwind_tables.c, classify_frame):
+     * a frame-pointer slot below SP (an epilogue after the pop) means the
+     * register is already restored. */
+    if (r.kind == PCU_KIND_CFA && r.cfa_reg == PCU_REG_SP && r.fp_off != PCU_OFF_SAME &&
+        (long)r.cfa_off + r.fp_off < 0)
+        r.fp_off = PCU_OFF_SAME;
     return r;
 }
 
