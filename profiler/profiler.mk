@@ -8,13 +8,15 @@ include profiler/preload/preload.mk
 
 PROF_B := $(BUILD)/profiler
 PROF_SRCS := profiler/src/core.c profiler/src/handler.c profiler/src/unwind.c \
-             profiler/src/threads.c profiler/src/runtime.c profiler/src/snapshot.c \
+             profiler/src/threads.c profiler/src/snapshot.c \
+             profiler/src/session.c profiler/src/options.c profiler/src/writer.c profiler/src/wall.c \
+             profiler/src/labels.c profiler/src/fork.c profiler/src/aggregate.c profiler/src/support.c \
              profiler/src/unwind_core.c profiler/src/unwind_tables.c profiler/src/unwind_objects.c
 PROF_HDRS := profiler/src/internal.h profiler/src/profile.h profiler/include/profcore_profiler.h \
-             core/profcore.h core/profcore_unwind.h profiler/src/unwind_tables.h \
+             $(wildcard profiler/common/*.h) core/profcore.h core/profcore_unwind.h profiler/src/unwind_tables.h \
              $(wildcard profiler/output/*.h)
 PROF_ALL_SRCS := $(PROF_SRCS) $(PROFILER_OUTPUT_SRCS)
-PROF_INC := $(CORE_INC) -Iprofiler/src -Iprofiler/include -Iprofiler/output
+PROF_INC := $(CORE_INC) -Iprofiler/src -Iprofiler/include -Iprofiler/output -Iprofiler/common
 # Frame pointers everywhere: the handler's unwinder walks them.
 PROF_ARCH := $(shell uname -m)
 PROF_FP := -fno-omit-frame-pointer $(if $(filter x86_64,$(PROF_ARCH)),-mno-omit-leaf-frame-pointer)
@@ -79,6 +81,28 @@ $(PROF_B)/demo-shared: examples/demo.c $(PROF_LIB_SO) profiler/include/profcore_
 	@mkdir -p $(@D)
 	$(CC) $(PROF_PROG_CFLAGS) $(PROF_PROG_LDFLAGS) -o $@ $< -L$(PROF_B) -Wl,-rpath,'$$ORIGIN' -lprofcore -pthread
 
+# session_race: white-box, the runtime's objects with the handler's view
+# probe compiled in (PCP_TEST_VIEW_PROBE) and the runtime's mmap/munmap
+# wrapped, so the test sees every view a handler acts on and every mapping.
+PROF_RACE_LDFLAGS := -Wl,--wrap=mmap -Wl,--wrap=munmap
+$(PROF_B)/probe-obj/handler.o: profiler/src/handler.c $(PROF_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(PROF_CFLAGS) -fPIC -DPCP_TEST_VIEW_PROBE -c $< -o $@
+$(PROF_B)/probe-tsan/handler.o: profiler/src/handler.c $(PROF_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(PROF_CFLAGS) $(PROF_SAN_TSAN) -DPCP_TEST_VIEW_PROBE -c $< -o $@
+$(PROF_B)/tests/session_race: tests/profiler/session_race.c tests/check.h $(PROF_HDRS) \
+                              $(filter-out %/handler.o,$(PROF_OBJS_obj)) $(PROF_B)/probe-obj/handler.o
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_INC) $(PROF_PROG_LDFLAGS) $(PROF_RACE_LDFLAGS) -o $@ $< \
+	    $(filter %.o,$^) $(PROF_LDLIBS)
+$(PROF_B)/tests/session_race-tsan: tests/profiler/session_race.c tests/check.h $(PROF_HDRS) \
+                                   $(filter-out %/handler.o,$(PROF_OBJS_tsan)) $(PROF_B)/probe-tsan/handler.o
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_SAN_TSAN) $(PROF_INC) $(PROF_PROG_LDFLAGS) $(PROF_RACE_LDFLAGS) -o $@ $< \
+	    $(filter %.o,$^) $(PROF_LDLIBS)
+ALL_TARGETS += $(PROF_B)/tests/session_race $(PROF_B)/tests/session_race-tsan
+
 ALL_TARGETS += $(PROF_LIB_A) $(PROF_LIB_SO) $(PROF_B)/demo $(PROF_B)/demo-shared $(PROF_TEST_BINS)
 
 # ---- the demo ----
@@ -96,7 +120,8 @@ DEPS_PACKAGES += golang-go google-perftools libunwind-dev zlib1g-dev libdw-dev
 PROF_RUN := tests/profiler/run.sh
 TEST_SUITES += profiler-integration profiler-accuracy profiler-stress profiler-asan \
                profiler-tsan profiler-badinput profiler-unwind-agree profiler-wall \
-               profiler-snapshot
+               profiler-snapshot profiler-session-race profiler-session-race-tsan
+.PHONY: suite-profiler-session-race suite-profiler-session-race-tsan
 .PHONY: suite-profiler-integration suite-profiler-accuracy suite-profiler-stress \
         suite-profiler-asan suite-profiler-tsan suite-profiler-badinput suite-profiler-unwind-agree \
         suite-profiler-wall suite-profiler-snapshot
@@ -117,6 +142,12 @@ suite-profiler-wall: $(PROF_B)/tests/wall_clock
 	@$(RUN_SUITE) profiler-wall $(PROF_RUN) wall $(PROF_B)
 suite-profiler-snapshot: $(PROF_B)/tests/snapshot
 	@$(RUN_SUITE) profiler-snapshot $(PROF_RUN) snapshot $(PROF_B)
+# A handler between any two steps of pcp_start/pcp_stop sees no session or a
+# complete one; a failed start leaves nothing to unmap twice.
+suite-profiler-session-race: $(PROF_B)/tests/session_race
+	@$(RUN_SUITE) profiler-session-race $(PROF_B)/tests/session_race 1500
+suite-profiler-session-race-tsan: $(PROF_B)/tests/session_race-tsan
+	@$(RUN_SUITE) profiler-session-race-tsan $(PROF_B)/tests/session_race-tsan 500
 suite-profiler-unwind-agree: $(PROF_B)/tests/unwind_agree
 	@$(RUN_SUITE) profiler-unwind-agree $(PROF_B)/tests/unwind_agree
 

@@ -20,7 +20,8 @@
 #include <sys/types.h>
 
 #include "envconfig.h"
-#include "internal.h"
+#include "profcore_profiler.h"
+#include "runtime_link.h"
 
 #define PL_EXPORT __attribute__((visibility("default")))
 #define PL_HIDDEN __attribute__((visibility("hidden")))

@@ -25,7 +25,7 @@ __thread pcp_thread *pcp_tls_self PCP_IE;
 __thread uint32_t pcp_tls_label PCP_IE;
 __thread uint32_t pcp_tls_critical PCP_IE;
 
-pcp_session pcp_g_session;
+const pcp_view *pcp_g_view;
 pcp_counters pcp_g_counters;
 uint32_t pcp_g_inflight;
 uint32_t pcp_g_perf_fd_owner[PCP_PERF_FD_LIMIT];
@@ -58,7 +58,7 @@ PROFCORE_SIGNAL_SAFE static void pcp_count_max(uint64_t *c, uint64_t v) {
  * engine decides which si_code is legitimate, and the timer identity (the
  * session token in si_value, the perf fd's owner) rules out signals of
  * other sessions, other timers and kill(2). */
-PROFCORE_SIGNAL_SAFE static uint32_t pcp_signal_weight(const pcp_session *s, const siginfo_t *si,
+PROFCORE_SIGNAL_SAFE static uint32_t pcp_signal_weight(const pcp_view *s, const siginfo_t *si,
                                                        uint32_t *state) {
     *state = PCPROF_STATE_NONE;
     switch (s->engine) {
@@ -97,7 +97,7 @@ PROFCORE_SIGNAL_SAFE static void pcp_wake_writer(int fd) {
 }
 
 /* Unwinds and offers one sample of `weight` to the core. */
-PROFCORE_SIGNAL_SAFE static void pcp_take_sample(const pcp_session *s, profcore *pc, void *uc,
+PROFCORE_SIGNAL_SAFE static void pcp_take_sample(const pcp_view *s, profcore *pc, void *uc,
                                                  uint32_t weight, uint32_t state) {
     pcp_thread *self = pcp_tls_self;
     bool registered = self != NULL;
@@ -107,7 +107,7 @@ PROFCORE_SIGNAL_SAFE static void pcp_take_sample(const pcp_session *s, profcore 
     pcp_count(&pcp_g_counters.offered_weight, weight);
     if (!registered) pcp_count(&pcp_g_counters.unregistered_samples, 1);
 
-    if (pcp_tls_critical != 0) { /* not unwound: counted exactly (seed 004) */
+    if (pcp_tls_critical != 0) { /* not unwound: its weight counted exactly as a critical loss */
         profcore_add_loss(pc, PROFCORE_LOSS_CRITICAL, weight);
         pcp_count(&pcp_g_counters.critical_weight, weight);
         return;
@@ -127,35 +127,50 @@ PROFCORE_SIGNAL_SAFE static void pcp_take_sample(const pcp_session *s, profcore 
         if (profcore_add(pc, tag, frames, (uint32_t)n, weight, hint) == PROFCORE_RECORDED_HANDOFF)
             pcp_wake_writer(s->wake_fd);
     } else {
-        /* A thread with no state never hands off (seed 001). */
+        /* A thread with no state never hands off: it evicts only into room
+         * the log already has, else the sample is counted lost
+         * (NOHANDOFF_FULL); docs/ARCHITECTURE.md, "Unregistered threads". */
         profcore_add_nohandoff(pc, tag, frames, (uint32_t)n, weight, hint);
     }
 }
 
+#ifdef PCP_TEST_VIEW_PROBE
+/* Tests only (tests/profiler/session_race.c): sees every non-NULL view a
+ * handler acts on, before it is used. */
+PROFCORE_SIGNAL_SAFE void pcp_test_view_probe(const pcp_view *v);
+#define PCP_VIEW_PROBE(v) pcp_test_view_probe(v)
+#else
+#define PCP_VIEW_PROBE(v) ((void)0)
+#endif
+
 PROFCORE_SIGNAL_SAFE void pcp_handler_entry(int sig, siginfo_t *si, void *uc) {
     (void)sig;
     int saved_errno = errno;
-    /* In-flight bracket: pcp_stop unpublishes the core, then waits for
-     * this count to reach 0 before freeing its memory.  Seq_cst on both
-     * sides (store-load handshake with the unpublishing store). */
+    /* In-flight bracket: pcp_view_unpublish (session.c) stores NULL, then
+     * waits for this count to reach 0 before anything of the view is freed.
+     * Seq_cst on both sides (a store-load handshake with its store). */
     __atomic_add_fetch(&pcp_g_inflight, 1u, __ATOMIC_SEQ_CST);
-    profcore *pc = __atomic_load_n(&pcp_g_session.pc, __ATOMIC_SEQ_CST);
+    /* Acquire pair of pcp_view_publish's release (seq_cst) store: a
+     * non-NULL view is complete. */
+    const pcp_view *v = __atomic_load_n(&pcp_g_view, __ATOMIC_SEQ_CST);
     if (pcp_snapshot_answer(si, uc)) {
         /* a thread snapshot's request (snapshot.c): answered, not a sample */
-    } else if (pc != NULL) {
+    } else if (v != NULL) {
+        PCP_VIEW_PROBE(v);
         uint64_t t0 = pcp_mono_ns();
         pcp_count(&pcp_g_counters.signals, 1);
         uint32_t state;
-        uint32_t weight = pcp_signal_weight(&pcp_g_session, si, &state);
+        uint32_t weight = pcp_signal_weight(v, si, &state);
         if (weight == 0) {
             pcp_count(&pcp_g_counters.signals_foreign, 1);
         } else {
-            pcp_take_sample(&pcp_g_session, pc, uc, weight, state);
+            pcp_take_sample(v, v->pc, uc, weight, state);
             uint64_t dt = pcp_mono_ns() - t0;
             pcp_count(&pcp_g_counters.handler_ns_total, dt);
             pcp_count_max(&pcp_g_counters.handler_ns_max, dt);
         }
     }
+    /* Release: pairs with pcp_view_unpublish's seq_cst loads of the count. */
     __atomic_sub_fetch(&pcp_g_inflight, 1u, __ATOMIC_RELEASE);
     errno = saved_errno;
 }

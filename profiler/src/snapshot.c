@@ -311,15 +311,9 @@ static int pcp_snap_run(pcp_snap_entry *e, size_t n, int timeout_ms, pcp_snap_re
 }
 
 PCP_EXPORT int pcp_snapshot(const char *path, const char *format, int timeout_ms, char *err, size_t errlen) {
-    int fmt = pcp_format_code(format);
-    if (path == NULL || path[0] == '\0') {
-        pcp_set_error(err, errlen, "profcore: snapshot: no output path");
-        return PCP_E_PATH;
-    }
-    if (fmt == 0) {
-        pcp_set_error(err, errlen, "profcore: unknown format '%s' (expected pprof, legacy or collapsed)", format);
-        return PCP_E_FORMAT;
-    }
+    int fmt;
+    int checked = pcp_check_destination(path, format, "snapshot: ", &fmt, err, errlen);
+    if (checked != PCP_OK) return checked;
     if (timeout_ms < 1 || timeout_ms > PCP_SNAP_MAX_TIMEOUT_MS) {
         pcp_set_error(err, errlen, "profcore: snapshot timeout %d ms out of range 1..%d", timeout_ms,
                       PCP_SNAP_MAX_TIMEOUT_MS);

@@ -11,7 +11,7 @@
  *   - a registered thread's TLS pointer is set only after its entry is
  *     complete, and cleared (with a signal fence) before the entry is
  *     freed, so its handler never sees a dangling pointer;
- *   - armed entries exist only while a session runs (pcp_g_arm.engine != 0).
+ *   - armed entries exist only while a session runs (pcp_g_arm.view != NULL).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -40,11 +40,10 @@ static pcp_thread *pcp_reg_head;
 static pthread_key_t pcp_reg_key;
 static pthread_once_t pcp_reg_key_once = PTHREAD_ONCE_INIT;
 
-/* The arming parameters of the running session (engine 0: none). */
+/* The arming parameters of the running session: its view (engine, period,
+ * token; NULL: none) and the profiler's own threads. */
 static struct {
-    int engine;
-    uint64_t period_ns;
-    int token;
+    const pcp_view *view;
     pid_t skip_tid;   /* the writer thread: never sampled */
     pid_t skip_tid2;  /* the wall-clock ticker: never sampled */
 } pcp_g_arm;
@@ -67,11 +66,11 @@ static int pcp_arm_ctimer(pcp_thread *t) {
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = SIGPROF;
     sev.sigev_notify_thread_id = t->tid;
-    sev.sigev_value.sival_int = pcp_g_arm.token;
+    sev.sigev_value.sival_int = pcp_g_arm.view->token;
     if (timer_create(pcp_thread_cpu_clock(t->tid), &sev, &t->timer) != 0) return -1;
     struct itimerspec its;
-    its.it_interval.tv_sec = (time_t)(pcp_g_arm.period_ns / 1000000000u);
-    its.it_interval.tv_nsec = (long)(pcp_g_arm.period_ns % 1000000000u);
+    its.it_interval.tv_sec = (time_t)(pcp_g_arm.view->period_ns / 1000000000u);
+    its.it_interval.tv_nsec = (long)(pcp_g_arm.view->period_ns % 1000000000u);
     its.it_value = its.it_interval;
     if (timer_settime(t->timer, 0, &its, NULL) != 0) {
         timer_delete(t->timer);
@@ -97,7 +96,7 @@ static void pcp_perf_attr(struct perf_event_attr *a, uint64_t period_ns) {
 
 static int pcp_arm_perf(pcp_thread *t) {
     struct perf_event_attr a;
-    pcp_perf_attr(&a, pcp_g_arm.period_ns);
+    pcp_perf_attr(&a, pcp_g_arm.view->period_ns);
     long fd = pcp_perf_event_open(&a, t->tid);
     if (fd < 0) return -1;
     if (fd >= PCP_PERF_FD_LIMIT) { /* the handler could not validate it */
@@ -123,10 +122,10 @@ static int pcp_arm_perf(pcp_thread *t) {
 
 /* Arms t for the running session; the registry lock is held. */
 static int pcp_arm(pcp_thread *t) {
-    if (t->armed || pcp_g_arm.engine == 0 || pcp_is_profiler_thread(t->tid)) return 0;
+    if (t->armed || pcp_g_arm.view == NULL || pcp_is_profiler_thread(t->tid)) return 0;
     int r = 0;
-    if (pcp_g_arm.engine == PCP_ENGINE_CTIMER) r = pcp_arm_ctimer(t);
-    else if (pcp_g_arm.engine == PCP_ENGINE_PERF) r = pcp_arm_perf(t);
+    if (pcp_g_arm.view->engine == PCP_ENGINE_CTIMER) r = pcp_arm_ctimer(t);
+    else if (pcp_g_arm.view->engine == PCP_ENGINE_PERF) r = pcp_arm_perf(t);
     else return 0; /* itimer: process-wide; wall: the ticker signals the list */
     if (r == 0) {
         t->armed = true;
@@ -138,8 +137,8 @@ static int pcp_arm(pcp_thread *t) {
 /* Deleting a POSIX timer also discards its queued signal; closing a perf
  * fd after clearing its owner makes a late signal of it foreign. */
 static void pcp_disarm(pcp_thread *t) {
-    if (!t->armed) return;
-    if (pcp_g_arm.engine == PCP_ENGINE_CTIMER || t->perf_fd < 0) {
+    if (!t->armed) return; /* armed: a session runs, pcp_g_arm.view is set */
+    if (pcp_g_arm.view->engine == PCP_ENGINE_CTIMER || t->perf_fd < 0) {
         timer_delete(t->timer);
     } else {
         ioctl(t->perf_fd, PERF_EVENT_IOC_DISABLE, 0);
@@ -299,12 +298,9 @@ static void pcp_scan_locked(void) {
     }
 }
 
-int pcp_threads_arm_all(int engine, uint64_t period_ns, int token, pid_t skip_tid, char *err,
-                        size_t errlen) {
+int pcp_threads_arm_all(const pcp_view *v, pid_t skip_tid, char *err, size_t errlen) {
     pthread_mutex_lock(&pcp_reg_mu);
-    pcp_g_arm.engine = engine;
-    pcp_g_arm.period_ns = period_ns;
-    pcp_g_arm.token = token;
+    pcp_g_arm.view = v; /* fixed until pcp_threads_disarm_all */
     pcp_g_arm.skip_tid = skip_tid;
     pcp_g_arm.skip_tid2 = 0;
     int failed = 0, first_errno = 0;
@@ -329,13 +325,13 @@ void pcp_threads_disarm_all(void) {
         if (!t->registered) pcp_unregister_entry(t);
         t = next;
     }
-    pcp_g_arm.engine = 0;
+    pcp_g_arm.view = NULL;
     pthread_mutex_unlock(&pcp_reg_mu);
 }
 
 void pcp_threads_rescan(void) {
     pthread_mutex_lock(&pcp_reg_mu);
-    if (pcp_g_arm.engine != 0) pcp_scan_locked();
+    if (pcp_g_arm.view != NULL) pcp_scan_locked();
     pthread_mutex_unlock(&pcp_reg_mu);
 }
 
@@ -371,7 +367,7 @@ void pcp_threads_mark_internal(pid_t tid) {
 
 bool pcp_threads_is_profiler(pid_t tid) {
     pthread_mutex_lock(&pcp_reg_mu);
-    bool r = pcp_g_arm.engine != 0 && pcp_is_profiler_thread(tid);
+    bool r = pcp_g_arm.view != NULL && pcp_is_profiler_thread(tid);
     for (int i = 0; i < PCP_INTERNAL_MAX && !r; i++) r = pcp_internal_tids[i] == tid;
     pthread_mutex_unlock(&pcp_reg_mu);
     return r;
@@ -433,7 +429,7 @@ void pcp_threads_wall_tick(int token, uint32_t weight) {
     pthread_mutex_unlock(&pcp_reg_mu);
 }
 
-/* ---- fork (runtime.c's atfork handlers) ---- */
+/* ---- fork (fork.c's atfork handlers) ---- */
 
 void pcp_threads_fork_prepare(void) { pthread_mutex_lock(&pcp_reg_mu); }
 void pcp_threads_fork_parent(void) { pthread_mutex_unlock(&pcp_reg_mu); }
@@ -488,3 +484,5 @@ int pcp_perf_probe(char *err, size_t errlen) {
                   strerror(e), paranoid);
     return -1;
 }
+
+void pcp_link_mark_internal_thread(pid_t tid) { pcp_threads_mark_internal(tid); }

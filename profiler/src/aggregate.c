@@ -1,0 +1,95 @@
+/* aggregate.c — the profile as the runtime keeps it: one entry per distinct
+ * (tag, frames), weights summed; filled from the core's records by the
+ * core's single reader (pcp_reader_mu held).  Never touched by a handler. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static uint64_t pcp_agg_hash(uint64_t tag, const uint64_t *f, uint32_t depth) {
+    uint64_t h = 0xcbf29ce484222325ull ^ tag;
+    h *= 0x100000001b3ull;
+    for (uint32_t i = 0; i < depth; i++) {
+        h ^= f[i];
+        h *= 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    return h ^ depth;
+}
+
+void pcp_agg_free(pcp_agg *a) {
+    free(a->entries);
+    free(a->slots);
+    free(a->frames);
+    memset(a, 0, sizeof *a);
+}
+
+static int pcp_agg_grow_slots(pcp_agg *a) {
+    size_t ns = a->nslots ? a->nslots * 2 : 1024;
+    uint32_t *s = calloc(ns, sizeof *s);
+    if (s == NULL) return -1;
+    for (size_t i = 0; i < a->n; i++) {
+        size_t j = (size_t)a->entries[i].hash & (ns - 1);
+        while (s[j] != 0) j = (j + 1) & (ns - 1);
+        s[j] = (uint32_t)(i + 1);
+    }
+    free(a->slots);
+    a->slots = s;
+    a->nslots = ns;
+    return 0;
+}
+
+static bool pcp_agg_same(const pcp_agg *a, const pcp_agg_entry *e, uint64_t hash, uint64_t tag,
+                         const uint64_t *f, uint32_t depth) {
+    return e->hash == hash && e->tag == tag && e->depth == depth &&
+           memcmp(a->frames + e->frames_at, f, depth * sizeof *f) == 0;
+}
+
+static int pcp_agg_add(pcp_agg *a, uint64_t tag, const uint64_t *f, uint32_t depth,
+                       uint64_t weight) {
+    if ((a->n + 1) * 2 > a->nslots && pcp_agg_grow_slots(a) != 0) return -1;
+    uint64_t hash = pcp_agg_hash(tag, f, depth);
+    size_t j = (size_t)hash & (a->nslots - 1);
+    for (; a->slots[j] != 0; j = (j + 1) & (a->nslots - 1)) {
+        pcp_agg_entry *e = &a->entries[a->slots[j] - 1];
+        if (pcp_agg_same(a, e, hash, tag, f, depth)) {
+            e->weight += weight;
+            a->total_weight += weight;
+            return 0;
+        }
+    }
+    if (a->n == a->cap) {
+        size_t nc = a->cap ? a->cap * 2 : 256;
+        pcp_agg_entry *ne = realloc(a->entries, nc * sizeof *ne);
+        if (ne == NULL) return -1;
+        a->entries = ne;
+        a->cap = nc;
+    }
+    if (a->nframes + depth > a->frames_cap) {
+        size_t nc = a->frames_cap ? a->frames_cap * 2 : 4096;
+        while (nc < a->nframes + depth) nc *= 2;
+        uint64_t *nf = realloc(a->frames, nc * sizeof *nf);
+        if (nf == NULL) return -1;
+        a->frames = nf;
+        a->frames_cap = nc;
+    }
+    memcpy(a->frames + a->nframes, f, depth * sizeof *f);
+    pcp_agg_entry *e = &a->entries[a->n];
+    e->weight = weight;
+    e->tag = tag;
+    e->hash = hash;
+    e->depth = depth;
+    e->frames_at = a->nframes;
+    a->nframes += depth;
+    a->slots[j] = (uint32_t)(++a->n);
+    a->total_weight += weight;
+    return 0;
+}
+
+void pcp_agg_emit(void *ctx, const profcore_record *rec) {
+    pcp_agg *a = (pcp_agg *)ctx;
+    if (pcp_agg_add(a, rec->tag, rec->frames, rec->depth, rec->weight) != 0)
+        a->dropped_weight += rec->weight;
+}
+
