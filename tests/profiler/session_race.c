@@ -132,6 +132,7 @@ static int start_one(int i, char *err, size_t errlen) {
     o.hz = 997;
     o.max_depth = 16;
     o.shards = 4;
+    o.unwind = "fp"; /* no unwind tables to build per start: the session is under test */
     __atomic_store_n(&expect_engine, pcp_parse_engine(o.engine), __ATOMIC_RELAXED);
     __atomic_store_n(&expect_period, 1000000000u / 997u, __ATOMIC_RELAXED);
     __atomic_store_n(&expect_gen, pcp_g_session.generation + 1, __ATOMIC_RELEASE);
