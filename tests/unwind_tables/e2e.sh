@@ -98,12 +98,16 @@ pct=$(echo "$s" | field rooted_pct)
 if [ -n "$pct" ] && ! ge "$pct" 50; then ok "fp-mode: --unwind fp on the omit-fp build reaches main on only $pct %"
 else bad "fp-mode: --unwind fp reached main on ${pct:-?} % (the check would not catch a broken table walk)"; fi
 
-# ---- Debian's python3: recursion into json and zlib.  The first sample in
-# a just-imported extension (_json, zlib) comes before the writer has
-# noticed the dlopen: that one walk ends in "no-table" (one sample per new
-# library, ~0.3 % of this 2 s run); the tables are in place from then on.
+# ---- Debian's python3: recursion into json and zlib.  Known gap: the
+# first samples in a just-imported extension (_json, zlib) can come before
+# the writer has noticed the dlopen; such a walk ends in "no-table" (checked
+# below: at most the late imports), and under heavy load one such sample may
+# carry many overrun periods.  The workload imports, then sleeps 0.3 s (no
+# CPU, no samples: the writer's 100 ms poll builds the new tables), then
+# works: what is asserted at 99 % is the walk with the tables in place.
 cat >"$tmp/work.py" <<'EOF'
 import json, time, zlib
+time.sleep(0.3)
 def rec(n, data):
     if n == 0:
         s = json.dumps(data)
@@ -115,11 +119,7 @@ while time.time() < end:
     rec(10, data)
 EOF
 record "$tmp/py.pb.gz" -- /usr/bin/python3.11 "$tmp/work.py"
-# The window after each import's dlopen is not the table walk failing: the
-# threshold is 97 % (measured 98-99.4 % under load here, where one such walk
-# carries the weight of several overrun periods) and those walks must be
-# no more than the extensions imported late (_json, zlib, their helpers: 3).
-rooted python3 "$tmp/py.pb.gz" /usr/bin/python3.11 97 10
+rooted python3 "$tmp/py.pb.gz" /usr/bin/python3.11 99 10
 nt=$(sed -n 's/.*walks ended by:.* no-table \([0-9]*\).*/\1/p' "$tmp/py.pb.gz.log")
 if [ "${nt:-0}" -le 3 ]; then ok "python3: ${nt:-0} walks ended in a library not yet in the tables (<= 3 late imports)"
 else bad "python3: $nt walks ended in no table (more than the late imports)"; fi
