@@ -1,9 +1,9 @@
 /* unwind_bench.c — the unwind tables, measured (reported, never asserted).
  *
  *   1. table size and build time per object (python3, libc, libm, libz):
- *      bytes, rows, bytes per row, milliseconds of pcp_ut_build_path;
+ *      bytes, rows, bytes per row, milliseconds of prt_ut_build_path;
  *   2. the process's own tables as the profiler builds them at start
- *      (pcp_unwind_tables_start): objects, bytes, milliseconds;
+ *      (prt_unwind_tables_start): objects, bytes, milliseconds;
  *   3. one walk's cost inside a signal handler, frame pointers
  *      (pcp_unwind_context) vs tables (pcu_walk over the published
  *      snapshot), at 8, 32 and 64 frames: the handler is entered at the
@@ -35,10 +35,10 @@ static uint64_t now_ns(void) {
 
 static void build_one(const char *name, const char *path, uint64_t *bytes, uint64_t *rows,
                       double *ms) {
-    pcp_ut_object o;
+    prt_ut_object o;
     char err[200];
     uint64_t t0 = now_ns();
-    int rc = pcp_ut_build_path(path, 0, &o, err, sizeof err);
+    int rc = prt_ut_build_path(path, 0, &o, err, sizeof err);
     double dt = (double)(now_ns() - t0) / 1e6;
     if (rc != 0) {
         printf("object %s error %s\n", name, err);
@@ -49,7 +49,7 @@ static void build_one(const char *name, const char *path, uint64_t *bytes, uint6
     *bytes += o.bytes;
     *rows += o.table.nrows;
     *ms += dt;
-    pcp_ut_object_free(&o);
+    prt_ut_object_free(&o);
 }
 
 static uintptr_t g_stack_lo, g_stack_hi;
@@ -68,7 +68,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv) {
     g_fp_ns = (double)(now_ns() - t0) / g_reps;
     g_fp_depth = (unsigned)n;
     unsigned token;
-    const pcu_snapshot *snap = pcp_unwind_snapshot_enter(&token);
+    const pcu_snapshot *snap = prt_unwind_snapshot_enter(&token);
     pcu_regs regs = {(uintptr_t)uc->uc_mcontext.gregs[REG_RIP], (uintptr_t)uc->uc_mcontext.gregs[REG_RSP],
                      (uintptr_t)uc->uc_mcontext.gregs[REG_RBP], 0};
     pcu_memory mem = {{regs.sp, 0}, {g_stack_hi, 0}, NULL, NULL};
@@ -77,7 +77,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv) {
     for (unsigned i = 0; i < g_reps; i++) d = pcu_walk(snap, &regs, &mem, frames, g_max, NULL);
     g_tables_ns = (double)(now_ns() - t0) / g_reps;
     g_tables_depth = d;
-    pcp_unwind_snapshot_leave(token);
+    prt_unwind_snapshot_leave(token);
 }
 
 static __attribute__((noinline)) int recurse(int n) {
@@ -102,10 +102,10 @@ int main(int argc, char **argv) {
            (unsigned long long)bytes, (unsigned long long)rows, rows ? (double)bytes / rows : 0.0, ms);
 
     uint64_t t0 = now_ns();
-    pcp_unwind_tables_start(PCP_UNWIND_AUTO);
+    prt_unwind_tables_start(PRT_UNWIND_AUTO);
     double start_ms = (double)(now_ns() - t0) / 1e6;
     pcprof_unwind_info u;
-    pcp_unwind_report_read(&u);
+    prt_unwind_report_read(&u);
     printf("process objects %llu bytes %llu rows %llu start_ms %.2f\n",
            (unsigned long long)u.objects_with_tables, (unsigned long long)u.table_bytes,
            (unsigned long long)u.table_rows, start_ms);
@@ -133,6 +133,6 @@ int main(int argc, char **argv) {
                depths[i], g_fp_ns, g_fp_depth, g_tables_ns, g_tables_depth,
                g_fp_ns > 0 ? g_tables_ns / g_fp_ns : 0.0);
     }
-    pcp_unwind_tables_stop();
+    prt_unwind_tables_stop();
     return 0;
 }

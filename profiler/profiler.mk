@@ -82,15 +82,15 @@ $(PROF_B)/demo-shared: examples/demo.c $(PROF_LIB_SO) profiler/include/profcore_
 	$(CC) $(PROF_PROG_CFLAGS) $(PROF_PROG_LDFLAGS) -o $@ $< -L$(PROF_B) -Wl,-rpath,'$$ORIGIN' -lprofcore -pthread
 
 # session_race: white-box, the runtime's objects with the handler's view
-# probe compiled in (PCP_TEST_VIEW_PROBE) and the runtime's mmap/munmap
+# probe compiled in (PRT_TEST_VIEW_PROBE) and the runtime's mmap/munmap
 # wrapped, so the test sees every view a handler acts on and every mapping.
 PROF_RACE_LDFLAGS := -Wl,--wrap=mmap -Wl,--wrap=munmap
 $(PROF_B)/probe-obj/handler.o: profiler/src/handler.c $(PROF_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(PROF_CFLAGS) -fPIC -DPCP_TEST_VIEW_PROBE -c $< -o $@
+	$(CC) $(PROF_CFLAGS) -fPIC -DPRT_TEST_VIEW_PROBE -c $< -o $@
 $(PROF_B)/probe-tsan/handler.o: profiler/src/handler.c $(PROF_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(PROF_CFLAGS) $(PROF_SAN_TSAN) -DPCP_TEST_VIEW_PROBE -c $< -o $@
+	$(CC) $(PROF_CFLAGS) $(PROF_SAN_TSAN) -DPRT_TEST_VIEW_PROBE -c $< -o $@
 $(PROF_B)/tests/session_race: tests/profiler/session_race.c tests/check.h $(PROF_HDRS) \
                               $(filter-out %/handler.o,$(PROF_OBJS_obj)) $(PROF_B)/probe-obj/handler.o
 	@mkdir -p $(@D)

@@ -12,16 +12,16 @@
 
 #include "profcore.h"
 
-/* The engine of the running session (PCP_ENGINE_*), 0 when none.  Reads the
+/* The engine of the running session (PRT_ENGINE_*), 0 when none.  Reads the
  * handler's view inside the same in-flight bracket as the handler, so it is
  * safe in a signal handler and against a concurrent stop. */
-PROFCORE_SIGNAL_SAFE int pcp_link_session_engine(void) __attribute__((visibility("hidden")));
+PROFCORE_SIGNAL_SAFE int prt_link_session_engine(void) __attribute__((visibility("hidden")));
 /* Is this SIGPROF action the runtime's own handler? */
-bool pcp_link_is_runtime_handler(const struct sigaction *act) __attribute__((visibility("hidden")));
+bool prt_link_is_runtime_handler(const struct sigaction *act) __attribute__((visibility("hidden")));
 /* A helper thread of the embedding library that blocks every signal: left
  * out of thread snapshots (at most 4). */
-void pcp_link_mark_internal_thread(pid_t tid) __attribute__((visibility("hidden")));
+void prt_link_mark_internal_thread(pid_t tid) __attribute__((visibility("hidden")));
 /* The engine codes (the handler's view keeps one of them). */
-enum { PCP_ENGINE_CTIMER = 1, PCP_ENGINE_ITIMER = 2, PCP_ENGINE_PERF = 3, PCP_ENGINE_WALL = 4 };
+enum { PRT_ENGINE_CTIMER = 1, PRT_ENGINE_ITIMER = 2, PRT_ENGINE_PERF = 3, PRT_ENGINE_WALL = 4 };
 
 #endif

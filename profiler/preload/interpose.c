@@ -116,7 +116,7 @@ static bool pl_sigprof_blocked_here(void) {
 static void *pl_thread_trampoline(void *p) {
     pl_thread_start st = *(pl_thread_start *)p;
     free(p);
-    if (pl_owns_runtime() && pcp_link_session_engine() != 0 &&
+    if (pl_owns_runtime() && prt_link_session_engine() != 0 &&
         !pl_sigprof_blocked_here())
         pcp_register_thread();
     return st.fn(st.arg);
@@ -160,7 +160,7 @@ static void pl_block_sigprof(sigset_t *old) {
  * interrupted by our handler half-way through it. */
 PL_EXPORT pid_t fork(void) {
     pl_fork_fn real = PL_REAL(fork);
-    bool profiling = pl_owns_runtime() && pcp_link_session_engine() != 0;
+    bool profiling = pl_owns_runtime() && prt_link_session_engine() != 0;
     sigset_t old;
     pl_block_sigprof(&old);
     pid_t pid = real();
@@ -198,13 +198,13 @@ typedef struct pl_exec_state {
  * touch it). */
 static void pl_before_exec(pl_exec_state *s) {
     memset(s, 0, sizeof *s);
-    if (!pl_owns_runtime() || pcp_link_session_engine() == 0) return;
+    if (!pl_owns_runtime() || prt_link_session_engine() == 0) return;
     char err[512];
     if (pcp_flush(err, sizeof err) != PCP_OK && pcp_is_running()) pl_say("before exec: %s", err);
     s->prepared = true;
     struct itimerval off;
     memset(&off, 0, sizeof off);
-    if (pcp_link_session_engine() == PCP_ENGINE_ITIMER && setitimer(ITIMER_PROF, &off, &s->itimer) == 0)
+    if (prt_link_session_engine() == PRT_ENGINE_ITIMER && setitimer(ITIMER_PROF, &off, &s->itimer) == 0)
         s->itimer_saved = true;
     /* Register then unregister: deletes this thread's timer whether it
      * registered or was only discovered. */
@@ -319,14 +319,14 @@ PL_EXPORT int execle(const char *path, const char *arg, ...) {
 /* ---- SIGPROF belongs to the program if it wants it ---------------------------------- */
 
 static bool pl_is_our_prof_action(const struct sigaction *act) {
-    return pcp_link_is_runtime_handler(act);
+    return prt_link_is_runtime_handler(act);
 }
 
 /* The program sets SIGPROF's action while we profile: stop (the profile so
  * far is written) before its action takes effect, so our timers never reach
  * its handler and its SIG_DFL never kills it. */
 static void pl_yield_sigprof(void) {
-    if (!pl_owns_runtime() || pcp_link_session_engine() == 0) return;
+    if (!pl_owns_runtime() || prt_link_session_engine() == 0) return;
     pl_say("the program sets its own SIGPROF action: profiling stops here (profile so far written)");
     pl_session_finish("when the program took SIGPROF");
 }

@@ -244,7 +244,7 @@ PROFCORE_SIGNAL_SAFE static void pl_on_crash(int sig, siginfo_t *si, void *uc) {
  * bounded time, exactly like a crash. */
 PROFCORE_SIGNAL_SAFE void pl_write_before_quick_exit(void) {
     if (!pl_helper_here() || pl_gettid() == __atomic_load_n(&pl_helper_tid, __ATOMIC_ACQUIRE)) return;
-    if (pcp_link_session_engine() == 0) return; /* nothing running */
+    if (prt_link_session_engine() == 0) return; /* nothing running */
     int none = 0;
     if (__atomic_compare_exchange_n(&pl_exit_request, &none, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
         pl_wake_helper();
@@ -295,7 +295,7 @@ static void pl_reraise_termination(int sig, pid_t tid) {
 
 static void *pl_helper_main(void *arg) {
     (void)arg;
-    pcp_link_mark_internal_thread(pl_gettid()); /* it blocks every signal: not in snapshots */
+    prt_link_mark_internal_thread(pl_gettid()); /* it blocks every signal: not in snapshots */
     __atomic_store_n(&pl_helper_tid, pl_gettid(), __ATOMIC_RELEASE);
     for (;;) {
         char b;

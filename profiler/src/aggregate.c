@@ -1,13 +1,13 @@
 /* aggregate.c — the profile as the runtime keeps it: one entry per distinct
  * (tag, frames), weights summed; filled from the core's records by the
- * core's single reader (pcp_reader_mu held).  Never touched by a handler. */
+ * core's single reader (prt_reader_mu held).  Never touched by a handler. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-static uint64_t pcp_agg_hash(uint64_t tag, const uint64_t *f, uint32_t depth) {
+static uint64_t prt_agg_hash(uint64_t tag, const uint64_t *f, uint32_t depth) {
     uint64_t h = 0xcbf29ce484222325ull ^ tag;
     h *= 0x100000001b3ull;
     for (uint32_t i = 0; i < depth; i++) {
@@ -18,14 +18,14 @@ static uint64_t pcp_agg_hash(uint64_t tag, const uint64_t *f, uint32_t depth) {
     return h ^ depth;
 }
 
-void pcp_agg_free(pcp_agg *a) {
+void prt_agg_free(prt_agg *a) {
     free(a->entries);
     free(a->slots);
     free(a->frames);
     memset(a, 0, sizeof *a);
 }
 
-static int pcp_agg_grow_slots(pcp_agg *a) {
+static int prt_agg_grow_slots(prt_agg *a) {
     size_t ns = a->nslots ? a->nslots * 2 : 1024;
     uint32_t *s = calloc(ns, sizeof *s);
     if (s == NULL) return -1;
@@ -40,20 +40,20 @@ static int pcp_agg_grow_slots(pcp_agg *a) {
     return 0;
 }
 
-static bool pcp_agg_same(const pcp_agg *a, const pcp_agg_entry *e, uint64_t hash, uint64_t tag,
+static bool prt_agg_same(const prt_agg *a, const prt_agg_entry *e, uint64_t hash, uint64_t tag,
                          const uint64_t *f, uint32_t depth) {
     return e->hash == hash && e->tag == tag && e->depth == depth &&
            memcmp(a->frames + e->frames_at, f, depth * sizeof *f) == 0;
 }
 
-static int pcp_agg_add(pcp_agg *a, uint64_t tag, const uint64_t *f, uint32_t depth,
+static int prt_agg_add(prt_agg *a, uint64_t tag, const uint64_t *f, uint32_t depth,
                        uint64_t weight) {
-    if ((a->n + 1) * 2 > a->nslots && pcp_agg_grow_slots(a) != 0) return -1;
-    uint64_t hash = pcp_agg_hash(tag, f, depth);
+    if ((a->n + 1) * 2 > a->nslots && prt_agg_grow_slots(a) != 0) return -1;
+    uint64_t hash = prt_agg_hash(tag, f, depth);
     size_t j = (size_t)hash & (a->nslots - 1);
     for (; a->slots[j] != 0; j = (j + 1) & (a->nslots - 1)) {
-        pcp_agg_entry *e = &a->entries[a->slots[j] - 1];
-        if (pcp_agg_same(a, e, hash, tag, f, depth)) {
+        prt_agg_entry *e = &a->entries[a->slots[j] - 1];
+        if (prt_agg_same(a, e, hash, tag, f, depth)) {
             e->weight += weight;
             a->total_weight += weight;
             return 0;
@@ -61,7 +61,7 @@ static int pcp_agg_add(pcp_agg *a, uint64_t tag, const uint64_t *f, uint32_t dep
     }
     if (a->n == a->cap) {
         size_t nc = a->cap ? a->cap * 2 : 256;
-        pcp_agg_entry *ne = realloc(a->entries, nc * sizeof *ne);
+        prt_agg_entry *ne = realloc(a->entries, nc * sizeof *ne);
         if (ne == NULL) return -1;
         a->entries = ne;
         a->cap = nc;
@@ -75,7 +75,7 @@ static int pcp_agg_add(pcp_agg *a, uint64_t tag, const uint64_t *f, uint32_t dep
         a->frames_cap = nc;
     }
     memcpy(a->frames + a->nframes, f, depth * sizeof *f);
-    pcp_agg_entry *e = &a->entries[a->n];
+    prt_agg_entry *e = &a->entries[a->n];
     e->weight = weight;
     e->tag = tag;
     e->hash = hash;
@@ -87,9 +87,9 @@ static int pcp_agg_add(pcp_agg *a, uint64_t tag, const uint64_t *f, uint32_t dep
     return 0;
 }
 
-void pcp_agg_emit(void *ctx, const profcore_record *rec) {
-    pcp_agg *a = (pcp_agg *)ctx;
-    if (pcp_agg_add(a, rec->tag, rec->frames, rec->depth, rec->weight) != 0)
+void prt_agg_emit(void *ctx, const profcore_record *rec) {
+    prt_agg *a = (prt_agg *)ctx;
+    if (prt_agg_add(a, rec->tag, rec->frames, rec->depth, rec->weight) != 0)
         a->dropped_weight += rec->weight;
 }
 

@@ -26,46 +26,46 @@
 
 #include "internal.h"
 
-static sigset_t pcp_fork_saved_mask; /* under pcp_api_mu from prepare to parent/child */
+static sigset_t prt_fork_saved_mask; /* under prt_api_mu from prepare to parent/child */
 
-static void pcp_fork_prepare(void) {
-    pthread_mutex_lock(&pcp_api_mu);
-    pthread_mutex_lock(&pcp_reader_mu);
-    pcp_labels_lock();
-    pcp_threads_fork_prepare();
+static void prt_fork_prepare(void) {
+    pthread_mutex_lock(&prt_api_mu);
+    pthread_mutex_lock(&prt_reader_mu);
+    prt_labels_lock();
+    prt_threads_fork_prepare();
     sigset_t prof;
     sigemptyset(&prof);
     sigaddset(&prof, SIGPROF);
-    pthread_sigmask(SIG_BLOCK, &prof, &pcp_fork_saved_mask);
+    pthread_sigmask(SIG_BLOCK, &prof, &prt_fork_saved_mask);
 }
 
-static void pcp_fork_parent(void) {
-    pthread_sigmask(SIG_SETMASK, &pcp_fork_saved_mask, NULL);
-    pcp_threads_fork_parent();
-    pcp_labels_unlock();
-    pthread_mutex_unlock(&pcp_reader_mu);
-    pthread_mutex_unlock(&pcp_api_mu);
+static void prt_fork_parent(void) {
+    pthread_sigmask(SIG_SETMASK, &prt_fork_saved_mask, NULL);
+    prt_threads_fork_parent();
+    prt_labels_unlock();
+    pthread_mutex_unlock(&prt_reader_mu);
+    pthread_mutex_unlock(&prt_api_mu);
 }
 
 /* The session of the parent, forgotten (see above).  Nothing here waits:
  * the child has one thread, SIGPROF blocked, so no handler is in flight
  * and none can start before the mask is restored. */
-static void pcp_fork_child(void) {
-    pthread_mutex_init(&pcp_api_mu, NULL);
-    pthread_mutex_init(&pcp_reader_mu, NULL);
-    pcp_labels_fork_child();
-    __atomic_store_n(&pcp_g_view, NULL, __ATOMIC_SEQ_CST); /* no acquire pair: no handler can run */
-    __atomic_store_n(&pcp_g_inflight, 0u, __ATOMIC_SEQ_CST); /* the parent's handlers ran on other threads */
-    pcp_session_release_live(); /* the helper threads do not exist here: their ids are dropped */
-    pcp_g_session.running = false;
-    pcp_session_forget_result(); /* the parent's samples are not the child's profile */
-    pcp_threads_fork_child();
-    pcp_snapshot_fork_child();
-    pthread_sigmask(SIG_SETMASK, &pcp_fork_saved_mask, NULL);
+static void prt_fork_child(void) {
+    pthread_mutex_init(&prt_api_mu, NULL);
+    pthread_mutex_init(&prt_reader_mu, NULL);
+    prt_labels_fork_child();
+    __atomic_store_n(&prt_g_view, NULL, __ATOMIC_SEQ_CST); /* no acquire pair: no handler can run */
+    __atomic_store_n(&prt_g_inflight, 0u, __ATOMIC_SEQ_CST); /* the parent's handlers ran on other threads */
+    prt_session_release_live(); /* the helper threads do not exist here: their ids are dropped */
+    prt_g_session.running = false;
+    prt_session_forget_result(); /* the parent's samples are not the child's profile */
+    prt_threads_fork_child();
+    prt_snapshot_fork_child();
+    pthread_sigmask(SIG_SETMASK, &prt_fork_saved_mask, NULL);
 }
 
-static pthread_once_t pcp_atfork_once = PTHREAD_ONCE_INIT;
-static void pcp_atfork_register(void) { pthread_atfork(pcp_fork_prepare, pcp_fork_parent, pcp_fork_child); }
+static pthread_once_t prt_atfork_once = PTHREAD_ONCE_INIT;
+static void prt_atfork_register(void) { pthread_atfork(prt_fork_prepare, prt_fork_parent, prt_fork_child); }
 /* Once per process, at the first start or registration (what creates state
  * a child must forget). */
-void pcp_install_atfork(void) { pthread_once(&pcp_atfork_once, pcp_atfork_register); }
+void prt_install_atfork(void) { pthread_once(&prt_atfork_once, prt_atfork_register); }

@@ -21,33 +21,33 @@
 #include "profile.h"
 #include "unwind_tables.h"
 
-__thread pcp_thread *pcp_tls_self PCP_IE;
-__thread uint32_t pcp_tls_label PCP_IE;
-__thread uint32_t pcp_tls_critical PCP_IE;
+__thread prt_thread *prt_tls_self PRT_IE;
+__thread uint32_t prt_tls_label PRT_IE;
+__thread uint32_t prt_tls_critical PRT_IE;
 
-const pcp_view *pcp_g_view;
-pcp_counters pcp_g_counters;
-uint32_t pcp_g_inflight;
-uint32_t pcp_g_perf_fd_owner[PCP_PERF_FD_LIMIT];
-profcore_traceback_fn pcp_g_hook;
-void *pcp_g_hook_user;
+const prt_view *prt_g_view;
+prt_counters prt_g_counters;
+uint32_t prt_g_inflight;
+uint32_t prt_g_perf_fd_owner[PRT_PERF_FD_LIMIT];
+profcore_traceback_fn prt_g_hook;
+void *prt_g_hook_user;
 
-PROFCORE_SIGNAL_SAFE pid_t pcp_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+PROFCORE_SIGNAL_SAFE pid_t prt_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
-PROFCORE_SIGNAL_SAFE static uint64_t pcp_mono_ns(void) {
+PROFCORE_SIGNAL_SAFE static uint64_t prt_mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-PROFCORE_SIGNAL_SAFE static void pcp_count(uint64_t *c, uint64_t v) {
+PROFCORE_SIGNAL_SAFE static void prt_count(uint64_t *c, uint64_t v) {
     __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
 }
 
 /* Bounded max update: a few CAS tries, then give up (a concurrent handler
  * just stored a value at least as recent; the max may be low by one
  * sample's difference under heavy contention, never blocking). */
-PROFCORE_SIGNAL_SAFE static void pcp_count_max(uint64_t *c, uint64_t v) {
+PROFCORE_SIGNAL_SAFE static void prt_count_max(uint64_t *c, uint64_t v) {
     uint64_t old = __atomic_load_n(c, __ATOMIC_RELAXED);
     for (int i = 0; i < 4 && v > old; i++)
         if (__atomic_compare_exchange_n(c, &old, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
@@ -58,74 +58,74 @@ PROFCORE_SIGNAL_SAFE static void pcp_count_max(uint64_t *c, uint64_t v) {
  * engine decides which si_code is legitimate, and the timer identity (the
  * session token in si_value, the perf fd's owner) rules out signals of
  * other sessions, other timers and kill(2). */
-PROFCORE_SIGNAL_SAFE static uint32_t pcp_signal_weight(const pcp_view *s, const siginfo_t *si,
+PROFCORE_SIGNAL_SAFE static uint32_t prt_signal_weight(const prt_view *s, const siginfo_t *si,
                                                        uint32_t *state) {
     *state = PCPROF_STATE_NONE;
     switch (s->engine) {
-    case PCP_ENGINE_WALL: {
+    case PRT_ENGINE_WALL: {
         if (si->si_code != SI_QUEUE || si->si_pid != getpid()) return 0;
         uint64_t v = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
-        if (PCP_WALL_TOKEN(v) != (uint32_t)s->token) return 0;
-        *state = PCP_WALL_STATE(v);
-        return PCP_WALL_WEIGHT(v); /* 0 (never sent) makes it foreign */
+        if (PRT_WALL_TOKEN(v) != (uint32_t)s->token) return 0;
+        *state = PRT_WALL_STATE(v);
+        return PRT_WALL_WEIGHT(v); /* 0 (never sent) makes it foreign */
     }
-    case PCP_ENGINE_CTIMER: {
+    case PRT_ENGINE_CTIMER: {
         if (si->si_code != SI_TIMER || si->si_value.sival_int != s->token) return 0;
         int over = si->si_overrun;
         if (over < 0) over = 0;
         if (over > 1000000) over = 1000000; /* a weight stays a sane 32-bit value */
         return 1u + (uint32_t)over;
     }
-    case PCP_ENGINE_ITIMER:
+    case PRT_ENGINE_ITIMER:
         return si->si_code == SI_KERNEL ? 1u : 0u;
-    case PCP_ENGINE_PERF: {
+    case PRT_ENGINE_PERF: {
         if (si->si_code != POLL_IN && si->si_code != POLL_HUP) return 0;
         int fd = si->si_fd;
-        if (fd < 0 || fd >= PCP_PERF_FD_LIMIT) return 0;
-        uint32_t owner = __atomic_load_n(&pcp_g_perf_fd_owner[fd], __ATOMIC_ACQUIRE);
-        return owner != 0 && owner == (uint32_t)pcp_gettid() ? 1u : 0u;
+        if (fd < 0 || fd >= PRT_PERF_FD_LIMIT) return 0;
+        uint32_t owner = __atomic_load_n(&prt_g_perf_fd_owner[fd], __ATOMIC_ACQUIRE);
+        return owner != 0 && owner == (uint32_t)prt_gettid() ? 1u : 0u;
     }
     default:
         return 0;
     }
 }
 
-PROFCORE_SIGNAL_SAFE static void pcp_wake_writer(int fd) {
+PROFCORE_SIGNAL_SAFE static void prt_wake_writer(int fd) {
     uint64_t one = 1;
     ssize_t r = write(fd, &one, sizeof one); /* eventfd: never blocks (EFD_NONBLOCK) */
     (void)r;
 }
 
 /* Unwinds and offers one sample of `weight` to the core. */
-PROFCORE_SIGNAL_SAFE static void pcp_take_sample(const pcp_view *s, profcore *pc, void *uc,
+PROFCORE_SIGNAL_SAFE static void prt_take_sample(const prt_view *s, profcore *pc, void *uc,
                                                  uint32_t weight, uint32_t state) {
-    pcp_thread *self = pcp_tls_self;
+    prt_thread *self = prt_tls_self;
     bool registered = self != NULL;
-    uint32_t tid = registered ? (uint32_t)self->tid : (uint32_t)pcp_gettid();
-    uint64_t tag = PCPROF_TAG_MAKE(tid, pcp_tls_label, state, !registered);
-    pcp_count(&pcp_g_counters.offered_samples, 1);
-    pcp_count(&pcp_g_counters.offered_weight, weight);
-    if (!registered) pcp_count(&pcp_g_counters.unregistered_samples, 1);
+    uint32_t tid = registered ? (uint32_t)self->tid : (uint32_t)prt_gettid();
+    uint64_t tag = PCPROF_TAG_MAKE(tid, prt_tls_label, state, !registered);
+    prt_count(&prt_g_counters.offered_samples, 1);
+    prt_count(&prt_g_counters.offered_weight, weight);
+    if (!registered) prt_count(&prt_g_counters.unregistered_samples, 1);
 
-    if (pcp_tls_critical != 0) { /* not unwound: its weight counted exactly as a critical loss */
+    if (prt_tls_critical != 0) { /* not unwound: its weight counted exactly as a critical loss */
         profcore_add_loss(pc, PROFCORE_LOSS_CRITICAL, weight);
-        pcp_count(&pcp_g_counters.critical_weight, weight);
+        prt_count(&prt_g_counters.critical_weight, weight);
         return;
     }
     uintptr_t frames[PCP_MAX_DEPTH + 1];
     /* One frame more than the core keeps, so it can mark truncation. */
-    int n = pcp_unwind_interrupted(uc, self, frames, s->max_depth + 1u);
+    int n = prt_unwind_interrupted(uc, self, frames, s->max_depth + 1u);
     if (n <= 0) {
         profcore_add_loss(pc, PROFCORE_LOSS_UNWIND, weight);
-        pcp_count(&pcp_g_counters.unwind_failures, 1);
+        prt_count(&prt_g_counters.unwind_failures, 1);
         return;
     }
     /* A pc in no table: wake the writer once to look for new libraries. */
-    if (pcp_unwind_refresh_wake()) pcp_wake_writer(s->wake_fd);
+    if (prt_unwind_refresh_wake()) prt_wake_writer(s->wake_fd);
     uint32_t hint = tid;
     if (registered) {
         if (profcore_add(pc, tag, frames, (uint32_t)n, weight, hint) == PROFCORE_RECORDED_HANDOFF)
-            pcp_wake_writer(s->wake_fd);
+            prt_wake_writer(s->wake_fd);
     } else {
         /* A thread with no state never hands off: it evicts only into room
          * the log already has, else the sample is counted lost
@@ -134,50 +134,50 @@ PROFCORE_SIGNAL_SAFE static void pcp_take_sample(const pcp_view *s, profcore *pc
     }
 }
 
-#ifdef PCP_TEST_VIEW_PROBE
+#ifdef PRT_TEST_VIEW_PROBE
 /* Tests only (tests/profiler/session_race.c): sees every non-NULL view a
  * handler acts on, before it is used. */
-PROFCORE_SIGNAL_SAFE void pcp_test_view_probe(const pcp_view *v);
-#define PCP_VIEW_PROBE(v) pcp_test_view_probe(v)
+PROFCORE_SIGNAL_SAFE void prt_test_view_probe(const prt_view *v);
+#define PRT_VIEW_PROBE(v) prt_test_view_probe(v)
 #else
-#define PCP_VIEW_PROBE(v) ((void)0)
+#define PRT_VIEW_PROBE(v) ((void)0)
 #endif
 
-PROFCORE_SIGNAL_SAFE void pcp_handler_entry(int sig, siginfo_t *si, void *uc) {
+PROFCORE_SIGNAL_SAFE void prt_handler_entry(int sig, siginfo_t *si, void *uc) {
     (void)sig;
     int saved_errno = errno;
-    /* In-flight bracket: pcp_view_unpublish (session.c) stores NULL, then
+    /* In-flight bracket: prt_view_unpublish (session.c) stores NULL, then
      * waits for this count to reach 0 before anything of the view is freed.
      * Seq_cst on both sides (a store-load handshake with its store). */
-    __atomic_add_fetch(&pcp_g_inflight, 1u, __ATOMIC_SEQ_CST);
-    /* Acquire pair of pcp_view_publish's release (seq_cst) store: a
+    __atomic_add_fetch(&prt_g_inflight, 1u, __ATOMIC_SEQ_CST);
+    /* Acquire pair of prt_view_publish's release (seq_cst) store: a
      * non-NULL view is complete. */
-    const pcp_view *v = __atomic_load_n(&pcp_g_view, __ATOMIC_SEQ_CST);
-    if (pcp_snapshot_answer(si, uc)) {
+    const prt_view *v = __atomic_load_n(&prt_g_view, __ATOMIC_SEQ_CST);
+    if (prt_snapshot_answer(si, uc)) {
         /* a thread snapshot's request (snapshot.c): answered, not a sample */
     } else if (v != NULL) {
-        PCP_VIEW_PROBE(v);
-        uint64_t t0 = pcp_mono_ns();
-        pcp_count(&pcp_g_counters.signals, 1);
+        PRT_VIEW_PROBE(v);
+        uint64_t t0 = prt_mono_ns();
+        prt_count(&prt_g_counters.signals, 1);
         uint32_t state;
-        uint32_t weight = pcp_signal_weight(v, si, &state);
+        uint32_t weight = prt_signal_weight(v, si, &state);
         if (weight == 0) {
-            pcp_count(&pcp_g_counters.signals_foreign, 1);
+            prt_count(&prt_g_counters.signals_foreign, 1);
         } else {
-            pcp_take_sample(v, v->pc, uc, weight, state);
-            uint64_t dt = pcp_mono_ns() - t0;
-            pcp_count(&pcp_g_counters.handler_ns_total, dt);
-            pcp_count_max(&pcp_g_counters.handler_ns_max, dt);
+            prt_take_sample(v, v->pc, uc, weight, state);
+            uint64_t dt = prt_mono_ns() - t0;
+            prt_count(&prt_g_counters.handler_ns_total, dt);
+            prt_count_max(&prt_g_counters.handler_ns_max, dt);
         }
     }
-    /* Release: pairs with pcp_view_unpublish's seq_cst loads of the count. */
-    __atomic_sub_fetch(&pcp_g_inflight, 1u, __ATOMIC_RELEASE);
+    /* Release: pairs with prt_view_unpublish's seq_cst loads of the count. */
+    __atomic_sub_fetch(&prt_g_inflight, 1u, __ATOMIC_RELEASE);
     errno = saved_errno;
 }
 
 /* ---- critical sections: a per-thread depth, read by the handler ---------- */
 PROFCORE_SIGNAL_SAFE PCP_EXPORT void pcp_critical_enter(void) {
-    pcp_tls_critical++;
+    prt_tls_critical++;
     /* The handler runs on this thread: a compiler fence orders the count
      * before the section's code. */
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -185,5 +185,5 @@ PROFCORE_SIGNAL_SAFE PCP_EXPORT void pcp_critical_enter(void) {
 
 PROFCORE_SIGNAL_SAFE PCP_EXPORT void pcp_critical_leave(void) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (pcp_tls_critical > 0) pcp_tls_critical--;
+    if (prt_tls_critical > 0) prt_tls_critical--;
 }

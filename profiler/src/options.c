@@ -13,35 +13,35 @@
 #include "internal.h"
 #include "unwind_tables.h"
 
-int pcp_parse_engine(const char *s) {
-    if (s == NULL || strcmp(s, "ctimer") == 0) return PCP_ENGINE_CTIMER;
-    if (strcmp(s, "itimer") == 0) return PCP_ENGINE_ITIMER;
-    if (strcmp(s, "perf") == 0) return PCP_ENGINE_PERF;
-    if (strcmp(s, "wall") == 0) return PCP_ENGINE_WALL;
+int prt_parse_engine(const char *s) {
+    if (s == NULL || strcmp(s, "ctimer") == 0) return PRT_ENGINE_CTIMER;
+    if (strcmp(s, "itimer") == 0) return PRT_ENGINE_ITIMER;
+    if (strcmp(s, "perf") == 0) return PRT_ENGINE_PERF;
+    if (strcmp(s, "wall") == 0) return PRT_ENGINE_WALL;
     return 0;
 }
 
-const char *pcp_engine_name(int e) {
-    return e == PCP_ENGINE_ITIMER ? "itimer" : e == PCP_ENGINE_PERF ? "perf" : e == PCP_ENGINE_WALL ? "wall" : "ctimer";
+const char *prt_engine_name(int e) {
+    return e == PRT_ENGINE_ITIMER ? "itimer" : e == PRT_ENGINE_PERF ? "perf" : e == PRT_ENGINE_WALL ? "wall" : "ctimer";
 }
 
-int pcp_format_code(const char *s) {
-    if (s == NULL || strcmp(s, "pprof") == 0) return PCP_FORMAT_PPROF;
-    if (strcmp(s, "legacy") == 0) return PCP_FORMAT_LEGACY;
-    if (strcmp(s, "collapsed") == 0) return PCP_FORMAT_COLLAPSED;
+int prt_format_code(const char *s) {
+    if (s == NULL || strcmp(s, "pprof") == 0) return PRT_FORMAT_PPROF;
+    if (strcmp(s, "legacy") == 0) return PRT_FORMAT_LEGACY;
+    if (strcmp(s, "collapsed") == 0) return PRT_FORMAT_COLLAPSED;
     return 0;
 }
 
 /* Can we create a file next to `path` (where the atomic writer puts its
  * temporary file) and is `path` itself not a directory? */
-static int pcp_check_path(const char *path, char *err, size_t errlen) {
+static int prt_check_path(const char *path, char *err, size_t errlen) {
     struct stat st;
     if (path[0] == '\0') {
-        pcp_set_error(err, errlen, "profcore: empty output path");
+        prt_set_error(err, errlen, "profcore: empty output path");
         return -1;
     }
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        pcp_set_error(err, errlen, "profcore: output path '%s' is a directory", path);
+        prt_set_error(err, errlen, "profcore: output path '%s' is a directory", path);
         return -1;
     }
     size_t len = strlen(path);
@@ -56,38 +56,38 @@ static int pcp_check_path(const char *path, char *err, size_t errlen) {
     }
     free(probe);
     if (fd < 0) {
-        pcp_set_error(err, errlen, "profcore: output path '%s' is not writable: %s", path,
+        prt_set_error(err, errlen, "profcore: output path '%s' is not writable: %s", path,
                       strerror(e));
         return -1;
     }
     return 0;
 }
 
-int pcp_check_destination(const char *path, const char *format, const char *what, int *code,
+int prt_check_destination(const char *path, const char *format, const char *what, int *code,
                           char *err, size_t errlen) {
-    *code = pcp_format_code(format);
+    *code = prt_format_code(format);
     if (path == NULL || path[0] == '\0') {
-        pcp_set_error(err, errlen, "profcore: %sno output path", what);
+        prt_set_error(err, errlen, "profcore: %sno output path", what);
         return PCP_E_PATH;
     }
     if (*code == 0) {
-        pcp_set_error(err, errlen, "profcore: unknown format '%s' (expected pprof, legacy or collapsed)", format);
+        prt_set_error(err, errlen, "profcore: unknown format '%s' (expected pprof, legacy or collapsed)", format);
         return PCP_E_FORMAT;
     }
     return PCP_OK;
 }
 
-int pcp_validate(const pcp_options *o, char *err, size_t errlen) {
+int prt_validate(const pcp_options *o, char *err, size_t errlen) {
     if (o == NULL) {
-        pcp_set_error(err, errlen, "profcore: no options");
+        prt_set_error(err, errlen, "profcore: no options");
         return PCP_E_INVAL;
     }
-    if (pcp_parse_engine(o->engine) == 0) {
-        pcp_set_error(err, errlen, "profcore: unknown engine '%s' (expected ctimer, itimer, perf or wall)", o->engine);
+    if (prt_parse_engine(o->engine) == 0) {
+        prt_set_error(err, errlen, "profcore: unknown engine '%s' (expected ctimer, itimer, perf or wall)", o->engine);
         return PCP_E_ENGINE;
     }
     if (o->hz < 1 || o->hz > PCP_MAX_HZ) {
-        pcp_set_error(err, errlen, "profcore: frequency %d Hz out of range 1..%d", o->hz, PCP_MAX_HZ);
+        prt_set_error(err, errlen, "profcore: frequency %d Hz out of range 1..%d", o->hz, PCP_MAX_HZ);
         return PCP_E_INVAL;
     }
     /* The perf engine takes one high-resolution timer interrupt per sample,
@@ -95,34 +95,34 @@ int pcp_validate(const pcp_options *o, char *err, size_t errlen) {
      * a thread spent all its time in signals and never progressed
      * (bench/RESULTS.md).  The tick-driven engines have no such cost: the
      * kernel coalesces their expiries into overruns. */
-    if (pcp_parse_engine(o->engine) == PCP_ENGINE_PERF && o->hz > PCP_MAX_HZ_PERF) {
-        pcp_set_error(err, errlen,
+    if (prt_parse_engine(o->engine) == PRT_ENGINE_PERF && o->hz > PCP_MAX_HZ_PERF) {
+        prt_set_error(err, errlen,
                       "profcore: the perf engine is limited to %d Hz (one timer interrupt per sample, "
                       "~30 us each here); use ctimer for higher nominal rates",
                       PCP_MAX_HZ_PERF);
         return PCP_E_INVAL;
     }
-    if (pcp_format_code(o->format) == 0) {
-        pcp_set_error(err, errlen, "profcore: unknown format '%s' (expected pprof, legacy or collapsed)", o->format);
+    if (prt_format_code(o->format) == 0) {
+        prt_set_error(err, errlen, "profcore: unknown format '%s' (expected pprof, legacy or collapsed)", o->format);
         return PCP_E_FORMAT;
     }
     if (o->max_depth < 2 || o->max_depth > PCP_MAX_DEPTH) {
-        pcp_set_error(err, errlen, "profcore: max_depth %d out of range 2..%d", o->max_depth, PCP_MAX_DEPTH);
+        prt_set_error(err, errlen, "profcore: max_depth %d out of range 2..%d", o->max_depth, PCP_MAX_DEPTH);
         return PCP_E_INVAL;
     }
     if (o->shards < 0 || o->shards > 256 || (o->shards & (o->shards - 1)) != 0) {
-        pcp_set_error(err, errlen, "profcore: shards %d is not 0 or a power of two up to 256", o->shards);
+        prt_set_error(err, errlen, "profcore: shards %d is not 0 or a power of two up to 256", o->shards);
         return PCP_E_INVAL;
     }
-    if (pcp_unwind_parse_mode(o->unwind) == 0) {
-        pcp_set_error(err, errlen, "profcore: unknown unwinder '%s' (expected fp, tables or auto)", o->unwind);
+    if (prt_unwind_parse_mode(o->unwind) == 0) {
+        prt_set_error(err, errlen, "profcore: unknown unwinder '%s' (expected fp, tables or auto)", o->unwind);
         return PCP_E_INVAL;
     }
-    if (o->output_path != NULL && pcp_check_path(o->output_path, err, errlen) != 0) return PCP_E_PATH;
+    if (o->output_path != NULL && prt_check_path(o->output_path, err, errlen) != 0) return PCP_E_PATH;
     return PCP_OK;
 }
 
-uint32_t pcp_default_shards(void) {
+uint32_t prt_default_shards(void) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     uint32_t s = 4;
     while (s < 256 && (long)s < 2 * ncpu) s *= 2;

@@ -1,20 +1,20 @@
 /* session.c — the one session of the process: pcp_start, pcp_stop and the
  * public calls that read or write its profile.
  *
- * The handler's view (pcp_view, internal.h) has exactly one writer pair:
- *   pcp_view_publish    the only store of a non-NULL pcp_g_view: one
+ * The handler's view (prt_view, internal.h) has exactly one writer pair:
+ *   prt_view_publish    the only store of a non-NULL prt_g_view: one
  *                       seq_cst store of a view filled completely before;
- *   pcp_view_unpublish  the only store of NULL while the process runs (the
+ *   prt_view_unpublish  the only store of NULL while the process runs (the
  *                       fork child's reset is the other, with no handler
- *                       possible), then waits for pcp_g_inflight to reach 0.
+ *                       possible), then waits for prt_g_inflight to reach 0.
  * So a handler sees no session or a complete one, and nothing of a view is
  * freed or rewritten while a handler may still hold it.
  *
  * pcp_start builds everything of a session while unpublished (options,
  * handler, core, eventfd, view fields), publishes, then starts what sends
  * signals (writer, timers, ticker).  A failure before the publish releases
- * what was made through pcp_session_release_live; after it, through
- * pcp_session_end like a stop.  pcp_session_end's order is what keeps the
+ * what was made through prt_session_release_live; after it, through
+ * prt_session_end like a stop.  prt_session_end's order is what keeps the
  * handler safe: timers off, writer joined, core stopped and finally drained,
  * view unpublished and handlers out, only then the final counters read and
  * the core's memory unmapped.  See docs/ARCHITECTURE.md.
@@ -33,64 +33,64 @@
 #include "internal.h"
 #include "unwind_tables.h"
 
-pthread_mutex_t pcp_api_mu = PTHREAD_MUTEX_INITIALIZER;
-pthread_mutex_t pcp_reader_mu = PTHREAD_MUTEX_INITIALIZER;
-pcp_session pcp_g_session = {.live = {.view = {.wake_fd = -1}}};
+pthread_mutex_t prt_api_mu = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t prt_reader_mu = PTHREAD_MUTEX_INITIALIZER;
+prt_session prt_g_session = {.live = {.view = {.wake_fd = -1}}};
 
 /* ---- the handler's view: the single publish/unpublish pair ---------------- */
 
-static void pcp_view_publish(const pcp_view *v) {
+static void prt_view_publish(const prt_view *v) {
     /* Release (seq_cst) store: every field of *v, written before, is visible
-     * to a handler whose load of pcp_g_view sees v -- its acquire pair is
-     * the seq_cst load in pcp_handler_entry (handler.c). */
-    __atomic_store_n(&pcp_g_view, v, __ATOMIC_SEQ_CST);
+     * to a handler whose load of prt_g_view sees v -- its acquire pair is
+     * the seq_cst load in prt_handler_entry (handler.c). */
+    __atomic_store_n(&prt_g_view, v, __ATOMIC_SEQ_CST);
 }
 
-static void pcp_view_unpublish(void) {
+static void prt_view_unpublish(void) {
     /* Seq_cst store then seq_cst loads of the in-flight count: with the
-     * handler's seq_cst increment-then-load (pcp_handler_entry), either the
+     * handler's seq_cst increment-then-load (prt_handler_entry), either the
      * handler sees NULL or this loop sees it in flight (a store-load
      * handshake), so after the loop no handler holds the view. */
-    __atomic_store_n(&pcp_g_view, NULL, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&pcp_g_inflight, __ATOMIC_SEQ_CST) != 0) pcp_sleep_us(50);
+    __atomic_store_n(&prt_g_view, NULL, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&prt_g_inflight, __ATOMIC_SEQ_CST) != 0) prt_sleep_us(50);
 }
 
 /* ---- the two resets ---------------------------------------------------------- */
 
-void pcp_session_release_live(void) {
-    pcp_live *l = &pcp_g_session.live;
+void prt_session_release_live(void) {
+    prt_live *l = &prt_g_session.live;
     if (l->mem != NULL) munmap(l->mem, l->mem_size);
     if (l->view.wake_fd >= 0) close(l->view.wake_fd);
     memset(l, 0, sizeof *l);
     l->view.wake_fd = -1;
-    memset(&pcp_g_counters, 0, sizeof pcp_g_counters);
+    memset(&prt_g_counters, 0, sizeof prt_g_counters);
 }
 
-void pcp_session_forget_result(void) {
-    pcp_result *r = &pcp_g_session.result;
+void prt_session_forget_result(void) {
+    prt_result *r = &prt_g_session.result;
     free(r->output_path);
     memset(r, 0, sizeof *r);
-    pcp_agg_free(&pcp_g_session.agg);
+    prt_agg_free(&prt_g_session.agg);
 }
 
 /* ---- the SIGPROF handler's installation -------------------------------------- */
 
 /* The program's own SIGPROF handler is never replaced: only the default
  * action, "ignore", or our own handler (a previous session) may be there. */
-static int pcp_install_handler(char *err, size_t errlen) {
+static int prt_install_handler(char *err, size_t errlen) {
     struct sigaction old, sa;
     if (sigaction(SIGPROF, NULL, &old) != 0) return PCP_E_SYSTEM;
-    bool ours = (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == pcp_handler_entry;
+    bool ours = (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == prt_handler_entry;
     bool free_slot = !(old.sa_flags & SA_SIGINFO) &&
                      (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN);
     if (!ours && !free_slot) {
-        pcp_set_error(err, errlen, "profcore: the program already has a SIGPROF handler; "
+        prt_set_error(err, errlen, "profcore: the program already has a SIGPROF handler; "
                                    "not replacing it, not profiling");
         return PCP_E_SIGNAL;
     }
     if (ours) return PCP_OK;
     memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = pcp_handler_entry;
+    sa.sa_sigaction = prt_handler_entry;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGPROF, &sa, NULL) != 0) return PCP_E_SYSTEM;
@@ -100,19 +100,19 @@ static int pcp_install_handler(char *err, size_t errlen) {
 /* For thread snapshots without a running profile: our handler, unless the
  * program has its own (same refusal as pcp_start).  Serialized by the api
  * lock with pcp_start. */
-int pcp_ensure_handler(char *err, size_t errlen) {
-    pthread_mutex_lock(&pcp_api_mu);
-    int rc = pcp_install_handler(err, errlen);
-    pthread_mutex_unlock(&pcp_api_mu);
+int prt_ensure_handler(char *err, size_t errlen) {
+    pthread_mutex_lock(&prt_api_mu);
+    int rc = prt_install_handler(err, errlen);
+    pthread_mutex_unlock(&prt_api_mu);
     return rc;
 }
 
 /* ---- building a session (unpublished) ---------------------------------------- */
 
 /* Maps and initialises the core into live.mem; the view gets it later. */
-static int pcp_core_create(const pcp_options *o, profcore **out, char *err, size_t errlen) {
+static int prt_core_create(const pcp_options *o, profcore **out, char *err, size_t errlen) {
     profcore_config cfg = PROFCORE_CONFIG_DEFAULT;
-    cfg.shards = o->shards > 0 ? (uint32_t)o->shards : pcp_default_shards();
+    cfg.shards = o->shards > 0 ? (uint32_t)o->shards : prt_default_shards();
     cfg.max_depth = (uint32_t)o->max_depth;
     /* Keep the table near the default size whatever the depth. */
     cfg.buckets = o->max_depth > 128 ? 64u : o->max_depth > 64 ? 128u : 256u;
@@ -120,14 +120,14 @@ static int pcp_core_create(const pcp_options *o, profcore **out, char *err, size
     void *mem = size ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
                      : MAP_FAILED;
     if (mem == MAP_FAILED) {
-        pcp_set_error(err, errlen, "profcore: cannot map %zu bytes for the core", size);
+        prt_set_error(err, errlen, "profcore: cannot map %zu bytes for the core", size);
         return PCP_E_SYSTEM;
     }
-    pcp_g_session.live.mem = mem; /* from here on, pcp_session_release_live unmaps it */
-    pcp_g_session.live.mem_size = size;
+    prt_g_session.live.mem = mem; /* from here on, prt_session_release_live unmaps it */
+    prt_g_session.live.mem_size = size;
     int r = profcore_init(mem, size, &cfg, out);
     if (r != PROFCORE_OK) {
-        pcp_set_error(err, errlen, "profcore: core init failed (%d)", r);
+        prt_set_error(err, errlen, "profcore: core init failed (%d)", r);
         return PCP_E_SYSTEM;
     }
     return PCP_OK;
@@ -135,22 +135,22 @@ static int pcp_core_create(const pcp_options *o, profcore **out, char *err, size
 
 /* Everything of a session that exists before it is published: the view
  * complete, the core mapped, the eventfd open.  On failure the caller
- * releases what was made (pcp_session_release_live). */
-static int pcp_session_build(const pcp_options *o, int engine, char *err, size_t errlen) {
-    pcp_live *l = &pcp_g_session.live;
+ * releases what was made (prt_session_release_live). */
+static int prt_session_build(const pcp_options *o, int engine, char *err, size_t errlen) {
+    prt_live *l = &prt_g_session.live;
     profcore *pc = NULL;
-    int rc = pcp_core_create(o, &pc, err, errlen);
+    int rc = prt_core_create(o, &pc, err, errlen);
     if (rc != PCP_OK) return rc;
     int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (fd < 0) {
-        pcp_set_error(err, errlen, "profcore: eventfd: %s", strerror(errno));
+        prt_set_error(err, errlen, "profcore: eventfd: %s", strerror(errno));
         return PCP_E_SYSTEM;
     }
-    uint32_t gen = ++pcp_g_session.generation;
+    uint32_t gen = ++prt_g_session.generation;
     l->view.pc = pc;
     l->view.engine = engine;
     l->view.generation = gen;
-    l->view.token = PCP_SESSION_TOKEN(gen);
+    l->view.token = PRT_SESSION_TOKEN(gen);
     l->view.max_depth = (uint32_t)o->max_depth;
     l->view.wake_fd = fd;
     l->view.period_ns = 1000000000u / (uint64_t)o->hz;
@@ -160,26 +160,26 @@ static int pcp_session_build(const pcp_options *o, int engine, char *err, size_t
 }
 
 /* The result part of a new session: it replaces the previous profile. */
-static void pcp_result_begin(const pcp_options *o, int engine) {
-    pthread_mutex_lock(&pcp_reader_mu);
-    pcp_session_forget_result();
-    pthread_mutex_unlock(&pcp_reader_mu);
-    pcp_result *r = &pcp_g_session.result;
+static void prt_result_begin(const pcp_options *o, int engine) {
+    pthread_mutex_lock(&prt_reader_mu);
+    prt_session_forget_result();
+    pthread_mutex_unlock(&prt_reader_mu);
+    prt_result *r = &prt_g_session.result;
     r->output_path = o->output_path ? strdup(o->output_path) : NULL;
-    r->format = pcp_format_code(o->format);
-    r->engine_name = pcp_engine_name(engine);
+    r->format = prt_format_code(o->format);
+    r->engine_name = prt_engine_name(engine);
     r->hz = o->hz;
     /* Before the clocks start and the timers are armed: the build is not
      * the program's CPU, and no sample sees a half-built set. */
-    pcp_unwind_tables_start(pcp_unwind_parse_mode(o->unwind));
-    r->start_unix_ns = (int64_t)pcp_clock_ns(CLOCK_REALTIME);
-    pcp_g_session.live.start_mono_ns = pcp_clock_ns(CLOCK_MONOTONIC);
-    pcp_g_session.live.start_cpu_ns = pcp_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    prt_unwind_tables_start(prt_unwind_parse_mode(o->unwind));
+    r->start_unix_ns = (int64_t)prt_clock_ns(CLOCK_REALTIME);
+    prt_g_session.live.start_mono_ns = prt_clock_ns(CLOCK_MONOTONIC);
+    prt_g_session.live.start_cpu_ns = prt_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 /* ---- the process-wide itimer (engine itimer) ----------------------------------- */
 
-static int pcp_arm_itimer(uint64_t period_ns) {
+static int prt_arm_itimer(uint64_t period_ns) {
     struct itimerval it;
     it.it_interval.tv_sec = (time_t)(period_ns / 1000000000u);
     it.it_interval.tv_usec = (suseconds_t)((period_ns % 1000000000u) / 1000u);
@@ -188,7 +188,7 @@ static int pcp_arm_itimer(uint64_t period_ns) {
     return setitimer(ITIMER_PROF, &it, NULL);
 }
 
-static void pcp_disarm_itimer(void) {
+static void prt_disarm_itimer(void) {
     struct itimerval it;
     memset(&it, 0, sizeof it);
     setitimer(ITIMER_PROF, &it, NULL);
@@ -198,169 +198,169 @@ static void pcp_disarm_itimer(void) {
 
 /* The writer, the timers of every thread, the caller's registration, the
  * itimer or the ticker; the view is published. */
-static int pcp_session_arm(char *err, size_t errlen) {
-    const pcp_view *v = &pcp_g_session.live.view;
-    int rc = pcp_writer_start(err, errlen);
-    if (rc == PCP_OK && pcp_threads_arm_all(v, pcp_g_session.live.writer.tid, err, errlen) != 0)
+static int prt_session_arm(char *err, size_t errlen) {
+    const prt_view *v = &prt_g_session.live.view;
+    int rc = prt_writer_start(err, errlen);
+    if (rc == PCP_OK && prt_threads_arm_all(v, prt_g_session.live.writer.tid, err, errlen) != 0)
         rc = PCP_E_SYSTEM;
     if (rc == PCP_OK && pcp_register_thread() != PCP_OK) {
-        pcp_set_error(err, errlen, "profcore: cannot register the calling thread: %s", strerror(errno));
+        prt_set_error(err, errlen, "profcore: cannot register the calling thread: %s", strerror(errno));
         rc = PCP_E_SYSTEM;
     }
-    if (rc == PCP_OK && v->engine == PCP_ENGINE_ITIMER && pcp_arm_itimer(v->period_ns) != 0) {
-        pcp_set_error(err, errlen, "profcore: setitimer: %s", strerror(errno));
+    if (rc == PCP_OK && v->engine == PRT_ENGINE_ITIMER && prt_arm_itimer(v->period_ns) != 0) {
+        prt_set_error(err, errlen, "profcore: setitimer: %s", strerror(errno));
         rc = PCP_E_SYSTEM;
     }
-    if (rc == PCP_OK && v->engine == PCP_ENGINE_WALL) rc = pcp_ticker_start(err, errlen);
+    if (rc == PCP_OK && v->engine == PRT_ENGINE_WALL) rc = prt_ticker_start(err, errlen);
     return rc;
 }
 
 /* The final statistics, read once quiescent (rejected adds after the
  * drain included). */
-static void pcp_result_finish(const profcore *pc) {
-    pcp_result *r = &pcp_g_session.result;
+static void prt_result_finish(const profcore *pc) {
+    prt_result *r = &prt_g_session.result;
     profcore_stats_read(pc, &r->core);
-    memcpy(&r->counters, &pcp_g_counters, sizeof r->counters);
-    pcp_threads_counts(&r->threads_registered, &r->threads_discovered, &r->timers_created,
+    memcpy(&r->counters, &prt_g_counters, sizeof r->counters);
+    prt_threads_counts(&r->threads_registered, &r->threads_discovered, &r->timers_created,
                        &r->timers_deleted);
-    r->duration_ns = (int64_t)(pcp_clock_ns(CLOCK_MONOTONIC) - pcp_g_session.live.start_mono_ns);
-    r->cpu_measured_ns = pcp_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - pcp_g_session.live.start_cpu_ns;
+    r->duration_ns = (int64_t)(prt_clock_ns(CLOCK_MONOTONIC) - prt_g_session.live.start_mono_ns);
+    r->cpu_measured_ns = prt_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - prt_g_session.live.start_cpu_ns;
     r->have_profile = true;
 }
 
 /* Ends the running session: see the order in the file comment.  Leaves the
  * aggregate and the final statistics in place. */
-static void pcp_session_end(void) {
-    pcp_live *l = &pcp_g_session.live;
+static void prt_session_end(void) {
+    prt_live *l = &prt_g_session.live;
     profcore *pc = l->view.pc;
-    if (l->view.engine == PCP_ENGINE_ITIMER) pcp_disarm_itimer();
-    pcp_ticker_stop(); /* ticks already queued arrive after the unpublish: ignored */
-    pcp_threads_disarm_all();
-    pcp_writer_stop();
-    pthread_mutex_lock(&pcp_reader_mu);
-    while (profcore_stop(pc) == PROFCORE_BUSY) pcp_sleep_us(100);
-    while (profcore_final_drain(pc, pcp_agg_emit, &pcp_g_session.agg) == PROFCORE_BUSY) pcp_sleep_us(100);
-    pthread_mutex_unlock(&pcp_reader_mu);
-    pcp_view_unpublish();
-    pcp_unwind_tables_stop();
-    pcp_result_finish(pc);
-    pcp_session_release_live();
-    pcp_g_session.running = false;
+    if (l->view.engine == PRT_ENGINE_ITIMER) prt_disarm_itimer();
+    prt_ticker_stop(); /* ticks already queued arrive after the unpublish: ignored */
+    prt_threads_disarm_all();
+    prt_writer_stop();
+    pthread_mutex_lock(&prt_reader_mu);
+    while (profcore_stop(pc) == PROFCORE_BUSY) prt_sleep_us(100);
+    while (profcore_final_drain(pc, prt_agg_emit, &prt_g_session.agg) == PROFCORE_BUSY) prt_sleep_us(100);
+    pthread_mutex_unlock(&prt_reader_mu);
+    prt_view_unpublish();
+    prt_unwind_tables_stop();
+    prt_result_finish(pc);
+    prt_session_release_live();
+    prt_g_session.running = false;
 }
 
 /* ---- the public calls ----------------------------------------------------------- */
 
 /* Everything that can refuse before a session exists. */
-static int pcp_start_checks(const pcp_options *o, char *err, size_t errlen) {
-    if (pcp_g_session.running) {
-        pcp_set_error(err, errlen, "profcore: already profiling; stop first");
+static int prt_start_checks(const pcp_options *o, char *err, size_t errlen) {
+    if (prt_g_session.running) {
+        prt_set_error(err, errlen, "profcore: already profiling; stop first");
         return PCP_E_RUNNING;
     }
-    int rc = pcp_validate(o, err, errlen);
-    if (rc == PCP_OK && pcp_parse_engine(o->engine) == PCP_ENGINE_PERF && pcp_perf_probe(err, errlen) != 0)
+    int rc = prt_validate(o, err, errlen);
+    if (rc == PCP_OK && prt_parse_engine(o->engine) == PRT_ENGINE_PERF && prt_perf_probe(err, errlen) != 0)
         rc = PCP_E_ENGINE;
-    if (rc == PCP_OK) rc = pcp_install_handler(err, errlen);
+    if (rc == PCP_OK) rc = prt_install_handler(err, errlen);
     return rc;
 }
 
 PCP_EXPORT int pcp_start(const pcp_options *o, char *err, size_t errlen) {
-    pcp_install_atfork();
-    pthread_mutex_lock(&pcp_api_mu);
-    int rc = pcp_start_checks(o, err, errlen);
+    prt_install_atfork();
+    pthread_mutex_lock(&prt_api_mu);
+    int rc = prt_start_checks(o, err, errlen);
     if (rc != PCP_OK) { /* a running session (start twice) is left exactly as it was */
-        pthread_mutex_unlock(&pcp_api_mu);
+        pthread_mutex_unlock(&prt_api_mu);
         return rc;
     }
-    int engine = pcp_parse_engine(o->engine);
-    pcp_faultproof_init(); /* without it, unregistered stacks are 1 frame deep */
-    rc = pcp_session_build(o, engine, err, errlen);
+    int engine = prt_parse_engine(o->engine);
+    prt_faultproof_init(); /* without it, unregistered stacks are 1 frame deep */
+    rc = prt_session_build(o, engine, err, errlen);
     if (rc != PCP_OK) {
-        pcp_session_release_live(); /* never published: no handler can hold it */
-        pthread_mutex_unlock(&pcp_api_mu);
+        prt_session_release_live(); /* never published: no handler can hold it */
+        pthread_mutex_unlock(&prt_api_mu);
         return rc;
     }
-    pcp_result_begin(o, engine);
-    pcp_view_publish(&pcp_g_session.live.view);
-    pcp_g_session.running = true;
-    rc = pcp_session_arm(err, errlen);
+    prt_result_begin(o, engine);
+    prt_view_publish(&prt_g_session.live.view);
+    prt_g_session.running = true;
+    rc = prt_session_arm(err, errlen);
     if (rc != PCP_OK) {
-        pcp_session_end();
-        pcp_g_session.result.have_profile = false;
+        prt_session_end();
+        prt_g_session.result.have_profile = false;
     }
-    pthread_mutex_unlock(&pcp_api_mu);
+    pthread_mutex_unlock(&prt_api_mu);
     return rc;
 }
 
 PCP_EXPORT int pcp_stop(char *err, size_t errlen) {
-    pthread_mutex_lock(&pcp_api_mu);
-    if (!pcp_g_session.running) {
-        pthread_mutex_unlock(&pcp_api_mu);
-        pcp_set_error(err, errlen, "profcore: stop without a running profile");
+    pthread_mutex_lock(&prt_api_mu);
+    if (!prt_g_session.running) {
+        pthread_mutex_unlock(&prt_api_mu);
+        prt_set_error(err, errlen, "profcore: stop without a running profile");
         return PCP_E_NOT_RUNNING;
     }
-    pcp_session_end();
-    const pcp_result *r = &pcp_g_session.result;
+    prt_session_end();
+    const prt_result *r = &prt_g_session.result;
     int rc = PCP_OK;
-    if (r->output_path != NULL) rc = pcp_write_session(r->output_path, r->format, err, errlen);
-    pthread_mutex_unlock(&pcp_api_mu);
+    if (r->output_path != NULL) rc = prt_write_session(r->output_path, r->format, err, errlen);
+    pthread_mutex_unlock(&prt_api_mu);
     return rc;
 }
 
 PCP_EXPORT int pcp_is_running(void) {
-    pthread_mutex_lock(&pcp_api_mu);
-    int r = pcp_g_session.running;
-    pthread_mutex_unlock(&pcp_api_mu);
+    pthread_mutex_lock(&prt_api_mu);
+    int r = prt_g_session.running;
+    pthread_mutex_unlock(&prt_api_mu);
     return r;
 }
 
 PCP_EXPORT int pcp_flush(char *err, size_t errlen) {
-    pthread_mutex_lock(&pcp_api_mu);
-    const pcp_result *r = &pcp_g_session.result;
+    pthread_mutex_lock(&prt_api_mu);
+    const prt_result *r = &prt_g_session.result;
     int rc;
-    if (!pcp_g_session.running) {
-        pcp_set_error(err, errlen, "profcore: flush without a running profile");
+    if (!prt_g_session.running) {
+        prt_set_error(err, errlen, "profcore: flush without a running profile");
         rc = PCP_E_NOT_RUNNING;
     } else if (r->output_path == NULL) {
-        pcp_set_error(err, errlen, "profcore: flush: no output path was given at start");
+        prt_set_error(err, errlen, "profcore: flush: no output path was given at start");
         rc = PCP_E_PATH;
     } else {
-        pcp_collect();
-        rc = pcp_write_session(r->output_path, r->format, err, errlen);
+        prt_collect();
+        rc = prt_write_session(r->output_path, r->format, err, errlen);
     }
-    pthread_mutex_unlock(&pcp_api_mu);
+    pthread_mutex_unlock(&prt_api_mu);
     return rc;
 }
 
-static bool pcp_has_profile(void) { return pcp_g_session.running || pcp_g_session.result.have_profile; }
+static bool prt_has_profile(void) { return prt_g_session.running || prt_g_session.result.have_profile; }
 
 PCP_EXPORT int pcp_write(const char *path, const char *format, char *err, size_t errlen) {
     int f;
-    int rc = pcp_check_destination(path, format, "", &f, err, errlen);
+    int rc = prt_check_destination(path, format, "", &f, err, errlen);
     if (rc != PCP_OK) return rc;
-    pthread_mutex_lock(&pcp_api_mu);
-    if (!pcp_has_profile()) {
-        pcp_set_error(err, errlen, "profcore: nothing recorded yet");
+    pthread_mutex_lock(&prt_api_mu);
+    if (!prt_has_profile()) {
+        prt_set_error(err, errlen, "profcore: nothing recorded yet");
         rc = PCP_E_NO_PROFILE;
     } else {
-        pcp_collect();
-        rc = pcp_write_session(path, f, err, errlen);
+        prt_collect();
+        rc = prt_write_session(path, f, err, errlen);
     }
-    pthread_mutex_unlock(&pcp_api_mu);
+    pthread_mutex_unlock(&prt_api_mu);
     return rc;
 }
 
 PCP_EXPORT int pcp_print_summary(FILE *out, int top) {
-    pthread_mutex_lock(&pcp_api_mu);
+    pthread_mutex_lock(&prt_api_mu);
     int rc = PCP_E_NO_PROFILE;
-    if (pcp_has_profile()) {
-        pcp_collect();
-        rc = pcp_summarize_session(out, top);
+    if (prt_has_profile()) {
+        prt_collect();
+        rc = prt_summarize_session(out, top);
     }
-    pthread_mutex_unlock(&pcp_api_mu);
+    pthread_mutex_unlock(&prt_api_mu);
     return rc;
 }
 
-static void pcp_stats_from_counters(pcp_stats *out, const pcp_counters *c, const profcore_stats *core) {
+static void prt_stats_from_counters(pcp_stats *out, const prt_counters *c, const profcore_stats *core) {
     out->signals = __atomic_load_n(&c->signals, __ATOMIC_RELAXED);
     out->signals_foreign = __atomic_load_n(&c->signals_foreign, __ATOMIC_RELAXED);
     out->offered_weight = __atomic_load_n(&c->offered_weight, __ATOMIC_RELAXED);
@@ -379,53 +379,53 @@ static void pcp_stats_from_counters(pcp_stats *out, const pcp_counters *c, const
 PCP_EXPORT int pcp_get_stats(pcp_stats *out) {
     if (out == NULL) return PCP_E_INVAL;
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&pcp_api_mu);
-    if (!pcp_has_profile()) {
-        pthread_mutex_unlock(&pcp_api_mu);
+    pthread_mutex_lock(&prt_api_mu);
+    if (!prt_has_profile()) {
+        pthread_mutex_unlock(&prt_api_mu);
         return PCP_E_NO_PROFILE;
     }
-    const pcp_result *r = &pcp_g_session.result;
-    if (pcp_g_session.running) {
+    const prt_result *r = &prt_g_session.result;
+    if (prt_g_session.running) {
         profcore_stats core;
-        profcore_stats_read(pcp_g_session.live.view.pc, &core);
-        pcp_stats_from_counters(out, &pcp_g_counters, &core);
-        pcp_threads_counts(&out->threads_registered, &out->threads_discovered, &out->timers_created,
+        profcore_stats_read(prt_g_session.live.view.pc, &core);
+        prt_stats_from_counters(out, &prt_g_counters, &core);
+        prt_threads_counts(&out->threads_registered, &out->threads_discovered, &out->timers_created,
                            &out->timers_deleted);
     } else {
-        pcp_stats_from_counters(out, &r->counters, &r->core);
+        prt_stats_from_counters(out, &r->counters, &r->core);
         out->threads_registered = r->threads_registered;
         out->threads_discovered = r->threads_discovered;
         out->timers_created = r->timers_created;
         out->timers_deleted = r->timers_deleted;
     }
-    pthread_mutex_lock(&pcp_reader_mu);
-    out->profile_weight = pcp_g_session.agg.total_weight;
-    out->profile_stacks = pcp_g_session.agg.n;
-    pthread_mutex_unlock(&pcp_reader_mu);
-    pthread_mutex_unlock(&pcp_api_mu);
+    pthread_mutex_lock(&prt_reader_mu);
+    out->profile_weight = prt_g_session.agg.total_weight;
+    out->profile_stacks = prt_g_session.agg.n;
+    pthread_mutex_unlock(&prt_reader_mu);
+    pthread_mutex_unlock(&prt_api_mu);
     return PCP_OK;
 }
 
 PCP_EXPORT int pcp_set_traceback_hook(profcore_traceback_fn hook, void *user) {
     /* The argument first: a handler that sees the new hook sees its
-     * argument (acquire pair: the loads in pcp_unwind, unwind.c). */
-    __atomic_store_n(&pcp_g_hook_user, user, __ATOMIC_RELEASE);
-    __atomic_store_n(&pcp_g_hook, hook, __ATOMIC_RELEASE);
+     * argument (acquire pair: the loads in prt_unwind, unwind.c). */
+    __atomic_store_n(&prt_g_hook_user, user, __ATOMIC_RELEASE);
+    __atomic_store_n(&prt_g_hook, hook, __ATOMIC_RELEASE);
     return PCP_OK;
 }
 
 /* ---- the preload library's questions (runtime_link.h) ----------------------------- */
 
-PROFCORE_SIGNAL_SAFE int pcp_link_session_engine(void) {
-    /* The handler's bracket (pcp_handler_entry): the view read here is not
+PROFCORE_SIGNAL_SAFE int prt_link_session_engine(void) {
+    /* The handler's bracket (prt_handler_entry): the view read here is not
      * released before the decrement. */
-    __atomic_add_fetch(&pcp_g_inflight, 1u, __ATOMIC_SEQ_CST);
-    const pcp_view *v = __atomic_load_n(&pcp_g_view, __ATOMIC_SEQ_CST); /* pairs: pcp_view_publish */
+    __atomic_add_fetch(&prt_g_inflight, 1u, __ATOMIC_SEQ_CST);
+    const prt_view *v = __atomic_load_n(&prt_g_view, __ATOMIC_SEQ_CST); /* pairs: prt_view_publish */
     int engine = v != NULL ? v->engine : 0;
-    __atomic_sub_fetch(&pcp_g_inflight, 1u, __ATOMIC_RELEASE); /* pairs: pcp_view_unpublish */
+    __atomic_sub_fetch(&prt_g_inflight, 1u, __ATOMIC_RELEASE); /* pairs: prt_view_unpublish */
     return engine;
 }
 
-bool pcp_link_is_runtime_handler(const struct sigaction *act) {
-    return (act->sa_flags & SA_SIGINFO) && act->sa_sigaction == pcp_handler_entry;
+bool prt_link_is_runtime_handler(const struct sigaction *act) {
+    return (act->sa_flags & SA_SIGINFO) && act->sa_sigaction == prt_handler_entry;
 }

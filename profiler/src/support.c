@@ -11,7 +11,7 @@
 
 #include "internal.h"
 
-void pcp_set_error(char *err, size_t errlen, const char *fmt, ...) {
+void prt_set_error(char *err, size_t errlen, const char *fmt, ...) {
     if (err == NULL || errlen == 0) return;
     va_list ap;
     va_start(ap, fmt);
@@ -19,13 +19,13 @@ void pcp_set_error(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
-uint64_t pcp_clock_ns(clockid_t c) {
+uint64_t prt_clock_ns(clockid_t c) {
     struct timespec ts;
     clock_gettime(c, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int pcp_helper_start(pcp_helper *h, void *(*main_fn)(void *), const sigset_t *blocked, const char *what,
+int prt_helper_start(prt_helper *h, void *(*main_fn)(void *), const sigset_t *blocked, const char *what,
                      char *err, size_t errlen) {
     sigset_t old;
     pthread_sigmask(SIG_BLOCK, blocked, &old); /* the thread inherits the blocked set */
@@ -34,32 +34,32 @@ int pcp_helper_start(pcp_helper *h, void *(*main_fn)(void *), const sigset_t *bl
     int r = pthread_create(&h->thread, NULL, main_fn, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) {
-        pcp_set_error(err, errlen, "profcore: cannot start the %s thread: %s", what, strerror(r));
+        prt_set_error(err, errlen, "profcore: cannot start the %s thread: %s", what, strerror(r));
         return PCP_E_SYSTEM;
     }
-    /* Acquire pair of the thread's release store of its tid (pcp_helper_running). */
-    while (__atomic_load_n(&h->tid, __ATOMIC_ACQUIRE) == 0) pcp_sleep_us(100);
+    /* Acquire pair of the thread's release store of its tid (prt_helper_running). */
+    while (__atomic_load_n(&h->tid, __ATOMIC_ACQUIRE) == 0) prt_sleep_us(100);
     return PCP_OK;
 }
 
-void pcp_helper_running(pcp_helper *h) {
-    __atomic_store_n(&h->tid, pcp_gettid(), __ATOMIC_RELEASE); /* pairs: pcp_helper_start */
+void prt_helper_running(prt_helper *h) {
+    __atomic_store_n(&h->tid, prt_gettid(), __ATOMIC_RELEASE); /* pairs: prt_helper_start */
 }
 
-bool pcp_helper_stopping(pcp_helper *h) {
-    return __atomic_load_n(&h->stop, __ATOMIC_ACQUIRE); /* pairs: pcp_helper_ask_stop */
+bool prt_helper_stopping(prt_helper *h) {
+    return __atomic_load_n(&h->stop, __ATOMIC_ACQUIRE); /* pairs: prt_helper_ask_stop */
 }
 
-void pcp_helper_ask_stop(pcp_helper *h) {
-    __atomic_store_n(&h->stop, 1, __ATOMIC_RELEASE); /* pairs: pcp_helper_stopping */
+void prt_helper_ask_stop(prt_helper *h) {
+    __atomic_store_n(&h->stop, 1, __ATOMIC_RELEASE); /* pairs: prt_helper_stopping */
 }
 
-void pcp_helper_join(pcp_helper *h) {
+void prt_helper_join(prt_helper *h) {
     pthread_join(h->thread, NULL);
     h->tid = 0;
 }
 
-void pcp_sleep_us(long us) {
+void prt_sleep_us(long us) {
     struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
     nanosleep(&ts, NULL);
 }

@@ -2,11 +2,11 @@
  * published to the signal handler as an immutable snapshot.
  *
  * Who runs what:
- *   - pcp_unwind_tables_start (pcp_start, before the timers are armed),
- *     pcp_unwind_tables_refresh (the writer thread) and
- *     pcp_unwind_tables_stop (session end) build, publish and retire, under
- *     pcp_ut_mu; they allocate, open files and may sleep;
- *   - the handler only brackets its walk with pcp_unwind_snapshot_enter /
+ *   - prt_unwind_tables_start (pcp_start, before the timers are armed),
+ *     prt_unwind_tables_refresh (the writer thread) and
+ *     prt_unwind_tables_stop (session end) build, publish and retire, under
+ *     prt_ut_mu; they allocate, open files and may sleep;
+ *   - the handler only brackets its walk with prt_unwind_snapshot_enter /
  *     leave and bumps the walk counters: a few atomic operations, no wait.
  *
  * Publication: a snapshot (the pcu_snapshot and its table array) and the
@@ -47,7 +47,7 @@
 #include "unwind_tables.h"
 
 /* Total table memory before objects fall back to frame pointers. */
-#define PCP_UT_DEFAULT_CAP ((size_t)64 << 20)
+#define PRT_UT_DEFAULT_CAP ((size_t)64 << 20)
 
 typedef struct ut_entry {
     char *name;      /* file path, or "[vdso]" */
@@ -55,7 +55,7 @@ typedef struct ut_entry {
     bool has_table;
     bool over_cap;   /* not built: the memory cap was reached */
     bool seen;       /* mark of the current dl_iterate_phdr pass */
-    pcp_ut_object obj;
+    prt_ut_object obj;
 } ut_entry;
 
 /* The published snapshot with its table array, one allocation. */
@@ -64,120 +64,120 @@ typedef struct ut_snap {
     pcu_table tables[];
 } ut_snap;
 
-static pthread_mutex_t pcp_ut_mu = PTHREAD_MUTEX_INITIALIZER;
-static ut_entry *pcp_ut_entries; /* under pcp_ut_mu */
-static size_t pcp_ut_n, pcp_ut_cap;
-static unsigned long long pcp_ut_adds, pcp_ut_subs; /* last seen, under pcp_ut_mu */
-static size_t pcp_ut_bytes, pcp_ut_limit;
-static int pcp_ut_mode = PCP_UNWIND_AUTO;
+static pthread_mutex_t prt_ut_mu = PTHREAD_MUTEX_INITIALIZER;
+static ut_entry *prt_ut_entries; /* under prt_ut_mu */
+static size_t prt_ut_n, prt_ut_cap;
+static unsigned long long prt_ut_adds, prt_ut_subs; /* last seen, under prt_ut_mu */
+static size_t prt_ut_bytes, prt_ut_limit;
+static int prt_ut_mode = PRT_UNWIND_AUTO;
 /* The object part of the report, kept when a session's tables are freed. */
-static pcprof_unwind_info pcp_ut_final;
-static bool pcp_ut_have_final;
+static pcprof_unwind_info prt_ut_final;
+static bool prt_ut_have_final;
 
 /* Handler-visible: the snapshot (atomic), the epoch and reader counters. */
-static ut_snap *pcp_ut_current;
-static unsigned pcp_ut_epoch;
-static unsigned pcp_ut_readers[2];
+static ut_snap *prt_ut_current;
+static unsigned prt_ut_epoch;
+static unsigned prt_ut_readers[2];
 /* 0: nothing asked; 1: a handler asked for a refresh; 2: the writer was woken. */
-static unsigned pcp_ut_refresh_state;
+static unsigned prt_ut_refresh_state;
 
 /* Counters (relaxed atomics; the report reads them). */
 static struct {
     uint64_t walks_tables, walks_fp, fp_steps, depth_sum;
-    uint64_t depth_hist[PCP_UNWIND_DEPTH_BUCKETS];
-    uint64_t ends[PCP_UNWIND_END_REASONS];
+    uint64_t depth_hist[PRT_UNWIND_DEPTH_BUCKETS];
+    uint64_t ends[PRT_UNWIND_END_REASONS];
     uint64_t snapshots_published, snapshots_retired, build_ns;
-} pcp_ut_stats;
+} prt_ut_stats;
 
-int pcp_unwind_parse_mode(const char *s) {
-    if (s == NULL || strcmp(s, "auto") == 0) return PCP_UNWIND_AUTO;
-    if (strcmp(s, "tables") == 0) return PCP_UNWIND_TABLES;
-    if (strcmp(s, "fp") == 0) return PCP_UNWIND_FP;
+int prt_unwind_parse_mode(const char *s) {
+    if (s == NULL || strcmp(s, "auto") == 0) return PRT_UNWIND_AUTO;
+    if (strcmp(s, "tables") == 0) return PRT_UNWIND_TABLES;
+    if (strcmp(s, "fp") == 0) return PRT_UNWIND_FP;
     return 0;
 }
 
-const char *pcp_unwind_mode_name(int mode) {
-    return mode == PCP_UNWIND_FP ? "fp" : mode == PCP_UNWIND_TABLES ? "tables" : "auto";
+const char *prt_unwind_mode_name(int mode) {
+    return mode == PRT_UNWIND_FP ? "fp" : mode == PRT_UNWIND_TABLES ? "tables" : "auto";
 }
 
-PROFCORE_SIGNAL_SAFE int pcp_unwind_mode(void) { return __atomic_load_n(&pcp_ut_mode, __ATOMIC_RELAXED); }
+PROFCORE_SIGNAL_SAFE int prt_unwind_mode(void) { return __atomic_load_n(&prt_ut_mode, __ATOMIC_RELAXED); }
 
 /* ---- the handler's side ---------------------------------------------------- */
 
-PROFCORE_SIGNAL_SAFE const pcu_snapshot *pcp_unwind_snapshot_enter(unsigned *token) {
-    unsigned i = __atomic_load_n(&pcp_ut_epoch, __ATOMIC_SEQ_CST) & 1u;
+PROFCORE_SIGNAL_SAFE const pcu_snapshot *prt_unwind_snapshot_enter(unsigned *token) {
+    unsigned i = __atomic_load_n(&prt_ut_epoch, __ATOMIC_SEQ_CST) & 1u;
     /* Seq_cst: this increment is ordered before the pointer load, so a
      * retiring writer that does not see it has already exchanged the
      * pointer, and this load sees the new snapshot (see the file comment;
-     * the pair is pcp_ut_wait_readers' load). */
-    __atomic_add_fetch(&pcp_ut_readers[i], 1u, __ATOMIC_SEQ_CST);
+     * the pair is prt_ut_wait_readers' load). */
+    __atomic_add_fetch(&prt_ut_readers[i], 1u, __ATOMIC_SEQ_CST);
     *token = i;
-    ut_snap *s = __atomic_load_n(&pcp_ut_current, __ATOMIC_SEQ_CST);
+    ut_snap *s = __atomic_load_n(&prt_ut_current, __ATOMIC_SEQ_CST);
     return s != NULL ? &s->snap : NULL;
 }
 
-PROFCORE_SIGNAL_SAFE void pcp_unwind_snapshot_leave(unsigned token) {
+PROFCORE_SIGNAL_SAFE void prt_unwind_snapshot_leave(unsigned token) {
     /* Release: every read of the snapshot happens before the count drops;
-     * acquire pair: the load in pcp_ut_wait_readers. */
-    __atomic_sub_fetch(&pcp_ut_readers[token & 1u], 1u, __ATOMIC_RELEASE);
+     * acquire pair: the load in prt_ut_wait_readers. */
+    __atomic_sub_fetch(&prt_ut_readers[token & 1u], 1u, __ATOMIC_RELEASE);
 }
 
-PROFCORE_SIGNAL_SAFE void pcp_unwind_request_refresh(void) {
+PROFCORE_SIGNAL_SAFE void prt_unwind_request_refresh(void) {
     unsigned none = 0;
-    __atomic_compare_exchange_n(&pcp_ut_refresh_state, &none, 1u, false, __ATOMIC_RELAXED,
+    __atomic_compare_exchange_n(&prt_ut_refresh_state, &none, 1u, false, __ATOMIC_RELAXED,
                                 __ATOMIC_RELAXED);
 }
 
-PROFCORE_SIGNAL_SAFE bool pcp_unwind_refresh_wake(void) {
+PROFCORE_SIGNAL_SAFE bool prt_unwind_refresh_wake(void) {
     unsigned asked = 1;
-    return __atomic_compare_exchange_n(&pcp_ut_refresh_state, &asked, 2u, false, __ATOMIC_RELAXED,
+    return __atomic_compare_exchange_n(&prt_ut_refresh_state, &asked, 2u, false, __ATOMIC_RELAXED,
                                        __ATOMIC_RELAXED);
 }
 
-PROFCORE_SIGNAL_SAFE static void pcp_ut_count(uint64_t *c, uint64_t v) {
+PROFCORE_SIGNAL_SAFE static void prt_ut_count(uint64_t *c, uint64_t v) {
     __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
 }
 
-PROFCORE_SIGNAL_SAFE void pcp_unwind_count_walk(bool tables, uint32_t depth, unsigned end,
+PROFCORE_SIGNAL_SAFE void prt_unwind_count_walk(bool tables, uint32_t depth, unsigned end,
                                                 uint32_t fp_steps) {
-    pcp_ut_count(tables ? &pcp_ut_stats.walks_tables : &pcp_ut_stats.walks_fp, 1);
-    pcp_ut_count(&pcp_ut_stats.fp_steps, fp_steps);
-    pcp_ut_count(&pcp_ut_stats.depth_sum, depth);
+    prt_ut_count(tables ? &prt_ut_stats.walks_tables : &prt_ut_stats.walks_fp, 1);
+    prt_ut_count(&prt_ut_stats.fp_steps, fp_steps);
+    prt_ut_count(&prt_ut_stats.depth_sum, depth);
     unsigned b = 0;
-    while (b + 1 < PCP_UNWIND_DEPTH_BUCKETS && depth >= (2u << b)) b++;
-    pcp_ut_count(&pcp_ut_stats.depth_hist[b], 1);
-    if (end < PCP_UNWIND_END_REASONS) pcp_ut_count(&pcp_ut_stats.ends[end], 1);
+    while (b + 1 < PRT_UNWIND_DEPTH_BUCKETS && depth >= (2u << b)) b++;
+    prt_ut_count(&prt_ut_stats.depth_hist[b], 1);
+    if (end < PRT_UNWIND_END_REASONS) prt_ut_count(&prt_ut_stats.ends[end], 1);
 }
 
 /* ---- grace period ------------------------------------------------------------ */
 
-static void pcp_ut_sleep_us(long us) {
+static void prt_ut_sleep_us(long us) {
     struct timespec ts = {0, us * 1000};
     nanosleep(&ts, NULL);
 }
 
-static void pcp_ut_wait_readers(void) {
+static void prt_ut_wait_readers(void) {
     for (int flip = 0; flip < 2; flip++) {
-        unsigned old = __atomic_fetch_add(&pcp_ut_epoch, 1u, __ATOMIC_SEQ_CST) & 1u;
-        /* Acquire pair: pcp_unwind_snapshot_leave's release. */
-        while (__atomic_load_n(&pcp_ut_readers[old], __ATOMIC_ACQUIRE) != 0) pcp_ut_sleep_us(20);
+        unsigned old = __atomic_fetch_add(&prt_ut_epoch, 1u, __ATOMIC_SEQ_CST) & 1u;
+        /* Acquire pair: prt_unwind_snapshot_leave's release. */
+        while (__atomic_load_n(&prt_ut_readers[old], __ATOMIC_ACQUIRE) != 0) prt_ut_sleep_us(20);
     }
 }
 
 /* Publishes `next` (may be NULL) and returns once no handler can still
  * read the snapshot it replaced, which the caller then frees. */
-static ut_snap *pcp_ut_publish(ut_snap *next) {
+static ut_snap *prt_ut_publish(ut_snap *next) {
     /* Seq_cst exchange: the pair of the handler's seq_cst pointer load. */
-    ut_snap *old = __atomic_exchange_n(&pcp_ut_current, next, __ATOMIC_SEQ_CST);
-    if (next != NULL) pcp_ut_count(&pcp_ut_stats.snapshots_published, 1);
-    pcp_ut_wait_readers();
-    if (old != NULL) pcp_ut_count(&pcp_ut_stats.snapshots_retired, 1);
+    ut_snap *old = __atomic_exchange_n(&prt_ut_current, next, __ATOMIC_SEQ_CST);
+    if (next != NULL) prt_ut_count(&prt_ut_stats.snapshots_published, 1);
+    prt_ut_wait_readers();
+    if (old != NULL) prt_ut_count(&prt_ut_stats.snapshots_retired, 1);
     return old;
 }
 
 /* ---- the objects --------------------------------------------------------------- */
 
-static uint64_t pcp_ut_now_ns(void) {
+static uint64_t prt_ut_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -185,7 +185,7 @@ static uint64_t pcp_ut_now_ns(void) {
 
 /* The vDSO has no file: its image is copied out of memory (libelf may not
  * be given the live mapping) and compiled from the copy. */
-static int pcp_ut_build_vdso(uintptr_t bias, pcp_ut_object *o, char *err, size_t errlen) {
+static int prt_ut_build_vdso(uintptr_t bias, prt_ut_object *o, char *err, size_t errlen) {
     const unsigned char *img = (const unsigned char *)getauxval(AT_SYSINFO_EHDR);
     if (img == NULL) {
         snprintf(err, errlen, "no vDSO");
@@ -207,50 +207,50 @@ static int pcp_ut_build_vdso(uintptr_t bias, pcp_ut_object *o, char *err, size_t
     Elf *elf = elf_memory(copy, size);
     int rc = -1;
     if (elf == NULL) snprintf(err, errlen, "libelf cannot read the vDSO");
-    else rc = pcp_ut_build_elf(elf, bias, o, err, errlen);
+    else rc = prt_ut_build_elf(elf, bias, o, err, errlen);
     if (elf != NULL) elf_end(elf);
     free(copy);
     return rc;
 }
 
-static ut_entry *pcp_ut_find(const char *name, uintptr_t bias) {
-    for (size_t i = 0; i < pcp_ut_n; i++)
-        if (pcp_ut_entries[i].bias == bias && strcmp(pcp_ut_entries[i].name, name) == 0)
-            return &pcp_ut_entries[i];
+static ut_entry *prt_ut_find(const char *name, uintptr_t bias) {
+    for (size_t i = 0; i < prt_ut_n; i++)
+        if (prt_ut_entries[i].bias == bias && strcmp(prt_ut_entries[i].name, name) == 0)
+            return &prt_ut_entries[i];
     return NULL;
 }
 
 /* A new entry, its table built unless the cap is reached. */
-static void pcp_ut_add(const char *name, uintptr_t bias, bool is_vdso) {
-    if (pcp_ut_n == pcp_ut_cap) {
-        size_t nc = pcp_ut_cap ? 2 * pcp_ut_cap : 32;
-        ut_entry *g = realloc(pcp_ut_entries, nc * sizeof *g);
+static void prt_ut_add(const char *name, uintptr_t bias, bool is_vdso) {
+    if (prt_ut_n == prt_ut_cap) {
+        size_t nc = prt_ut_cap ? 2 * prt_ut_cap : 32;
+        ut_entry *g = realloc(prt_ut_entries, nc * sizeof *g);
         if (g == NULL) return; /* not tracked: frame pointers there */
-        pcp_ut_entries = g;
-        pcp_ut_cap = nc;
+        prt_ut_entries = g;
+        prt_ut_cap = nc;
     }
-    ut_entry *e = &pcp_ut_entries[pcp_ut_n];
+    ut_entry *e = &prt_ut_entries[prt_ut_n];
     memset(e, 0, sizeof *e);
     e->name = strdup(name);
     if (e->name == NULL) return;
     e->bias = bias;
     e->seen = true;
-    pcp_ut_n++;
-    if (pcp_ut_bytes >= pcp_ut_limit) {
+    prt_ut_n++;
+    if (prt_ut_bytes >= prt_ut_limit) {
         e->over_cap = true;
         return;
     }
     char err[160];
-    int rc = is_vdso ? pcp_ut_build_vdso(bias, &e->obj, err, sizeof err)
-                     : pcp_ut_build_path(name, bias, &e->obj, err, sizeof err);
+    int rc = is_vdso ? prt_ut_build_vdso(bias, &e->obj, err, sizeof err)
+                     : prt_ut_build_path(name, bias, &e->obj, err, sizeof err);
     if (rc != 0) return;
-    if (pcp_ut_bytes + e->obj.bytes > pcp_ut_limit) { /* this one crosses the cap */
-        pcp_ut_object_free(&e->obj);
+    if (prt_ut_bytes + e->obj.bytes > prt_ut_limit) { /* this one crosses the cap */
+        prt_ut_object_free(&e->obj);
         e->over_cap = true;
-        pcp_ut_bytes = pcp_ut_limit;
+        prt_ut_bytes = prt_ut_limit;
         return;
     }
-    pcp_ut_bytes += e->obj.bytes;
+    prt_ut_bytes += e->obj.bytes;
     e->has_table = true;
 }
 
@@ -260,41 +260,41 @@ typedef struct ut_scan {
     char exe[PATH_MAX];
 } ut_scan;
 
-static bool pcp_ut_is_vdso(const struct dl_phdr_info *info) {
+static bool prt_ut_is_vdso(const struct dl_phdr_info *info) {
     uintptr_t vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
     return vdso != 0 && (uintptr_t)info->dlpi_phdr >= vdso && (uintptr_t)info->dlpi_phdr < vdso + 4096;
 }
 
-static int pcp_ut_visit(struct dl_phdr_info *info, size_t size, void *arg) {
+static int prt_ut_visit(struct dl_phdr_info *info, size_t size, void *arg) {
     ut_scan *s = arg;
     if (size < offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) return 1;
     s->adds = info->dlpi_adds;
     s->subs = info->dlpi_subs;
     if (s->counters_only) return 1;
-    bool vdso = pcp_ut_is_vdso(info);
+    bool vdso = prt_ut_is_vdso(info);
     const char *name = vdso ? "[vdso]" : info->dlpi_name[0] != '\0' ? info->dlpi_name : s->exe;
     if (name[0] == '\0') return 0;
-    ut_entry *e = pcp_ut_find(name, (uintptr_t)info->dlpi_addr);
+    ut_entry *e = prt_ut_find(name, (uintptr_t)info->dlpi_addr);
     if (e != NULL) e->seen = true;
-    else pcp_ut_add(name, (uintptr_t)info->dlpi_addr, vdso);
+    else prt_ut_add(name, (uintptr_t)info->dlpi_addr, vdso);
     return 0;
 }
 
-static int pcp_ut_cmp_table(const void *a, const void *b) {
+static int prt_ut_cmp_table(const void *a, const void *b) {
     const pcu_table *x = a, *y = b;
     return x->base < y->base ? -1 : x->base > y->base;
 }
 
 /* A snapshot of the entries that have a table, sorted, overlaps dropped. */
-static ut_snap *pcp_ut_snapshot_make(void) {
+static ut_snap *prt_ut_snapshot_make(void) {
     size_t n = 0;
-    for (size_t i = 0; i < pcp_ut_n; i++) n += pcp_ut_entries[i].has_table && pcp_ut_entries[i].seen;
+    for (size_t i = 0; i < prt_ut_n; i++) n += prt_ut_entries[i].has_table && prt_ut_entries[i].seen;
     ut_snap *s = malloc(sizeof *s + (n ? n : 1) * sizeof(pcu_table));
     if (s == NULL) return NULL;
     size_t k = 0;
-    for (size_t i = 0; i < pcp_ut_n; i++)
-        if (pcp_ut_entries[i].has_table && pcp_ut_entries[i].seen) s->tables[k++] = pcp_ut_entries[i].obj.table;
-    qsort(s->tables, k, sizeof s->tables[0], pcp_ut_cmp_table);
+    for (size_t i = 0; i < prt_ut_n; i++)
+        if (prt_ut_entries[i].has_table && prt_ut_entries[i].seen) s->tables[k++] = prt_ut_entries[i].obj.table;
+    qsort(s->tables, k, sizeof s->tables[0], prt_ut_cmp_table);
     size_t out = 0;
     for (size_t i = 0; i < k; i++) {
         if (out > 0 && s->tables[out - 1].base + s->tables[out - 1].size > s->tables[i].base)
@@ -307,109 +307,109 @@ static ut_snap *pcp_ut_snapshot_make(void) {
 }
 
 /* One pass over the loaded objects; publishes a new snapshot when the set
- * changed; frees what left after the grace period.  pcp_ut_mu held. */
-static void pcp_ut_rescan_locked(bool force) {
+ * changed; frees what left after the grace period.  prt_ut_mu held. */
+static void prt_ut_rescan_locked(bool force) {
     ut_scan scan;
     memset(&scan, 0, sizeof scan);
     scan.counters_only = true;
-    dl_iterate_phdr(pcp_ut_visit, &scan);
-    if (!force && scan.adds == pcp_ut_adds && scan.subs == pcp_ut_subs) return;
-    uint64_t t0 = pcp_ut_now_ns();
+    dl_iterate_phdr(prt_ut_visit, &scan);
+    if (!force && scan.adds == prt_ut_adds && scan.subs == prt_ut_subs) return;
+    uint64_t t0 = prt_ut_now_ns();
     scan.counters_only = false;
     ssize_t len = readlink("/proc/self/exe", scan.exe, sizeof scan.exe - 1);
     scan.exe[len > 0 ? len : 0] = '\0';
-    for (size_t i = 0; i < pcp_ut_n; i++) pcp_ut_entries[i].seen = false;
-    dl_iterate_phdr(pcp_ut_visit, &scan);
-    pcp_ut_adds = scan.adds;
-    pcp_ut_subs = scan.subs;
-    ut_snap *next = pcp_ut_snapshot_make();
+    for (size_t i = 0; i < prt_ut_n; i++) prt_ut_entries[i].seen = false;
+    dl_iterate_phdr(prt_ut_visit, &scan);
+    prt_ut_adds = scan.adds;
+    prt_ut_subs = scan.subs;
+    ut_snap *next = prt_ut_snapshot_make();
     if (next == NULL) return; /* out of memory: the old snapshot stays (still valid) */
-    free(pcp_ut_publish(next));
+    free(prt_ut_publish(next));
     /* Past the grace period: objects that left are no longer reachable. */
     size_t keep = 0;
-    for (size_t i = 0; i < pcp_ut_n; i++) {
-        ut_entry *e = &pcp_ut_entries[i];
+    for (size_t i = 0; i < prt_ut_n; i++) {
+        ut_entry *e = &prt_ut_entries[i];
         if (e->seen) {
-            pcp_ut_entries[keep++] = *e;
+            prt_ut_entries[keep++] = *e;
             continue;
         }
-        pcp_ut_bytes -= e->has_table ? e->obj.bytes : 0;
-        pcp_ut_object_free(&e->obj);
+        prt_ut_bytes -= e->has_table ? e->obj.bytes : 0;
+        prt_ut_object_free(&e->obj);
         free(e->name);
     }
-    pcp_ut_n = keep;
-    __atomic_fetch_add(&pcp_ut_stats.build_ns, pcp_ut_now_ns() - t0, __ATOMIC_RELAXED);
+    prt_ut_n = keep;
+    __atomic_fetch_add(&prt_ut_stats.build_ns, prt_ut_now_ns() - t0, __ATOMIC_RELAXED);
 }
 
-static void pcp_ut_free_all_locked(void) {
-    free(pcp_ut_publish(NULL));
-    for (size_t i = 0; i < pcp_ut_n; i++) {
-        pcp_ut_object_free(&pcp_ut_entries[i].obj);
-        free(pcp_ut_entries[i].name);
+static void prt_ut_free_all_locked(void) {
+    free(prt_ut_publish(NULL));
+    for (size_t i = 0; i < prt_ut_n; i++) {
+        prt_ut_object_free(&prt_ut_entries[i].obj);
+        free(prt_ut_entries[i].name);
     }
-    free(pcp_ut_entries);
-    pcp_ut_entries = NULL;
-    pcp_ut_n = pcp_ut_cap = 0;
-    pcp_ut_bytes = 0;
-    pcp_ut_adds = pcp_ut_subs = 0;
+    free(prt_ut_entries);
+    prt_ut_entries = NULL;
+    prt_ut_n = prt_ut_cap = 0;
+    prt_ut_bytes = 0;
+    prt_ut_adds = prt_ut_subs = 0;
 }
 
 /* A fork child inherits the parent's tables (same address space) but not
  * its other threads: one of them may have held the lock or been between a
  * reader count's increment and decrement.  The child forgets everything
  * (the memory is left to the child's heap) and starts afresh. */
-static void pcp_ut_fork_child(void) {
-    pthread_mutex_init(&pcp_ut_mu, NULL);
-    __atomic_store_n(&pcp_ut_current, NULL, __ATOMIC_SEQ_CST);
-    pcp_ut_readers[0] = pcp_ut_readers[1] = 0;
-    pcp_ut_entries = NULL;
-    pcp_ut_n = pcp_ut_cap = 0;
-    pcp_ut_bytes = 0;
-    pcp_ut_adds = pcp_ut_subs = 0;
+static void prt_ut_fork_child(void) {
+    pthread_mutex_init(&prt_ut_mu, NULL);
+    __atomic_store_n(&prt_ut_current, NULL, __ATOMIC_SEQ_CST);
+    prt_ut_readers[0] = prt_ut_readers[1] = 0;
+    prt_ut_entries = NULL;
+    prt_ut_n = prt_ut_cap = 0;
+    prt_ut_bytes = 0;
+    prt_ut_adds = prt_ut_subs = 0;
 }
 
-static pthread_once_t pcp_ut_once = PTHREAD_ONCE_INIT;
-static void pcp_ut_register_fork(void) { pthread_atfork(NULL, NULL, pcp_ut_fork_child); }
+static pthread_once_t prt_ut_once = PTHREAD_ONCE_INIT;
+static void prt_ut_register_fork(void) { pthread_atfork(NULL, NULL, prt_ut_fork_child); }
 
-void pcp_unwind_tables_start(int mode) {
-    pthread_once(&pcp_ut_once, pcp_ut_register_fork);
-    pthread_mutex_lock(&pcp_ut_mu);
-    pcp_ut_free_all_locked();
-    pcp_ut_have_final = false;
-    memset(&pcp_ut_stats, 0, sizeof pcp_ut_stats);
-    __atomic_store_n(&pcp_ut_mode, mode, __ATOMIC_RELAXED);
+void prt_unwind_tables_start(int mode) {
+    pthread_once(&prt_ut_once, prt_ut_register_fork);
+    pthread_mutex_lock(&prt_ut_mu);
+    prt_ut_free_all_locked();
+    prt_ut_have_final = false;
+    memset(&prt_ut_stats, 0, sizeof prt_ut_stats);
+    __atomic_store_n(&prt_ut_mode, mode, __ATOMIC_RELAXED);
     const char *cap = getenv("PCP_TEST_UNWIND_CAP_BYTES"); /* test knob: a small cap */
-    pcp_ut_limit = cap != NULL ? (size_t)strtoull(cap, NULL, 10) : PCP_UT_DEFAULT_CAP;
-    if (mode != PCP_UNWIND_FP) pcp_ut_rescan_locked(true);
-    pthread_mutex_unlock(&pcp_ut_mu);
+    prt_ut_limit = cap != NULL ? (size_t)strtoull(cap, NULL, 10) : PRT_UT_DEFAULT_CAP;
+    if (mode != PRT_UNWIND_FP) prt_ut_rescan_locked(true);
+    pthread_mutex_unlock(&prt_ut_mu);
 }
 
-void pcp_unwind_tables_refresh(void) {
-    if (pcp_unwind_mode() == PCP_UNWIND_FP) return;
+void prt_unwind_tables_refresh(void) {
+    if (prt_unwind_mode() == PRT_UNWIND_FP) return;
     /* trylock: a start or stop in progress does this work itself */
-    if (pthread_mutex_trylock(&pcp_ut_mu) != 0) return;
+    if (pthread_mutex_trylock(&prt_ut_mu) != 0) return;
     /* Cleared before the scan: a request made during it wakes us again. */
-    __atomic_store_n(&pcp_ut_refresh_state, 0u, __ATOMIC_RELAXED);
-    if (__atomic_load_n(&pcp_ut_current, __ATOMIC_RELAXED) != NULL) pcp_ut_rescan_locked(false);
-    pthread_mutex_unlock(&pcp_ut_mu);
+    __atomic_store_n(&prt_ut_refresh_state, 0u, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&prt_ut_current, __ATOMIC_RELAXED) != NULL) prt_ut_rescan_locked(false);
+    pthread_mutex_unlock(&prt_ut_mu);
 }
 
-static void pcp_ut_objects_report_locked(pcprof_unwind_info *r);
+static void prt_ut_objects_report_locked(pcprof_unwind_info *r);
 
-void pcp_unwind_tables_stop(void) {
-    pthread_mutex_lock(&pcp_ut_mu);
-    pcp_ut_objects_report_locked(&pcp_ut_final);
-    pcp_ut_have_final = true;
-    pcp_ut_free_all_locked();
-    pthread_mutex_unlock(&pcp_ut_mu);
+void prt_unwind_tables_stop(void) {
+    pthread_mutex_lock(&prt_ut_mu);
+    prt_ut_objects_report_locked(&prt_ut_final);
+    prt_ut_have_final = true;
+    prt_ut_free_all_locked();
+    pthread_mutex_unlock(&prt_ut_mu);
 }
 
 /* Names of the entries matching `pick`, comma-separated, truncated to fit. */
-static void pcp_ut_names(char *out, size_t n, bool over_cap) {
+static void prt_ut_names(char *out, size_t n, bool over_cap) {
     out[0] = '\0';
     size_t at = 0;
-    for (size_t i = 0; i < pcp_ut_n && at + 1 < n; i++) {
-        const ut_entry *e = &pcp_ut_entries[i];
+    for (size_t i = 0; i < prt_ut_n && at + 1 < n; i++) {
+        const ut_entry *e = &prt_ut_entries[i];
         if (e->has_table || e->over_cap != over_cap) continue;
         const char *base = strrchr(e->name, '/');
         int w = snprintf(out + at, n - at, "%s%s", at ? ", " : "", base ? base + 1 : e->name);
@@ -418,9 +418,9 @@ static void pcp_ut_names(char *out, size_t n, bool over_cap) {
     }
 }
 
-static void pcp_ut_objects_report_locked(pcprof_unwind_info *r) {
-    for (size_t i = 0; i < pcp_ut_n; i++) {
-        const ut_entry *e = &pcp_ut_entries[i];
+static void prt_ut_objects_report_locked(pcprof_unwind_info *r) {
+    for (size_t i = 0; i < prt_ut_n; i++) {
+        const ut_entry *e = &prt_ut_entries[i];
         if (e->has_table) {
             r->objects_with_tables++;
             r->table_bytes += e->obj.bytes;
@@ -433,28 +433,28 @@ static void pcp_ut_objects_report_locked(pcprof_unwind_info *r) {
             r->objects_without++;
         }
     }
-    pcp_ut_names(r->unreadable, sizeof r->unreadable, false);
-    pcp_ut_names(r->over_cap, sizeof r->over_cap, true);
+    prt_ut_names(r->unreadable, sizeof r->unreadable, false);
+    prt_ut_names(r->over_cap, sizeof r->over_cap, true);
 }
 
-void pcp_unwind_report_read(pcprof_unwind_info *r) {
+void prt_unwind_report_read(pcprof_unwind_info *r) {
     memset(r, 0, sizeof *r);
-    pthread_mutex_lock(&pcp_ut_mu);
-    if (pcp_ut_have_final) *r = pcp_ut_final;
-    else pcp_ut_objects_report_locked(r);
-    pthread_mutex_unlock(&pcp_ut_mu);
-    r->mode = pcp_unwind_mode_name(pcp_unwind_mode());
-    r->depth_sum = __atomic_load_n(&pcp_ut_stats.depth_sum, __ATOMIC_RELAXED);
-    for (unsigned i = 0; i < PCU_END_REASONS && i < PCP_UNWIND_END_REASONS; i++)
+    pthread_mutex_lock(&prt_ut_mu);
+    if (prt_ut_have_final) *r = prt_ut_final;
+    else prt_ut_objects_report_locked(r);
+    pthread_mutex_unlock(&prt_ut_mu);
+    r->mode = prt_unwind_mode_name(prt_unwind_mode());
+    r->depth_sum = __atomic_load_n(&prt_ut_stats.depth_sum, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < PCU_END_REASONS && i < PRT_UNWIND_END_REASONS; i++)
         r->end_names[i] = pcu_end_name(i);
-    r->build_ns = __atomic_load_n(&pcp_ut_stats.build_ns, __ATOMIC_RELAXED);
-    r->snapshots_published = __atomic_load_n(&pcp_ut_stats.snapshots_published, __ATOMIC_RELAXED);
-    r->snapshots_retired = __atomic_load_n(&pcp_ut_stats.snapshots_retired, __ATOMIC_RELAXED);
-    r->walks_tables = __atomic_load_n(&pcp_ut_stats.walks_tables, __ATOMIC_RELAXED);
-    r->walks_fp = __atomic_load_n(&pcp_ut_stats.walks_fp, __ATOMIC_RELAXED);
-    r->fp_steps = __atomic_load_n(&pcp_ut_stats.fp_steps, __ATOMIC_RELAXED);
-    for (int i = 0; i < PCP_UNWIND_DEPTH_BUCKETS; i++)
-        r->depth_hist[i] = __atomic_load_n(&pcp_ut_stats.depth_hist[i], __ATOMIC_RELAXED);
-    for (int i = 0; i < PCP_UNWIND_END_REASONS; i++)
-        r->ends[i] = __atomic_load_n(&pcp_ut_stats.ends[i], __ATOMIC_RELAXED);
+    r->build_ns = __atomic_load_n(&prt_ut_stats.build_ns, __ATOMIC_RELAXED);
+    r->snapshots_published = __atomic_load_n(&prt_ut_stats.snapshots_published, __ATOMIC_RELAXED);
+    r->snapshots_retired = __atomic_load_n(&prt_ut_stats.snapshots_retired, __ATOMIC_RELAXED);
+    r->walks_tables = __atomic_load_n(&prt_ut_stats.walks_tables, __ATOMIC_RELAXED);
+    r->walks_fp = __atomic_load_n(&prt_ut_stats.walks_fp, __ATOMIC_RELAXED);
+    r->fp_steps = __atomic_load_n(&prt_ut_stats.fp_steps, __ATOMIC_RELAXED);
+    for (int i = 0; i < PRT_UNWIND_DEPTH_BUCKETS; i++)
+        r->depth_hist[i] = __atomic_load_n(&prt_ut_stats.depth_hist[i], __ATOMIC_RELAXED);
+    for (int i = 0; i < PRT_UNWIND_END_REASONS; i++)
+        r->ends[i] = __atomic_load_n(&prt_ut_stats.ends[i], __ATOMIC_RELAXED);
 }

@@ -37,11 +37,11 @@ enum { DREG_SP = 31, DREG_FP = 29, DREG_RA = 30 };
 enum { DREG_SP = 7, DREG_FP = 6, DREG_RA = 16 };
 #endif
 
-const char *pcp_ut_source_name(int source) {
+const char *prt_ut_source_name(int source) {
     switch (source) {
-    case PCP_UT_SRC_EH_FRAME: return "eh_frame";
-    case PCP_UT_SRC_DEBUG_FRAME: return "debug_frame";
-    case PCP_UT_SRC_DEBUG_FILE: return "debug file";
+    case PRT_UT_SRC_EH_FRAME: return "eh_frame";
+    case PRT_UT_SRC_DEBUG_FRAME: return "debug_frame";
+    case PRT_UT_SRC_DEBUG_FILE: return "debug file";
     default: return "none";
     }
 }
@@ -264,7 +264,7 @@ static void builder_free(builder *b) {
 /* Rows of one FDE [lo, hi), from `from` (>= lo: an overlapping earlier FDE
  * already covered what precedes it). */
 static void add_fde_rows(builder *b, Dwarf_CFI *cfi, uint64_t base, uint64_t from, uint64_t hi,
-                         pcp_ut_object *o) {
+                         prt_ut_object *o) {
     for (uint64_t a = from; a < hi && !b->failed;) {
         Dwarf_Frame *f = NULL;
         Dwarf_Addr start, end;
@@ -293,7 +293,7 @@ static void add_fde_rows(builder *b, Dwarf_CFI *cfi, uint64_t base, uint64_t fro
 
 /* Fills o->table from the builder's rows (one allocation, the page index
  * computed by one sweep). */
-static int table_finish(builder *b, uint64_t base, uint64_t size, pcp_ut_object *o) {
+static int table_finish(builder *b, uint64_t base, uint64_t size, prt_ut_object *o) {
     size_t npages = (size >> PCU_PAGE_SHIFT) + 2;
     size_t bytes_pc = b->nrows * sizeof(uint32_t), bytes_rule = b->nrows * sizeof(uint16_t);
     size_t off_rule = bytes_pc, off_rules = (off_rule + bytes_rule + 7) & ~(size_t)7;
@@ -330,7 +330,7 @@ static int table_finish(builder *b, uint64_t base, uint64_t size, pcp_ut_object 
 
 /* A table from one CFI and its FDE ranges (link-time addresses). */
 static int compile(Dwarf_CFI *cfi, const pcout_fde_range *fde, size_t nfde, uintptr_t bias,
-                   pcp_ut_object *o, char *err, size_t errlen) {
+                   prt_ut_object *o, char *err, size_t errlen) {
     uint64_t lo = fde[0].start, hi = 0;
     for (size_t i = 0; i < nfde; i++)
         if (fde[i].end > hi) hi = fde[i].end;
@@ -423,7 +423,7 @@ static bool source_eh_frame(Elf *elf, cfi_source *s) {
     s->nfde = pcout_cfi_fde_ranges(elf, PCOUT_CFI_EH_FRAME, &s->fde);
     if (s->nfde <= 0) return false;
     s->cfi = dwarf_getcfi_elf(elf);
-    s->source = PCP_UT_SRC_EH_FRAME;
+    s->source = PRT_UT_SRC_EH_FRAME;
     return s->cfi != NULL;
 }
 
@@ -453,7 +453,7 @@ static void keep_better(cfi_source *best, cfi_source *cand) {
     cand->fd = -1;
 }
 
-int pcp_ut_build_elf(Elf *elf, uintptr_t bias, pcp_ut_object *o, char *err, size_t errlen) {
+int prt_ut_build_elf(Elf *elf, uintptr_t bias, prt_ut_object *o, char *err, size_t errlen) {
     memset(o, 0, sizeof *o);
     cfi_source best, cand;
     memset(&best, 0, sizeof best);
@@ -463,12 +463,12 @@ int pcp_ut_build_elf(Elf *elf, uintptr_t bias, pcp_ut_object *o, char *err, size
     /* .debug_frame only where .eh_frame is absent or covers under half the code. */
     uint64_t code = exec_bytes(elf);
     if (source_coverage(&best) * 2 < code) {
-        source_debug_frame(elf, PCP_UT_SRC_DEBUG_FRAME, &cand);
+        source_debug_frame(elf, PRT_UT_SRC_DEBUG_FRAME, &cand);
         keep_better(&best, &cand);
         cand.fd = open_debug_file(elf);
         if (cand.fd >= 0) {
             cand.elf = elf_begin(cand.fd, ELF_C_READ_MMAP, NULL);
-            if (cand.elf != NULL) source_debug_frame(cand.elf, PCP_UT_SRC_DEBUG_FILE, &cand);
+            if (cand.elf != NULL) source_debug_frame(cand.elf, PRT_UT_SRC_DEBUG_FILE, &cand);
         }
         keep_better(&best, &cand);
     }
@@ -480,7 +480,7 @@ int pcp_ut_build_elf(Elf *elf, uintptr_t bias, pcp_ut_object *o, char *err, size
     return rc;
 }
 
-int pcp_ut_build_path(const char *path, uintptr_t bias, pcp_ut_object *o, char *err,
+int prt_ut_build_path(const char *path, uintptr_t bias, prt_ut_object *o, char *err,
                       size_t errlen) {
     memset(o, 0, sizeof *o);
     elf_version(EV_CURRENT);
@@ -492,13 +492,13 @@ int pcp_ut_build_path(const char *path, uintptr_t bias, pcp_ut_object *o, char *
     Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
     int rc = -1;
     if (elf == NULL || elf_kind(elf) != ELF_K_ELF) snprintf(err, errlen, "not an ELF file");
-    else rc = pcp_ut_build_elf(elf, bias, o, err, errlen);
+    else rc = prt_ut_build_elf(elf, bias, o, err, errlen);
     if (elf != NULL) elf_end(elf);
     close(fd);
     return rc;
 }
 
-void pcp_ut_object_free(pcp_ut_object *o) {
+void prt_ut_object_free(prt_ut_object *o) {
     free(o->block);
     memset(o, 0, sizeof *o);
 }

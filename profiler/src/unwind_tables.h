@@ -1,7 +1,7 @@
 /* unwind_tables.h — compiling one ELF object's call-frame information into
  * the walker's compact table (core/profcore_unwind.h), and the set of
  * tables the signal handler reads.  Everything declared here runs outside
- * signal handlers, except pcp_unwind_snapshot_enter/leave.
+ * signal handlers, except prt_unwind_snapshot_enter/leave.
  *
  * Two layers:
  *   unwind_tables.c   one object: libdw's CFI rows -> rules -> pcu_table;
@@ -22,73 +22,73 @@
 #include "profile.h"
 
 /* Which CFI a table came from. */
-enum { PCP_UT_SRC_NONE = 0, PCP_UT_SRC_EH_FRAME, PCP_UT_SRC_DEBUG_FRAME, PCP_UT_SRC_DEBUG_FILE };
+enum { PRT_UT_SRC_NONE = 0, PRT_UT_SRC_EH_FRAME, PRT_UT_SRC_DEBUG_FRAME, PRT_UT_SRC_DEBUG_FILE };
 
 /* One compiled object.  table.base includes the load bias. */
-typedef struct pcp_ut_object {
+typedef struct prt_ut_object {
     pcu_table table;
     void *block;     /* the one allocation holding every array of the table */
     size_t bytes;    /* its size */
-    int source;      /* PCP_UT_SRC_* */
+    int source;      /* PRT_UT_SRC_* */
     uint64_t rows_cfi;     /* rows libdw produced (before merging) */
     uint64_t rows_invalid; /* of those, rows the walker cannot follow (PCU_KIND_INVALID) */
     uint64_t fdes;
-} pcp_ut_object;
+} prt_ut_object;
 
 /* Compiles an ELF object already opened with libelf (a file, or the vDSO
  * copied to memory).  `path` (may be NULL) is only used to look for a
  * debug file by build ID when the object's own CFI is absent or sparse.
  * Returns 0, or -1 with a one-line reason in err (the object then has no
  * table: frame pointers are used there). */
-int pcp_ut_build_elf(Elf *elf, uintptr_t bias, pcp_ut_object *out, char *err, size_t errlen);
+int prt_ut_build_elf(Elf *elf, uintptr_t bias, prt_ut_object *out, char *err, size_t errlen);
 /* Opens `path` and compiles it. */
-int pcp_ut_build_path(const char *path, uintptr_t bias, pcp_ut_object *out, char *err,
+int prt_ut_build_path(const char *path, uintptr_t bias, prt_ut_object *out, char *err,
                       size_t errlen);
-void pcp_ut_object_free(pcp_ut_object *o);
+void prt_ut_object_free(prt_ut_object *o);
 /* "eh_frame", "debug_frame", "debug file", "none". */
-const char *pcp_ut_source_name(int source);
+const char *prt_ut_source_name(int source);
 
 /* ---- the process's tables (unwind_objects.c) ---- */
-/* What the handler uses.  PCP_UNWIND_AUTO: tables where an object has
- * them, frame pointers elsewhere; PCP_UNWIND_TABLES: the same walk, but
+/* What the handler uses.  PRT_UNWIND_AUTO: tables where an object has
+ * them, frame pointers elsewhere; PRT_UNWIND_TABLES: the same walk, but
  * the profile is labelled tables-only in intent (objects without tables
- * still fall back: there is nothing else to follow); PCP_UNWIND_FP: frame
+ * still fall back: there is nothing else to follow); PRT_UNWIND_FP: frame
  * pointers only, no tables built. */
-enum { PCP_UNWIND_FP = 1, PCP_UNWIND_TABLES = 2, PCP_UNWIND_AUTO = 3 };
-/* "fp" | "tables" | "auto" | NULL (auto) -> PCP_UNWIND_*, 0 when unknown. */
-int pcp_unwind_parse_mode(const char *s);
-const char *pcp_unwind_mode_name(int mode);
+enum { PRT_UNWIND_FP = 1, PRT_UNWIND_TABLES = 2, PRT_UNWIND_AUTO = 3 };
+/* "fp" | "tables" | "auto" | NULL (auto) -> PRT_UNWIND_*, 0 when unknown. */
+int prt_unwind_parse_mode(const char *s);
+const char *prt_unwind_mode_name(int mode);
 
 /* Builds and publishes tables for every loaded object (mode != FP), and
  * resets the walk counters.  Never fails the session: an object that
  * cannot be read is counted and named in the summary. */
-void pcp_unwind_tables_start(int mode);
+void prt_unwind_tables_start(int mode);
 /* Writer thread: notices loaded and unloaded objects (dl_iterate_phdr's
  * adds/subs counters) and publishes a new snapshot when they changed. */
-void pcp_unwind_tables_refresh(void);
+void prt_unwind_tables_refresh(void);
 /* Unpublishes and frees everything (after the handlers left). */
-void pcp_unwind_tables_stop(void);
+void prt_unwind_tables_stop(void);
 /* The mode of the running (or last) session. */
-int pcp_unwind_mode(void);
+int prt_unwind_mode(void);
 
 /* Handler: the current snapshot (NULL: none), inside an enter/leave
  * bracket that keeps it alive; leave with the token enter returned. */
-const pcu_snapshot *pcp_unwind_snapshot_enter(unsigned *token);
-void pcp_unwind_snapshot_leave(unsigned token);
+const pcu_snapshot *prt_unwind_snapshot_enter(unsigned *token);
+void prt_unwind_snapshot_leave(unsigned token);
 
 /* Handler: a walk met a pc no table covers (a library loaded since the
- * last refresh?).  pcp_unwind_refresh_wake returns true once per request,
+ * last refresh?).  prt_unwind_refresh_wake returns true once per request,
  * for the caller to wake the writer thread, which then refreshes. */
-void pcp_unwind_request_refresh(void);
-bool pcp_unwind_refresh_wake(void);
+void prt_unwind_request_refresh(void);
+bool prt_unwind_refresh_wake(void);
 
 /* Handler: one walk's outcome for the summary (end: a PCU_END_* reason of
- * a table walk, PCP_UNWIND_END_REASONS for a frame-pointer walk). */
-#define PCP_UNWIND_DEPTH_BUCKETS PCPROF_UNWIND_DEPTH_BUCKETS
-#define PCP_UNWIND_END_REASONS PCPROF_UNWIND_END_REASONS
-void pcp_unwind_count_walk(bool tables, uint32_t depth, unsigned end, uint32_t fp_steps);
+ * a table walk, PRT_UNWIND_END_REASONS for a frame-pointer walk). */
+#define PRT_UNWIND_DEPTH_BUCKETS PCPROF_UNWIND_DEPTH_BUCKETS
+#define PRT_UNWIND_END_REASONS PCPROF_UNWIND_END_REASONS
+void prt_unwind_count_walk(bool tables, uint32_t depth, unsigned end, uint32_t fp_steps);
 
 /* The unwind part of a profile: the running session's, or the last one's. */
-void pcp_unwind_report_read(pcprof_unwind_info *r);
+void prt_unwind_report_read(pcprof_unwind_info *r);
 
 #endif

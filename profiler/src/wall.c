@@ -7,7 +7,7 @@
  * whose weight is 1 + the deadlines that passed unserved (deadline
  * arithmetic: missed ticks are counted, not lost), so a thread's weight
  * over a run is its wall time x hz whatever the ticker's scheduling.
- * A tick's si_value is PCP_WALL_VALUE (internal.h), decoded by the handler.
+ * A tick's si_value is PRT_WALL_VALUE (internal.h), decoded by the handler.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,53 +17,53 @@
 
 #include "internal.h"
 
-static struct timespec pcp_ns_ts(uint64_t ns) {
+static struct timespec prt_ns_ts(uint64_t ns) {
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
     return ts;
 }
 
 /* Sleeps until `deadline`; returns the weight of the tick that is due:
  * 1 + the later deadlines already passed, and moves `deadline` past them. */
-static uint32_t pcp_ticker_wait(uint64_t *deadline, uint64_t period) {
-    struct timespec d = pcp_ns_ts(*deadline);
+static uint32_t prt_ticker_wait(uint64_t *deadline, uint64_t period) {
+    struct timespec d = prt_ns_ts(*deadline);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL) == EINTR) {
     }
-    uint64_t now = pcp_clock_ns(CLOCK_MONOTONIC);
+    uint64_t now = prt_clock_ns(CLOCK_MONOTONIC);
     uint64_t missed = now > *deadline ? (now - *deadline) / period : 0;
     *deadline += (missed + 1) * period;
-    return missed >= PCP_WALL_MAX_WEIGHT ? PCP_WALL_MAX_WEIGHT : (uint32_t)missed + 1u;
+    return missed >= PRT_WALL_MAX_WEIGHT ? PRT_WALL_MAX_WEIGHT : (uint32_t)missed + 1u;
 }
 
-static void *pcp_ticker_main(void *arg) {
+static void *prt_ticker_main(void *arg) {
     (void)arg;
-    pid_t self = pcp_gettid();
-    pcp_threads_skip(self);
-    pcp_helper *t = &pcp_g_session.live.ticker;
-    pcp_helper_running(t);
+    pid_t self = prt_gettid();
+    prt_threads_skip(self);
+    prt_helper *t = &prt_g_session.live.ticker;
+    prt_helper_running(t);
     /* The view is complete before the ticker starts and fixed until it is
      * joined. */
-    const pcp_view *v = &pcp_g_session.live.view;
+    const prt_view *v = &prt_g_session.live.view;
     uint64_t period = v->period_ns;
-    uint64_t deadline = pcp_clock_ns(CLOCK_MONOTONIC) + period;
+    uint64_t deadline = prt_clock_ns(CLOCK_MONOTONIC) + period;
     for (;;) {
-        uint32_t weight = pcp_ticker_wait(&deadline, period);
-        if (pcp_helper_stopping(t)) break;
-        pcp_threads_wall_tick(v->token, weight);
+        uint32_t weight = prt_ticker_wait(&deadline, period);
+        if (prt_helper_stopping(t)) break;
+        prt_threads_wall_tick(v->token, weight);
     }
     return NULL;
 }
 
-int pcp_ticker_start(char *err, size_t errlen) {
+int prt_ticker_start(char *err, size_t errlen) {
     sigset_t all;
     sigfillset(&all); /* no signal of the program lands on it */
-    return pcp_helper_start(&pcp_g_session.live.ticker, pcp_ticker_main, &all, "wall-clock ticker", err,
+    return prt_helper_start(&prt_g_session.live.ticker, prt_ticker_main, &all, "wall-clock ticker", err,
                             errlen);
 }
 
 /* The ticker wakes at most one period after the flag is set. */
-void pcp_ticker_stop(void) {
-    pcp_helper *t = &pcp_g_session.live.ticker;
+void prt_ticker_stop(void) {
+    prt_helper *t = &prt_g_session.live.ticker;
     if (t->tid == 0) return;
-    pcp_helper_ask_stop(t);
-    pcp_helper_join(t);
+    prt_helper_ask_stop(t);
+    prt_helper_join(t);
 }

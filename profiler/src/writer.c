@@ -1,6 +1,6 @@
 /* writer.c — the core's reader: the writer thread that drains the core into
  * the aggregate, and the profile built from the aggregate for the output
- * side (profile.h).  Every read of the core here holds pcp_reader_mu (the
+ * side (profile.h).  Every read of the core here holds prt_reader_mu (the
  * core has exactly one reader at a time).  Nothing here runs in a handler.
  */
 #define _GNU_SOURCE
@@ -15,74 +15,74 @@
 #include "profile.h"
 #include "unwind_tables.h"
 
-static void *pcp_writer_main(void *arg) {
+static void *prt_writer_main(void *arg) {
     (void)arg;
-    pcp_live *l = &pcp_g_session.live;
-    pcp_helper_running(&l->writer);
-    uint64_t last_scan = pcp_clock_ns(CLOCK_MONOTONIC);
+    prt_live *l = &prt_g_session.live;
+    prt_helper_running(&l->writer);
+    uint64_t last_scan = prt_clock_ns(CLOCK_MONOTONIC);
     struct pollfd pfd = {l->view.wake_fd, POLLIN, 0};
-    while (!pcp_helper_stopping(&l->writer)) {
+    while (!prt_helper_stopping(&l->writer)) {
         poll(&pfd, 1, 100); /* a handoff wakes us; otherwise every 100 ms */
         uint64_t junk;
         ssize_t r = read(l->view.wake_fd, &junk, sizeof junk);
         (void)r;
-        if (l->writer_delay_us > 0) pcp_sleep_us(l->writer_delay_us);
-        pthread_mutex_lock(&pcp_reader_mu);
-        profcore_drain(l->view.pc, pcp_agg_emit, &pcp_g_session.agg);
-        pthread_mutex_unlock(&pcp_reader_mu);
-        pcp_unwind_tables_refresh(); /* objects loaded or unloaded since */
-        uint64_t now = pcp_clock_ns(CLOCK_MONOTONIC);
+        if (l->writer_delay_us > 0) prt_sleep_us(l->writer_delay_us);
+        pthread_mutex_lock(&prt_reader_mu);
+        profcore_drain(l->view.pc, prt_agg_emit, &prt_g_session.agg);
+        pthread_mutex_unlock(&prt_reader_mu);
+        prt_unwind_tables_refresh(); /* objects loaded or unloaded since */
+        uint64_t now = prt_clock_ns(CLOCK_MONOTONIC);
         if (now - last_scan >= 100000000u) { /* threads the program did not tell us about */
-            pcp_threads_rescan();
+            prt_threads_rescan();
             last_scan = now;
         }
     }
     return NULL;
 }
 
-int pcp_writer_start(char *err, size_t errlen) {
+int prt_writer_start(char *err, size_t errlen) {
     sigset_t prof;
     sigemptyset(&prof);
     sigaddset(&prof, SIGPROF); /* the writer is never sampled */
-    return pcp_helper_start(&pcp_g_session.live.writer, pcp_writer_main, &prof, "writer", err, errlen);
+    return prt_helper_start(&prt_g_session.live.writer, prt_writer_main, &prof, "writer", err, errlen);
 }
 
-void pcp_writer_stop(void) {
-    pcp_helper *w = &pcp_g_session.live.writer;
+void prt_writer_stop(void) {
+    prt_helper *w = &prt_g_session.live.writer;
     if (w->tid == 0) return;
-    pcp_helper_ask_stop(w);
+    prt_helper_ask_stop(w);
     uint64_t one = 1; /* wakes its poll */
-    ssize_t r = write(pcp_g_session.live.view.wake_fd, &one, sizeof one);
+    ssize_t r = write(prt_g_session.live.view.wake_fd, &one, sizeof one);
     (void)r;
-    pcp_helper_join(w);
+    prt_helper_join(w);
 }
 
-void pcp_collect(void) {
-    pthread_mutex_lock(&pcp_reader_mu);
+void prt_collect(void) {
+    pthread_mutex_lock(&prt_reader_mu);
     uint32_t busy = 0;
-    if (pcp_g_session.running)
-        profcore_collect(pcp_g_session.live.view.pc, pcp_agg_emit, &pcp_g_session.agg, &busy);
-    pthread_mutex_unlock(&pcp_reader_mu);
+    if (prt_g_session.running)
+        profcore_collect(prt_g_session.live.view.pc, prt_agg_emit, &prt_g_session.agg, &busy);
+    pthread_mutex_unlock(&prt_reader_mu);
 }
 
 /* ---- the profile handed to the output side ---------------------------------- */
 
 /* A private copy of the aggregate, its labels and its statistics, so the
  * output side can take its time without holding the reader lock. */
-typedef struct pcp_profile_copy {
+typedef struct prt_profile_copy {
     pcprof_profile p;
     pcprof_stack *stacks;
     uint64_t *frames;
     const char **labels;
-} pcp_profile_copy;
+} prt_profile_copy;
 
-static int pcp_copy_aggregate(pcp_profile_copy *s) {
-    pthread_mutex_lock(&pcp_reader_mu);
-    const pcp_agg *a = &pcp_g_session.agg;
+static int prt_copy_aggregate(prt_profile_copy *s) {
+    pthread_mutex_lock(&prt_reader_mu);
+    const prt_agg *a = &prt_g_session.agg;
     s->stacks = calloc(a->n ? a->n : 1, sizeof *s->stacks);
     s->frames = malloc((a->nframes ? a->nframes : 1) * sizeof *s->frames);
     if (s->stacks == NULL || s->frames == NULL) {
-        pthread_mutex_unlock(&pcp_reader_mu);
+        pthread_mutex_unlock(&prt_reader_mu);
         return -1;
     }
     if (a->nframes > 0) memcpy(s->frames, a->frames, a->nframes * sizeof *s->frames); /* NULL when empty */
@@ -93,25 +93,25 @@ static int pcp_copy_aggregate(pcp_profile_copy *s) {
         s->stacks[i].frames = s->frames + a->entries[i].frames_at;
     }
     s->p.nstacks = a->n;
-    pthread_mutex_unlock(&pcp_reader_mu);
+    pthread_mutex_unlock(&prt_reader_mu);
     s->p.stacks = s->stacks;
     return 0;
 }
 
 /* The statistics: live while running, the final ones once stopped. */
-static void pcp_copy_stats(pcprof_profile *p) {
-    const pcp_session *ss = &pcp_g_session;
-    const pcp_result *res = &ss->result;
+static void prt_copy_stats(pcprof_profile *p) {
+    const prt_session *ss = &prt_g_session;
+    const prt_result *res = &ss->result;
     p->period_ns = 1000000000u / (uint64_t)(res->hz > 0 ? res->hz : 1);
     p->start_unix_ns = res->start_unix_ns;
     p->engine = res->engine_name;
     p->hz = (uint32_t)res->hz;
-    const pcp_counters *c = &res->counters;
+    const prt_counters *c = &res->counters;
     if (ss->running) {
         profcore_stats_read(ss->live.view.pc, &p->core);
-        c = &pcp_g_counters;
-        p->duration_ns = (int64_t)(pcp_clock_ns(CLOCK_MONOTONIC) - ss->live.start_mono_ns);
-        p->cpu_measured_ns = pcp_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - ss->live.start_cpu_ns;
+        c = &prt_g_counters;
+        p->duration_ns = (int64_t)(prt_clock_ns(CLOCK_MONOTONIC) - ss->live.start_mono_ns);
+        p->cpu_measured_ns = prt_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - ss->live.start_cpu_ns;
     } else {
         p->core = res->core;
         p->duration_ns = res->duration_ns;
@@ -120,53 +120,53 @@ static void pcp_copy_stats(pcprof_profile *p) {
     p->handler_samples = __atomic_load_n(&c->offered_samples, __ATOMIC_RELAXED);
     p->handler_ns_total = __atomic_load_n(&c->handler_ns_total, __ATOMIC_RELAXED);
     p->handler_ns_max = __atomic_load_n(&c->handler_ns_max, __ATOMIC_RELAXED);
-    pcp_unwind_report_read(&p->unwind);
+    prt_unwind_report_read(&p->unwind);
 }
 
-static void pcp_profile_copy_free(pcp_profile_copy *s) {
+static void prt_profile_copy_free(prt_profile_copy *s) {
     free(s->stacks);
     free(s->frames);
     free(s->labels);
 }
 
 /* api lock held. */
-static int pcp_profile_copy_take(pcp_profile_copy *s) {
+static int prt_profile_copy_take(prt_profile_copy *s) {
     memset(s, 0, sizeof *s);
-    if (pcp_copy_aggregate(s) != 0) {
-        pcp_profile_copy_free(s);
+    if (prt_copy_aggregate(s) != 0) {
+        prt_profile_copy_free(s);
         return -1;
     }
     size_t nl;
-    s->labels = pcp_labels_copy(&nl);
+    s->labels = prt_labels_copy(&nl);
     s->p.labels = (const char *const *)s->labels;
     s->p.nlabels = nl;
-    pcp_copy_stats(&s->p);
+    prt_copy_stats(&s->p);
     return 0;
 }
 
-int pcp_write_profile(const pcprof_profile *p, const char *path, int format, char *err, size_t errlen) {
+int prt_write_profile(const pcprof_profile *p, const char *path, int format, char *err, size_t errlen) {
     int r;
-    if (format == PCP_FORMAT_LEGACY) r = pcprof_write_legacy(p, path, err, errlen);
-    else if (format == PCP_FORMAT_COLLAPSED) r = pcprof_write_collapsed(p, path, err, errlen);
+    if (format == PRT_FORMAT_LEGACY) r = pcprof_write_legacy(p, path, err, errlen);
+    else if (format == PRT_FORMAT_COLLAPSED) r = pcprof_write_collapsed(p, path, err, errlen);
     else r = pcprof_write_pprof(p, path, err, errlen);
     return r == 0 ? PCP_OK : PCP_E_WRITE;
 }
 
-int pcp_write_session(const char *path, int format, char *err, size_t errlen) {
-    pcp_profile_copy s;
-    if (pcp_profile_copy_take(&s) != 0) {
-        pcp_set_error(err, errlen, "profcore: out of memory building the profile");
+int prt_write_session(const char *path, int format, char *err, size_t errlen) {
+    prt_profile_copy s;
+    if (prt_profile_copy_take(&s) != 0) {
+        prt_set_error(err, errlen, "profcore: out of memory building the profile");
         return PCP_E_SYSTEM;
     }
-    int r = pcp_write_profile(&s.p, path, format, err, errlen);
-    pcp_profile_copy_free(&s);
+    int r = prt_write_profile(&s.p, path, format, err, errlen);
+    prt_profile_copy_free(&s);
     return r;
 }
 
-int pcp_summarize_session(FILE *out, int top) {
-    pcp_profile_copy s;
-    if (pcp_profile_copy_take(&s) != 0) return PCP_E_SYSTEM;
+int prt_summarize_session(FILE *out, int top) {
+    prt_profile_copy s;
+    if (prt_profile_copy_take(&s) != 0) return PCP_E_SYSTEM;
     pcprof_print_summary(out, &s.p, top);
-    pcp_profile_copy_free(&s);
+    prt_profile_copy_free(&s);
     return PCP_OK;
 }

@@ -3,7 +3,7 @@
  * nothing behind (docs/ARCHITECTURE.md, "The handler's view").
  *
  * White-box: linked with the runtime's objects, its handler compiled with
- * PCP_TEST_VIEW_PROBE, so pcp_test_view_probe below sees every non-NULL
+ * PRT_TEST_VIEW_PROBE, so prt_test_view_probe below sees every non-NULL
  * view a handler acts on, and with --wrap=mmap,munmap so the test knows
  * which mappings of the runtime are live.  A second thread sends SIGPROF to
  * the starting/stopping thread in a loop while it starts and stops
@@ -97,11 +97,11 @@ PROFCORE_SIGNAL_SAFE static void note_bad(const char *what) {
     first_bad[i] = '\0';
 }
 
-PROFCORE_SIGNAL_SAFE void pcp_test_view_probe(const pcp_view *v) {
+PROFCORE_SIGNAL_SAFE void prt_test_view_probe(const prt_view *v) {
     __atomic_add_fetch(&probes, 1u, __ATOMIC_RELAXED);
     uint32_t gen = __atomic_load_n(&expect_gen, __ATOMIC_ACQUIRE);
     if (v->generation != gen) note_bad("a view of another session's generation");
-    else if (v->token != PCP_SESSION_TOKEN(v->generation)) note_bad("token not of its generation");
+    else if (v->token != PRT_SESSION_TOKEN(v->generation)) note_bad("token not of its generation");
     else if (v->engine != __atomic_load_n(&expect_engine, __ATOMIC_RELAXED)) note_bad("engine not the session's");
     else if (v->period_ns != __atomic_load_n(&expect_period, __ATOMIC_RELAXED)) note_bad("period not the session's");
     else if (v->wake_fd < 0) note_bad("no wake fd");
@@ -133,9 +133,9 @@ static int start_one(int i, char *err, size_t errlen) {
     o.max_depth = 16;
     o.shards = 4;
     o.unwind = "fp"; /* no unwind tables to build per start: the session is under test */
-    __atomic_store_n(&expect_engine, pcp_parse_engine(o.engine), __ATOMIC_RELAXED);
+    __atomic_store_n(&expect_engine, prt_parse_engine(o.engine), __ATOMIC_RELAXED);
     __atomic_store_n(&expect_period, 1000000000u / 997u, __ATOMIC_RELAXED);
-    __atomic_store_n(&expect_gen, pcp_g_session.generation + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&expect_gen, prt_g_session.generation + 1, __ATOMIC_RELEASE);
     return pcp_start(&o, err, errlen);
 }
 
@@ -165,7 +165,7 @@ static void eventfd_failure(void) {
     setrlimit(RLIMIT_NOFILE, &old);
     CHECK(rc == PCP_E_SYSTEM && strstr(err, "eventfd") != NULL, "start with a full fd table: rc %d, '%s'", rc, err);
     CHECK(!pcp_is_running(), "a failed start leaves no session");
-    CHECK(!in_live_mapping(pcp_g_session.live.mem) && pcp_g_session.live.mem == NULL,
+    CHECK(!in_live_mapping(prt_g_session.live.mem) && prt_g_session.live.mem == NULL,
           "the failed start's core is unmapped and forgotten");
     fflush(stdout);
     pid_t pid = fork();

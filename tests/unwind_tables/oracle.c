@@ -251,13 +251,13 @@ static void compare_row(const pcu_table *t, uint64_t lo, uint64_t hi, pcu_rule w
 
 /* Walks the frames-interp dump: a row lasts to the next row or its FDE's end. */
 static void check_object(const char *name, const char *path) {
-    pcp_ut_object o;
+    prt_ut_object o;
     char err[256] = "";
-    if (pcp_ut_build_path(path, 0, &o, err, sizeof err) != 0) {
+    if (prt_ut_build_path(path, 0, &o, err, sizeof err) != 0) {
         CHECK(0, "%s: builder failed: %s", name, err);
         return;
     }
-    CHECK(o.source == PCP_UT_SRC_EH_FRAME, "%s: built from %s", name, pcp_ut_source_name(o.source));
+    CHECK(o.source == PRT_UT_SRC_EH_FRAME, "%s: built from %s", name, prt_ut_source_name(o.source));
     read_raw(path);
     FILE *f = readelf("frames-interp", path);
     char line[4096];
@@ -370,7 +370,7 @@ static void check_object(const char *name, const char *path) {
     CHECK(st.mismatches == 0, "%s: %lu rows differ from readelf", name, st.mismatches);
     CHECK(o.fdes == st.fdes, "%s: %lu FDEs in the table, readelf lists %lu", name,
           (unsigned long)o.fdes, st.fdes);
-    pcp_ut_object_free(&o);
+    prt_ut_object_free(&o);
 }
 
 /* The vDSO has no file: its image is written out for readelf and the builder. */

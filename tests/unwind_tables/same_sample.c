@@ -6,7 +6,7 @@
  * Its SIGPROF handler (this file's, not the profiler's) copies the
  * interrupted registers and up to 64 KiB of stack from sp, and walks the
  * live stack with pcu_walk over the tables the profiler builds
- * (pcp_unwind_tables_start).  Afterwards, offline, each copy is unwound by
+ * (prt_unwind_tables_start).  Afterwards, offline, each copy is unwound by
  * libdwfl (dwfl_attach_state + dwfl_getthread_frames, the way perf does it
  * with --call-graph dwarf): registers from the copy, stack reads from the
  * copy only.  The frames must be identical on >= 99 % of the samples.
@@ -69,13 +69,13 @@ static void on_prof(int sig, siginfo_t *si, void *ucv) {
     s->copied = stack_hi - s->sp < COPY ? stack_hi - s->sp : COPY;
     memcpy(s->stack, (const void *)s->sp, s->copied);
     unsigned token;
-    const pcu_snapshot *snap = pcp_unwind_snapshot_enter(&token);
+    const pcu_snapshot *snap = prt_unwind_snapshot_enter(&token);
     pcu_regs regs = {(uintptr_t)s->rip, s->sp, (uintptr_t)g[REG_RBP], 0};
     pcu_memory mem = {{s->sp, 0}, {stack_hi, 0}, NULL, NULL};
     pcu_walk_result res = {0, 0, 0};
     s->nwalk = pcu_walk(snap, &regs, &mem, s->walk, MAXF, &res);
     s->end = res.end;
-    pcp_unwind_snapshot_leave(token);
+    prt_unwind_snapshot_leave(token);
     nslots = i + 1;
 }
 
@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
     pthread_attr_getstack(&a, &lo, &sz);
     pthread_attr_destroy(&a);
     stack_hi = (uintptr_t)lo + sz;
-    pcp_unwind_tables_start(PCP_UNWIND_AUTO);
+    prt_unwind_tables_start(PRT_UNWIND_AUTO);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -191,7 +191,7 @@ int main(int argc, char **argv) {
     CHECK(n > 0 && same * 100 >= n * 99, "identical on %u of %u samples (want >= 99 %%)", same, n);
     CHECK(n > 0 && deep * 100 >= n * 99, "deep (>= 12 frames) on %u of %u samples", deep, n);
     if (dwfl) dwfl_end(dwfl);
-    pcp_unwind_tables_stop();
+    prt_unwind_tables_stop();
     free(slots);
     return check_finish();
 }
