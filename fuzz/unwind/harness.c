@@ -19,6 +19,8 @@
  *     corrupts it, the answer is "none" or the right row, never another);
  *   - table arrays are exactly as long as their counts (heap), so an index
  *     the walker failed to clamp is an ASan report.
+ *   - the frames and fp_steps equal those of a reference walk (the manual's
+ *     rules with linear scans, below) whenever the page indexes are exact.
  * A failure prints what broke and returns non-zero; the entry points abort. */
 #include "harness.h"
 
@@ -215,6 +217,104 @@ static void check_lookup(uint32_t i, uintptr_t pc) {
          owned[i].page_index_exact ? "exact" : "corrupt");
 }
 
+/* ---- a reference walk ----------------------------------------------------
+ * The manual's walk written the plain way: linear scans instead of the
+ * searches, one function, x86_64.  The walker must produce the same frames
+ * and the same number of frame-pointer steps (the end reason is not
+ * compared: which of two failing checks fires first is the walker's choice).
+ * Only when every page index is exact: with a corrupt one the walker may
+ * answer "none" where the scan finds the row. */
+static const pcu_memory *ref_mem;
+static bool ref_read(uintptr_t base, int64_t off, uintptr_t *out) {
+    uintptr_t a = base + (uintptr_t)off;
+    if ((off >= 0 && a < base) || (off < 0 && a > base) || a % 8 != 0) return false;
+    for (int i = 0; i < 2; i++)
+        if (a >= ref_mem->lo[i] && a < ref_mem->hi[i] && ref_mem->hi[i] - a >= 8) {
+            memcpy(out, (const void *)a, sizeof *out);
+            return true;
+        }
+    if (ref_mem->read_word == NULL) return false;
+    unsigned saved = indirect_reads;
+    bool ok = remote_read(NULL, a, out);
+    indirect_reads = saved;
+    return ok;
+}
+static bool ref_plausible(uintptr_t pc) { return pc >= PCU_MIN_PC && pc <= PCU_PC_MASK; }
+
+static uint32_t ref_walk(const pcu_regs *regs, uintptr_t *out, uint32_t max, uint32_t *fp_steps) {
+    uintptr_t pc = regs->pc, sp = regs->sp, fp = regs->fp;
+    bool exact = true;
+    uint32_t n = 0;
+    *fp_steps = 0;
+    out[n++] = pc;
+    if (!ref_plausible(pc)) return n;
+    while (n < max) {
+        uintptr_t look = exact ? pc : pc - 1;
+        const pcu_table *t = NULL;
+        for (uint32_t i = 0; i < ntables; i++)
+            if (look >= tables[i].base && look - tables[i].base < tables[i].size) t = &tables[i];
+        int64_t row = -1;
+        if (t)
+            for (uint32_t j = 0; j < t->nrows; j++)
+                if (t->row_pc[j] <= look - t->base) row = j;
+        uintptr_t cfa, ra, nfp = fp;
+        if (row < 0 || t->row_rule[row] == PCU_RULE_GAP) { /* the frame record at fp */
+            if (fp == 0 || fp % 8 || fp < sp || !ref_read(fp, 0, &nfp) || !ref_read(fp, 8, &ra)) return n;
+            if (fp > UINTPTR_MAX - 16 || !ref_plausible(ra)) return n;
+            sp = fp + 16, fp = nfp, pc = ra, exact = false;
+            (*fp_steps)++;
+            out[n++] = pc;
+            continue;
+        }
+        if (t->row_rule[row] >= t->nrules) return n;
+        pcu_rule r = t->rules[t->row_rule[row]];
+        if (r.kind == PCU_KIND_SIGNAL) {
+            uintptr_t uc = sp + (uintptr_t)(int64_t)r.cfa_off, npc, nsp;
+            if ((r.cfa_off >= 0) != (uc >= sp)) return n;
+            if (!ref_read(uc, PCU_UC_PC, &npc) || !ref_read(uc, PCU_UC_SP, &nsp) || !ref_read(uc, PCU_UC_FP, &nfp))
+                return n;
+            if (!ref_plausible(npc) || nsp % 8) return n;
+            pc = npc, sp = nsp, fp = nfp, exact = true;
+            out[n++] = pc;
+            continue;
+        }
+        if (r.cfa_reg > PCU_REG_FP) return n;
+        uintptr_t reg = r.cfa_reg == PCU_REG_SP ? sp : fp;
+        int64_t off = r.cfa_off;
+        if (r.kind == PCU_KIND_PLT) reg = sp, off += (pc & 15) >= 11 ? 8 : 0;
+        else if (r.kind != PCU_KIND_CFA && r.kind != PCU_KIND_CFA_DEREF) return n;
+        cfa = reg + (uintptr_t)off;
+        if ((off >= 0) != (cfa >= reg) && off != 0) return n;
+        if (r.kind == PCU_KIND_CFA_DEREF && !ref_read(reg, off, &cfa)) return n;
+        if (cfa % 8 || cfa <= sp) return n;
+        if (r.ra_off == PCU_OFF_SAME || r.ra_off == PCU_OFF_IN_LR || r.fp_off == PCU_OFF_IN_LR) return n;
+        if (!ref_read(cfa, r.ra_off, &ra)) return n;
+        if (r.fp_off != PCU_OFF_SAME && !ref_read(cfa, r.fp_off, &nfp)) return n;
+        if (!ref_plausible(ra)) return n;
+        pc = ra, sp = cfa, fp = nfp, exact = false;
+        out[n++] = pc;
+    }
+    return n;
+}
+
+static void check_against_reference(const pcu_regs *regs, const pcu_memory *m, const uintptr_t *frames,
+                                    uint32_t n, uint32_t max, uint32_t fp_steps) {
+    for (uint32_t i = 0; i < ntables; i++)
+        if (!owned[i].page_index_exact) return;
+    uintptr_t *want = malloc(max * sizeof *want);
+    uint32_t want_fp;
+    ref_mem = m;
+    uint32_t wn = ref_walk(regs, want, max, &want_fp);
+    if (wn != n) fail("depth %u, the reference walk says %u", n, wn);
+    for (uint32_t k = 0; k < n && k < wn; k++)
+        if (frames[k] != want[k]) {
+            fail("frame %u = %#lx, the reference walk says %#lx", k, (unsigned long)frames[k], (unsigned long)want[k]);
+            break;
+        }
+    if (wn == n && want_fp != fp_steps) fail("fp_steps %u, the reference walk says %u", fp_steps, want_fp);
+    free(want);
+}
+
 /* A word for the stack or the remote region: a pointer into one of the
  * areas, a code address, or raw bytes. */
 static uintptr_t read_value(reader *r, uintptr_t *st, uintptr_t *alt) {
@@ -224,11 +324,15 @@ static uintptr_t read_value(reader *r, uintptr_t *st, uintptr_t *alt) {
     case 1: return (uintptr_t)&st[x % UF_STACK_WORDS];
     case 2: return (uintptr_t)&alt[x % UF_ALT_WORDS];
     case 3: return UF_REMOTE_BASE + 8u * (x % (UF_REMOTE_WORDS + 4));
-    case 4:
-    case 5: {
+    case 4: {
         if (ntables == 0) return x;
         const pcu_table *t = &tables[x % ntables];
         return t->base + (t->size ? u16(r) % (t->size + 2) : 0);
+    }
+    case 5: { /* a row's first byte, or a few bytes into it (pc - 1 and the PLT's rip & 15 matter there) */
+        if (ntables == 0) return x;
+        const pcu_table *t = &tables[x % ntables];
+        return t->base + t->row_pc[u8(r) % t->nrows] + ((sel & 8) ? (sel >> 4) : 0);
     }
     case 6: return (uintptr_t)&st[x % UF_STACK_WORDS] + (sel >> 3); /* maybe misaligned */
     default: return (uintptr_t)u32(r) | ((uintptr_t)u16(r) << 32);
@@ -290,6 +394,8 @@ int uf_run(const uint8_t *data, size_t len) {
             fail("frame %u = %#lx is not a plausible pc", k, (unsigned long)frames[k]);
     if (direct_reads + indirect_reads > 4u * max)
         fail("%u reads for a walk capped at %u frames", direct_reads + indirect_reads, max);
+
+    if (n <= max) check_against_reference(&regs, &mem, frames, n, max, res.fp_steps);
 
     /* The searches against linear scans: the walk's frames and the pc-1 of
      * each, and a few pcs from the input. */
