@@ -11,6 +11,11 @@
  * support must be compiled as PCU_KIND_INVALID; their fraction is printed
  * per object.  A FDE readelf lists with no rows has its CIE's initial row.
  *
+ * Bad input: a file that is not ELF, and 40 copies of libz whose .eh_frame
+ * is corrupted (random bytes overwritten, or the section zeroed): the
+ * builder never crashes (this also runs under ASan + UBSan) and every table
+ * it still produces keeps the format's invariants (table_invariants).
+ *
  * Usage: unwind_oracle [OBJECT...]   (default: the six objects above)
  */
 #define _GNU_SOURCE
@@ -206,6 +211,8 @@ static pcu_rule expected_rule(const char *cfa, const char *fp, const char *ra, c
     return r;
 }
 
+static bool table_invariants(const pcu_table *t);
+
 /* The table's rule at link-time address a (the oracle's own search). */
 static int table_rule(const pcu_table *t, uint64_t a, pcu_rule *out) {
     if (a < t->base || a - t->base >= t->size) return -1;
@@ -368,6 +375,7 @@ static void check_object(const char *name, const char *path) {
            o.table.nrows ? (double)o.bytes / o.table.nrows : 0.0);
     CHECK(st.rows > 0, "%s: readelf printed no rows", name);
     CHECK(st.mismatches == 0, "%s: %lu rows differ from readelf", name, st.mismatches);
+    CHECK(table_invariants(&o.table), "%s: the table breaks the format's invariants", name);
     CHECK(o.fdes == st.fdes, "%s: %lu FDEs in the table, readelf lists %lu", name,
           (unsigned long)o.fdes, st.fdes);
     prt_ut_object_free(&o);
@@ -385,6 +393,99 @@ static int dump_vdso(char *path, size_t n) {
     size_t w = fwrite(img, 1, size, f);
     fclose(f);
     return w == size ? 0 : -1;
+}
+
+/* The format's invariants (core/profcore_unwind.h's manual). */
+static bool table_invariants(const pcu_table *t) {
+    if (t->nrows == 0 || t->row_pc[0] != 0) return false;
+    for (uint32_t i = 1; i < t->nrows; i++)
+        if (t->row_pc[i] <= t->row_pc[i - 1] || t->row_pc[i] >= t->size) return false;
+    for (uint32_t i = 0; i < t->nrows; i++)
+        if (t->row_rule[i] != PCU_RULE_GAP && t->row_rule[i] >= t->nrules) return false;
+    if (t->npages != (t->size >> PCU_PAGE_SHIFT) + 2) return false;
+    for (uint32_t p = 0; p < t->npages; p++) {
+        if (t->page_first[p] >= t->nrows) return false;
+        if (p > 0 && t->page_first[p] < t->page_first[p - 1]) return false;
+        uint64_t at = (uint64_t)p << PCU_PAGE_SHIFT; /* page_first[p] covers `at` */
+        uint32_t r = t->page_first[p];
+        if (t->row_pc[r] > at || (r + 1 < t->nrows && t->row_pc[r + 1] <= at)) return false;
+    }
+    return true;
+}
+
+static void check_bad_inputs(void) {
+    prt_ut_object o;
+    char err[256] = "";
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/pcp-oracle-bad-%d", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fputs("not an ELF file at all\n", f);
+        fclose(f);
+    }
+    CHECK(prt_ut_build_path(path, 0, &o, err, sizeof err) != 0 && err[0] != '\0',
+          "a non-ELF file is refused with a reason");
+    CHECK(prt_ut_build_path("/nonexistent/lib.so", 0, &o, err, sizeof err) != 0,
+          "a missing file is refused");
+    /* libz with a corrupted .eh_frame */
+    const char *src = "/usr/lib/x86_64-linux-gnu/libz.so.1";
+    FILE *in = fopen(src, "rb");
+    if (in == NULL) {
+        CHECK(0, "cannot read %s", src);
+        return;
+    }
+    fseek(in, 0, SEEK_END);
+    long n = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    unsigned char *img = malloc((size_t)n), *copy = malloc((size_t)n);
+    size_t got = img ? fread(img, 1, (size_t)n, in) : 0;
+    fclose(in);
+    if (img == NULL || copy == NULL || got != (size_t)n) {
+        CHECK(0, "cannot load %s", src);
+        free(img);
+        free(copy);
+        return;
+    }
+    /* .eh_frame's file range, from the section headers */
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(img + eh->e_shoff);
+    const char *names = (const char *)img + sh[eh->e_shstrndx].sh_offset;
+    uint64_t off = 0, size = 0;
+    for (int i = 0; i < eh->e_shnum; i++)
+        if (strcmp(names + sh[i].sh_name, ".eh_frame") == 0) off = sh[i].sh_offset, size = sh[i].sh_size;
+    CHECK(size > 0, "libz has no .eh_frame");
+    unsigned crashed_never = 0, built = 0, refused = 0, broken = 0;
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    for (int seed = 0; seed < 40 && size > 0; seed++) {
+        memcpy(copy, img, (size_t)n);
+        if (seed % 10 == 9) {
+            memset(copy + off, 0, size);
+        } else {
+            for (int k = 0; k < 1 + seed; k++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                copy[off + (rng >> 33) % size] = (unsigned char)(rng >> 17);
+            }
+        }
+        FILE *out = fopen(path, "wb");
+        if (out == NULL) break;
+        fwrite(copy, 1, (size_t)n, out);
+        fclose(out);
+        if (prt_ut_build_path(path, 0, &o, err, sizeof err) == 0) {
+            built++;
+            if (!table_invariants(&o.table)) broken++;
+            prt_ut_object_free(&o);
+        } else {
+            refused++;
+        }
+        crashed_never++;
+    }
+    unlink(path);
+    printf("bad input: 40 corrupted copies of libz's .eh_frame: %u built (%u breaking an invariant), %u refused\n",
+           built, broken, refused);
+    CHECK(crashed_never == 40, "the builder returned on every corrupted copy");
+    CHECK(broken == 0, "%u tables from corrupted CFI break the format's invariants", broken);
+    free(img);
+    free(copy);
 }
 
 int main(int argc, char **argv) {
@@ -410,6 +511,7 @@ int main(int argc, char **argv) {
     } else {
         CHECK(0, "cannot dump the vDSO");
     }
+    check_bad_inputs();
     free(raw);
     return check_finish();
 }
