@@ -15,6 +15,9 @@
  *                 caller must be present under the libc wrapper
  *   unregistered  a thread that never registers (found in /proc, sampled
  *                 with fault-proof reads only)
+ *   nocfi         a library without any CFI (frame pointers only), loaded
+ *                 before the start: named in the summary, crossed by the
+ *                 frame-pointer fallback
  *   dlstorm       10 kHz while a thread dlopens, calls and dlcloses a
  *                 library in a loop: no crash, exact conservation, and the
  *                 tables are republished as the library comes and goes
@@ -172,6 +175,11 @@ static void *storm_main(void *arg) {
     return NULL;
 }
 
+static NOINLINE void nocfi_loop(uint64_t (*fn)(uint64_t), double seconds) {
+    double end = now() + seconds;
+    while (now() < end) sink += fn(200000);
+}
+
 static int conservation(void) {
     pcp_stats s;
     if (pcp_get_stats(&s) != PCP_OK) return 0;
@@ -197,6 +205,15 @@ int main(int argc, char **argv) {
     if (strcmp(sc, "blocked") == 0) o.engine = "wall";
     if (strcmp(sc, "dlstorm") == 0) o.hz = 10000;
     char err[512];
+    uint64_t (*nocfi)(uint64_t) = NULL;
+    if (strcmp(sc, "nocfi") == 0) { /* loaded before the start: in the first table build */
+        void *h = dlopen(argc > 3 ? argv[3] : "libut_nocfi.so", RTLD_NOW);
+        nocfi = h ? (uint64_t (*)(uint64_t))dlsym(h, "ut_nocfi_spin") : NULL;
+        if (nocfi == NULL) {
+            fprintf(stderr, "nocfi: %s\n", dlerror());
+            return 1;
+        }
+    }
     if (pcp_start(&o, err, sizeof err) != PCP_OK) {
         fprintf(stderr, "start: %s\n", err);
         return 1;
@@ -206,6 +223,7 @@ int main(int argc, char **argv) {
     else if (strcmp(sc, "altstack") == 0) run_signal(true);
     else if (strcmp(sc, "plt") == 0) plt_loop(1.0);
     else if (strcmp(sc, "vdso") == 0) vdso_loop(1.0);
+    else if (strcmp(sc, "nocfi") == 0) nocfi_loop(nocfi, 1.0);
     else if (strcmp(sc, "blocked") == 0) {
         if (pipe(pipefd) != 0) return 1;
         pthread_create(&t, NULL, blocked_main, NULL);

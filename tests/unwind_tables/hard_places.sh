@@ -69,6 +69,13 @@ run unregistered
 if grep -Eq "stat unregistered_samples [1-9]" "$tmp/unregistered.out"; then ok "unregistered: samples taken on the unregistered path"
 else bad "unregistered: no unregistered samples"; fi
 expect unregistered "$tmp/unregistered.pb.gz" 'has(f, "unreg_main")' 'has(f, "unreg_level1") and rooted(f)' 99 20
+if "$H" nocfi "$tmp/nocfi.pb.gz" "$B/unwind_tables/libut_nocfi.so" >"$tmp/nocfi.out" 2>&1 &&
+    grep -q "conservation ok" "$tmp/nocfi.out" && grep -Eq "frame pointers for [1-9][0-9]* without CFI: .*libut_nocfi.so" "$tmp/nocfi.out"; then
+    ok "nocfi: the summary names the library without CFI (frame pointers there)"
+else
+    bad "nocfi: not named or broken run"; grep -E "unwind|conserv" "$tmp/nocfi.out"
+fi
+expect nocfi "$tmp/nocfi.pb.gz" 'has(f, "ut_nocfi_spin")' 'has(f, "nocfi_loop") and rooted(f)' 99 20
 run dlstorm
 cycles=$(sed -n 's/^stat dl_cycles //p' "$tmp/dlstorm.out")
 snaps=$(sed -n 's/.*; \([0-9]*\) snapshots published.*/\1/p' "$tmp/dlstorm.out")

@@ -58,7 +58,12 @@ $(UT_B)/hard_places-tsan: tests/unwind_tables/hard_places.c $(PROF_OBJS_tsan) pr
 	$(CC) $(WARN) -O1 -g -fomit-frame-pointer -fno-builtin -fsanitize=thread -pthread -Iprofiler/include \
 	    -o $@ $< $(PROF_OBJS_tsan) $(PROF_LDLIBS) -ldl
 
-UT_BINS := $(UT_B)/hard_places-tsan $(UT_B)/same_sample $(UT_B)/oracle $(UT_B)/oracle-asan $(UT_B)/omitfp_workload $(UT_B)/fp_workload \
+$(UT_B)/libut_nocfi.so: tests/unwind_tables/ut_nocfi_lib.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g0 $(PROF_FP) -fno-asynchronous-unwind-tables -fno-unwind-tables -shared -fPIC -nostartfiles -o $@ $<
+	@! readelf --debug-dump=frames $@ | grep -q FDE || { echo "$@ still has CFI"; rm -f $@; exit 1; }
+
+UT_BINS := $(UT_B)/libut_nocfi.so $(UT_B)/hard_places-tsan $(UT_B)/same_sample $(UT_B)/oracle $(UT_B)/oracle-asan $(UT_B)/omitfp_workload $(UT_B)/fp_workload \
            $(UT_B)/hard_places $(UT_B)/libut_dl.so
 ALL_TARGETS += $(UT_BINS)
 DEPS_PACKAGES += libdw-dev libelf-dev binutils liblzma-dev zlib1g-dev golang-go python3 xz-utils linux-perf
@@ -73,7 +78,7 @@ suite-unwind-same-sample: $(UT_B)/same_sample
 	@$(RUN_SUITE) unwind-same-sample $< 1.5
 suite-unwind-e2e: $(UT_B)/omitfp_workload $(UT_B)/fp_workload $(PROF_LIB_SO) $(PROF_B)/profcore
 	@$(RUN_SUITE) unwind-e2e tests/unwind_tables/e2e.sh $(BUILD)
-suite-unwind-hard: $(UT_B)/hard_places $(UT_B)/libut_dl.so
+suite-unwind-hard: $(UT_B)/hard_places $(UT_B)/libut_dl.so $(UT_B)/libut_nocfi.so
 	@$(RUN_SUITE) unwind-hard tests/unwind_tables/hard_places.sh $(BUILD)
 
 # ---- benchmark (reported, not asserted): table bytes/row, build time, walk
