@@ -21,6 +21,7 @@
  *   dlstorm       10 kHz while a thread dlopens, calls and dlcloses a
  *                 library in a loop: no crash, exact conservation, and the
  *                 tables are republished as the library comes and goes
+ * HARD_UNWIND=fp|tables|auto sets pcp_options.unwind (default auto).
  * Prints "stat NAME VALUE" lines for the driver and exits 0 when the
  * in-process checks (conservation) hold.
  */
@@ -201,7 +202,7 @@ int main(int argc, char **argv) {
     pcp_options o = PCP_OPTIONS_INIT;
     o.hz = 997;
     o.output_path = argv[2];
-    o.unwind = "auto";
+    o.unwind = getenv("HARD_UNWIND") ? getenv("HARD_UNWIND") : "auto"; /* the C API option */
     if (strcmp(sc, "blocked") == 0) o.engine = "wall";
     if (strcmp(sc, "dlstorm") == 0) o.hz = 10000;
     char err[512];

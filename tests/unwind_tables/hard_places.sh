@@ -76,6 +76,19 @@ else
     bad "nocfi: not named or broken run"; grep -E "unwind|conserv" "$tmp/nocfi.out"
 fi
 expect nocfi "$tmp/nocfi.pb.gz" 'has(f, "ut_nocfi_spin")' 'has(f, "nocfi_loop") and rooted(f)' 99 20
+# --unwind tables (pcp_options.unwind = "tables"): the stack ends at the
+# first frame no table covers, so the no-CFI leaf is all there is
+HARD_UNWIND=tables "$H" nocfi "$tmp/nocfi-t.pb.gz" "$B/unwind_tables/libut_nocfi.so" >"$tmp/nocfi-t.out" 2>&1
+if grep -q "unwind: tables:" "$tmp/nocfi-t.out"; then ok "tables mode: the summary says 'unwind: tables'"
+else bad "tables mode: no 'unwind: tables' line"; fi
+expect tables-mode "$tmp/nocfi-t.pb.gz" 'has(f, "ut_nocfi_spin")' 'len(f) == 1' 99 20
+HARD_UNWIND=fp "$H" vdso "$tmp/vdso-fp.pb.gz" >"$tmp/vdso-fp.out" 2>&1
+if grep -q "unwind: fp" "$tmp/vdso-fp.out" && grep -q "0 by tables" "$tmp/vdso-fp.out"; then
+    ok "fp mode: no table walk, the summary says 'unwind: fp'"
+else bad "fp mode: $(grep -E 'unwind:|depth:' "$tmp/vdso-fp.out" | tr '\n' ' ')"; fi
+if HARD_UNWIND=bogus "$H" vdso "$tmp/bogus.pb.gz" >"$tmp/bogus.out" 2>&1; then bad "a bad unwind value was accepted"
+elif grep -q "unknown unwinder 'bogus' (expected fp, tables or auto)" "$tmp/bogus.out"; then ok "a bad unwind value: a clear error"
+else bad "bad unwind value: $(head -2 "$tmp/bogus.out")"; fi
 run dlstorm
 cycles=$(sed -n 's/^stat dl_cycles //p' "$tmp/dlstorm.out")
 snaps=$(sed -n 's/.*; \([0-9]*\) snapshots published.*/\1/p' "$tmp/dlstorm.out")
