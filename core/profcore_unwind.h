@@ -121,6 +121,24 @@
  *   PROFCORE_SIGNAL_SAFE  the signal-safety annotation (annotations/),
  *                         defined as core/profcore.h does if not yet.
  *
+ * What is checked (in profcore's tree)
+ * ---------------
+ *   proofs/unwind/   Frama-C WP with -wp-rte on every function here: no
+ *                    runtime error, every loop variant; pcu_lookup returns a
+ *                    row whose range contains the pc or -1, and (rows sorted,
+ *                    page index as defined) never -1 when one does;
+ *                    pcu_find_table likewise; every direct load's address
+ *                    lies inside the given ranges (pcu_load_word's
+ *                    precondition); each step's SP strictly increases except
+ *                    across a signal frame or for an aarch64 LR leaf;
+ *                    pcu_walk writes at most max frames.  Assumed, not
+ *                    proved: the one load itself, and read_word's contract.
+ *   fuzz/unwind/     libFuzzer (ASan+UBSan) and AFL++ over random tables,
+ *                    registers and stacks, against a reference walk; 17
+ *                    mutants of this file it must kill.
+ *   tests/unwind_walker/  unit tests (x86_64, aarch64 under qemu-user), the
+ *                    freestanding links, the ucontext offsets.
+ *
  * Version, licence
  * ----------------
  *   PCU_VERSION 1 (format and API).  MIT licence: permission is granted,
