@@ -12,10 +12,12 @@ PROF_SRCS := profiler/src/core.c profiler/src/handler.c profiler/src/unwind.c \
              profiler/src/session.c profiler/src/options.c profiler/src/writer.c profiler/src/wall.c \
              profiler/src/labels.c profiler/src/fork.c profiler/src/aggregate.c profiler/src/support.c \
              profiler/src/unwind_core.c profiler/src/unwind_tables.c profiler/src/unwind_objects.c
-PROF_HDRS := profiler/src/internal.h profiler/src/profile.h profiler/include/profcore_profiler.h \
+PROF_HDRS := profiler/src/internal.h profiler/include/profcore_profiler.h \
              $(wildcard profiler/common/*.h) core/profcore.h core/profcore_unwind.h profiler/src/unwind_tables.h \
              $(wildcard profiler/output/*.h)
-PROF_ALL_SRCS := $(PROF_SRCS) $(PROFILER_OUTPUT_SRCS)
+# The vocabulary every layer names things with (profiler/common/vocab.h).
+PROF_COMMON_SRCS := profiler/common/vocab.c
+PROF_ALL_SRCS := $(PROF_SRCS) $(PROFILER_OUTPUT_SRCS) $(PROF_COMMON_SRCS)
 PROF_INC := $(CORE_INC) -Iprofiler/src -Iprofiler/include -Iprofiler/output -Iprofiler/common
 # Frame pointers everywhere: the handler's unwinder walks them.
 PROF_ARCH := $(shell uname -m)
@@ -156,9 +158,9 @@ suite-profiler-unwind-agree: $(PROF_B)/tests/unwind_agree
 # headers are architecture-independent and come from /usr/include.  Real
 # object code, not just a syntax check, so inline asm is exercised too.
 DEPS_PACKAGES += libc6-dev-arm64-cross
-PROF_AARCH64_SRCS = $(sort $(PROF_ALL_SRCS) $(PRELOAD_SRCS) $(wildcard profiler/cli/*.c))
+PROF_AARCH64_SRCS = $(sort $(PROF_ALL_SRCS) $(PRELOAD_SRCS) $(wildcard profiler/cli/*.c profiler/common/*.c))
 PROF_AARCH64_CFLAGS = --target=aarch64-linux-gnu $(WARN) -O2 -fno-omit-frame-pointer -pthread \
-    $(PROF_INC) -Iprofiler/cli -idirafter /usr/include
+    $(PROF_INC) -idirafter /usr/include
 TEST_SUITES += profiler-aarch64-compile
 .PHONY: suite-profiler-aarch64-compile
 suite-profiler-aarch64-compile:

@@ -9,46 +9,53 @@
 
 CLI_DIR := profiler/cli
 CLI_OUT := $(BUILD)/cli
-CLI_CFLAGS := $(WARN) $(OPT) $(CORE_INC) -I$(CLI_DIR)
+CLI_COMMON := profiler/common
+# The readers and the env parser name things with the vocabulary; the env
+# parser takes its limits from the public header.
+CLI_INC := $(CORE_INC) -I$(CLI_DIR) -I$(CLI_COMMON) -Iprofiler/include
+CLI_CFLAGS := $(WARN) $(OPT) $(CLI_INC)
 CLI_SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-CLI_LIB_SRC := $(CLI_DIR)/readers.c $(CLI_DIR)/envconfig.c
-CLI_HDRS := $(CLI_DIR)/readers.h $(CLI_DIR)/envconfig.h core/profcore.h
+CLI_VOCAB := $(CLI_COMMON)/vocab.c
+CLI_ENV := $(CLI_COMMON)/envconfig.c $(CLI_VOCAB)
+CLI_READ := $(CLI_DIR)/readers.c $(CLI_VOCAB)
+CLI_LIB_SRC := $(CLI_DIR)/readers.c $(CLI_ENV)
+CLI_HDRS := $(CLI_DIR)/readers.h $(wildcard $(CLI_COMMON)/*.h) core/profcore.h
 CLI_FUZZ_SECONDS ?= 25
 
 $(BUILD)/profiler/profcore: $(CLI_DIR)/profcore.c $(CLI_LIB_SRC) $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
 	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_DIR)/profcore.c $(CLI_LIB_SRC) -lz
 
-$(CLI_OUT)/test_readers: tests/cli/test_readers.c tests/check.h $(CLI_DIR)/readers.c $(CLI_DIR)/pbbuild.h $(CLI_HDRS) | $(BUILD)/.dir
+$(CLI_OUT)/test_readers: tests/cli/test_readers.c tests/check.h $(CLI_READ) $(CLI_DIR)/pbbuild.h $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CLI_SAN) $(CORE_INC) -I$(CLI_DIR) -o $@ tests/cli/test_readers.c $(CLI_DIR)/readers.c -lz
+	$(CC) $(WARN) $(CLI_SAN) $(CLI_INC) -o $@ tests/cli/test_readers.c $(CLI_READ) -lz
 
-$(CLI_OUT)/test_envconfig: tests/cli/test_envconfig.c tests/check.h $(CLI_DIR)/envconfig.c $(CLI_DIR)/envconfig.h | $(BUILD)/.dir
+$(CLI_OUT)/test_envconfig: tests/cli/test_envconfig.c tests/check.h $(CLI_ENV) $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CLI_SAN) -I$(CLI_DIR) -o $@ tests/cli/test_envconfig.c $(CLI_DIR)/envconfig.c
+	$(CC) $(WARN) $(CLI_SAN) $(CLI_INC) -o $@ tests/cli/test_envconfig.c $(CLI_ENV)
 
 # Corpus replay without libFuzzer: any compiler, sanitizers on.
-$(CLI_OUT)/replay_readers: $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_readers.c $(CLI_DIR)/readers.c $(CLI_HDRS) | $(BUILD)/.dir
+$(CLI_OUT)/replay_readers: $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_readers.c $(CLI_READ) $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CLI_SAN) $(CORE_INC) -I$(CLI_DIR) -o $@ $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_readers.c $(CLI_DIR)/readers.c -lz
-$(CLI_OUT)/replay_env: $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_env.c $(CLI_DIR)/envconfig.c $(CLI_DIR)/envconfig.h | $(BUILD)/.dir
+	$(CC) $(WARN) $(CLI_SAN) $(CLI_INC) -o $@ $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_readers.c $(CLI_READ) -lz
+$(CLI_OUT)/replay_env: $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_env.c $(CLI_ENV) $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CLI_SAN) -I$(CLI_DIR) -o $@ $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_env.c $(CLI_DIR)/envconfig.c
+	$(CC) $(WARN) $(CLI_SAN) $(CLI_INC) -o $@ $(CLI_DIR)/fuzz_replay.c $(CLI_DIR)/fuzz_env.c $(CLI_ENV)
 
 # libFuzzer harnesses (clang only).
-$(CLI_OUT)/fuzz_readers: $(CLI_DIR)/fuzz_readers.c $(CLI_DIR)/readers.c $(CLI_HDRS) | $(BUILD)/.dir
+$(CLI_OUT)/fuzz_readers: $(CLI_DIR)/fuzz_readers.c $(CLI_READ) $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CLANG) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CORE_INC) -I$(CLI_DIR) -o $@ $(CLI_DIR)/fuzz_readers.c $(CLI_DIR)/readers.c -lz
-$(CLI_OUT)/fuzz_env: $(CLI_DIR)/fuzz_env.c $(CLI_DIR)/envconfig.c $(CLI_DIR)/envconfig.h | $(BUILD)/.dir
+	$(CLANG) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CLI_INC) -o $@ $(CLI_DIR)/fuzz_readers.c $(CLI_READ) -lz
+$(CLI_OUT)/fuzz_env: $(CLI_DIR)/fuzz_env.c $(CLI_ENV) $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CLANG) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$(CLI_DIR) -o $@ $(CLI_DIR)/fuzz_env.c $(CLI_DIR)/envconfig.c
+	$(CLANG) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CLI_INC) -o $@ $(CLI_DIR)/fuzz_env.c $(CLI_ENV)
 
 # record's test fixtures: a stand-in preload library that runs the real
 # env parser and writes a tiny collapsed profile, a command with known
 # exit/signal behaviour, and the same command linked statically.
-$(CLI_OUT)/dummy_preload.so: tests/cli/dummy_preload.c $(CLI_DIR)/envconfig.c $(CLI_DIR)/envconfig.h | $(BUILD)/.dir
+$(CLI_OUT)/dummy_preload.so: tests/cli/dummy_preload.c $(CLI_ENV) $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(OPT) -I$(CLI_DIR) -shared -fPIC -o $@ tests/cli/dummy_preload.c $(CLI_DIR)/envconfig.c
+	$(CC) $(WARN) $(OPT) $(CLI_INC) -shared -fPIC -o $@ tests/cli/dummy_preload.c $(CLI_ENV)
 $(CLI_OUT)/testprog: tests/cli/testprog.c | $(BUILD)/.dir
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(OPT) -o $@ $<

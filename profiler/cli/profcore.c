@@ -107,7 +107,7 @@ static int cmd_top(int argc, char **argv) {
     }
     int64_t total = 0;
     for (size_t i = 0; i < p.nsamples; i++) total += p.samples[i].count;
-    printf("%s: %s profile, %zu stacks, %" PRId64 " samples\n", path, rd_format_name(p.format), p.nsamples, total);
+    printf("%s: %s profile, %zu stacks, %" PRId64 " samples\n", path, pcprof_format_name(p.format), p.nsamples, total);
     int rc = print_top(stdout, &p, n) == 0 ? 0 : 1;
     rd_free(&p);
     return rc;
@@ -318,8 +318,8 @@ static void summarize(const char *out, const pcenv_config *cfg, const struct rus
     else profiled_s = (double)count / (double)cfg->hz; /* collapsed: one count = one period */
     double measured_s = seconds(ru->ru_utime) + seconds(ru->ru_stime);
     fprintf(stderr, "profcore: profile %s (%s), %" PRId64 " samples at %u Hz, engine %s\n", out,
-            rd_format_name(p.format), count, cfg->hz, pcenv_engine_name(cfg->engine));
-    if (cfg->engine == PCENV_ENGINE_WALL)
+            pcprof_format_name(p.format), count, cfg->hz, pcprof_engine_name(cfg->engine));
+    if (cfg->engine == PCPROF_ENGINE_WALL)
         fprintf(stderr, "profcore: %.3f s sampled (wall clock, all threads) over %.3f s elapsed\n", profiled_s, wall_s);
     else
         fprintf(stderr, "profcore: CPU profiled %.3f s of %.3f s measured (%.1f%%), %.3f s elapsed\n", profiled_s,
@@ -342,11 +342,11 @@ typedef struct record_opts {
     char **command;
 } record_opts;
 
-static const char *default_output(pcenv_format f) {
+static const char *default_output(pcprof_format f) {
     switch (f) {
-    case PCENV_FORMAT_PPROF: return "profcore.pb.gz";
-    case PCENV_FORMAT_LEGACY: return "profcore.prof";
-    case PCENV_FORMAT_COLLAPSED: return "profcore.collapsed";
+    case PCPROF_FORMAT_PPROF: return "profcore.pb.gz";
+    case PCPROF_FORMAT_LEGACY: return "profcore.prof";
+    case PCPROF_FORMAT_COLLAPSED: return "profcore.collapsed";
     }
     return "profcore.out";
 }
@@ -360,8 +360,8 @@ static int parse_record_args(int argc, char **argv, record_opts *o) {
     int c;
     memset(o, 0, sizeof *o);
     o->cfg.hz = PCENV_DEFAULT_HZ;
-    o->cfg.engine = PCENV_ENGINE_CTIMER;
-    o->cfg.format = PCENV_FORMAT_PPROF;
+    o->cfg.engine = PCPROF_ENGINE_CTIMER;
+    o->cfg.format = PCPROF_FORMAT_PPROF;
     optind = 1;
     opterr = 1;
     /* '+': stop at the command's name so its own options stay its own. */
@@ -428,8 +428,8 @@ static int export_environment(const record_opts *o, const char *lib) {
     /* gperftools, if linked into the program, must not profile too. */
     unsetenv("CPUPROFILE");
     if (setenv("LD_PRELOAD", ld, 1) || setenv("PROFCORE_OUT", o->cfg.out, 1) || setenv("PROFCORE_HZ", hz, 1) ||
-        setenv("PROFCORE_ENGINE", pcenv_engine_name(o->cfg.engine), 1) ||
-        setenv("PROFCORE_FORMAT", pcenv_format_name(o->cfg.format), 1) ||
+        setenv("PROFCORE_ENGINE", pcprof_engine_name(o->cfg.engine), 1) ||
+        setenv("PROFCORE_FORMAT", pcprof_format_name(o->cfg.format), 1) ||
         setenv("PROFCORE_UNWIND", pcenv_unwind_name(o->cfg.unwind), 1) ||
         setenv("PROFCORE_CHILDREN", o->cfg.children ? "1" : "0", 1)) {
         fprintf(stderr, "profcore record: setenv: %s\n", strerror(errno));

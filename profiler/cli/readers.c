@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "profcore.h"
+#include "vocab.h"
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -111,19 +112,6 @@ const char *rd_name(const rd_profile *p, uint32_t id) {
     return id < p->nnames ? p->pool + p->name_off[id] : "?";
 }
 
-static const char *const loss_names[PROFCORE_LOSS_REASONS] = {
-    "[lost: contended]", "[lost: log full]", "[lost: no-handoff full]", "[lost: invalid]",
-    "[lost: critical section]", "[lost: unwind failed]", "[lost: other]"};
-
-const char *rd_synthetic_name(uint64_t frame) {
-    if (frame == PROFCORE_FRAME_TRUNCATED) return "[truncated]";
-    if (frame >= PROFCORE_FRAME_LOST(0) && frame < PROFCORE_FRAME_LOST(PROFCORE_LOSS_REASONS))
-        return loss_names[frame - PROFCORE_FRAME_LOST(0)];
-    if (frame == 40) return "[hook failed]"; /* PCPROF_FRAME_HOOK_FAILED */
-    if (frame < PROFCORE_FRAME_RESERVED_END) return "[reserved frame]";
-    return NULL;
-}
-
 /* ---- building samples ---------------------------------------------------- */
 
 static int push_frame(rd_profile *p, uint32_t name, const rd_limits *lim, rd_err *e, const char *fmt) {
@@ -173,18 +161,9 @@ void rd_free(rd_profile *p) {
     memset(p, 0, sizeof *p);
 }
 
-static void reset(rd_profile *p, rd_format f) {
+static void reset(rd_profile *p, pcprof_format f) {
     memset(p, 0, sizeof *p);
     p->format = f;
-}
-
-const char *rd_format_name(rd_format f) {
-    switch (f) {
-    case RD_FORMAT_PPROF: return "pprof";
-    case RD_FORMAT_LEGACY: return "legacy";
-    case RD_FORMAT_COLLAPSED: return "collapsed";
-    }
-    return "?";
 }
 
 int64_t rd_weight(const rd_profile *p, const rd_sample *s) {
@@ -502,7 +481,7 @@ static int pp_sample_location(void *ctx, uint64_t id, rd_err *e) {
         if (loc->addr_name == UINT32_MAX) {
             char buf[256];
             pp_address_name(x, loc, buf, sizeof buf);
-            const char *syn = rd_synthetic_name(loc->address);
+            const char *syn = pcprof_synthetic_name(loc->address);
             if (intern_str(x->p, syn && loc->address ? syn : buf, &loc->addr_name, e) != 0) return -1;
         }
         if (push_frame(x->p, loc->addr_name, x->lim, e, "pprof") != 0) return -1;
@@ -769,7 +748,7 @@ int rd_read_pprof(const uint8_t *data, size_t len, const rd_limits *lim, rd_prof
     pp x;
     size_t n[16];
     int rc = -1;
-    reset(out, RD_FORMAT_PPROF);
+    reset(out, PCPROF_FORMAT_PPROF);
     if (len > lim->max_input) return fail(&e, "pprof: input larger than the limit of %zu bytes", lim->max_input);
     if (len >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
         if (gunzip(data, len, lim->max_decompressed, &plain, &plain_len, &e) != 0) return -1;
@@ -822,7 +801,7 @@ static int legacy_width(const uint8_t *d, size_t len) {
 
 int rd_read_legacy(const uint8_t *data, size_t len, const rd_limits *lim, rd_profile *out, char *err, size_t errlen) {
     rd_err e = {err, errlen};
-    reset(out, RD_FORMAT_LEGACY);
+    reset(out, PCPROF_FORMAT_LEGACY);
     if (len > lim->max_input) return fail(&e, "legacy: input larger than the limit of %zu bytes", lim->max_input);
     int width = legacy_width(data, len);
     if (width == 0) return fail(&e, "legacy: no header (expected slots 0, 3, 0, period, 0)");
@@ -854,7 +833,7 @@ int rd_read_legacy(const uint8_t *data, size_t len, const rd_limits *lim, rd_pro
         s->value_ns = (int64_t)count * out->period_ns;
         for (uint64_t k = 0; k < depth; k++) {
             uint64_t pc = word_at(&w, i + 2 + (size_t)k);
-            const char *syn = rd_synthetic_name(pc);
+            const char *syn = pcprof_synthetic_name(pc);
             char buf[32];
             uint32_t id;
             snprintf(buf, sizeof buf, "0x%" PRIx64, pc);
@@ -917,7 +896,7 @@ static int collapsed_line(rd_profile *p, const char *line, size_t n, size_t line
 
 int rd_read_collapsed(const uint8_t *data, size_t len, const rd_limits *lim, rd_profile *out, char *err, size_t errlen) {
     rd_err e = {err, errlen};
-    reset(out, RD_FORMAT_COLLAPSED);
+    reset(out, PCPROF_FORMAT_COLLAPSED);
     if (len > lim->max_input) return fail(&e, "collapsed: input larger than the limit of %zu bytes", lim->max_input);
     const char *s = (const char *)data;
     size_t lineno = 1, pos = 0;
@@ -942,17 +921,17 @@ int rd_read_collapsed(const uint8_t *data, size_t len, const rd_limits *lim, rd_
  *  detection, files, top
  * ======================================================================== */
 
-rd_format rd_detect(const uint8_t *data, size_t len) {
-    if (len >= 2 && data[0] == 0x1f && data[1] == 0x8b) return RD_FORMAT_PPROF;
-    if (legacy_width(data, len) != 0) return RD_FORMAT_LEGACY;
-    return RD_FORMAT_COLLAPSED;
+pcprof_format rd_detect(const uint8_t *data, size_t len) {
+    if (len >= 2 && data[0] == 0x1f && data[1] == 0x8b) return PCPROF_FORMAT_PPROF;
+    if (legacy_width(data, len) != 0) return PCPROF_FORMAT_LEGACY;
+    return PCPROF_FORMAT_COLLAPSED;
 }
 
 int rd_read_any(const uint8_t *data, size_t len, const rd_limits *lim, rd_profile *out, char *err, size_t errlen) {
     switch (rd_detect(data, len)) {
-    case RD_FORMAT_PPROF: return rd_read_pprof(data, len, lim, out, err, errlen);
-    case RD_FORMAT_LEGACY: return rd_read_legacy(data, len, lim, out, err, errlen);
-    case RD_FORMAT_COLLAPSED: break;
+    case PCPROF_FORMAT_PPROF: return rd_read_pprof(data, len, lim, out, err, errlen);
+    case PCPROF_FORMAT_LEGACY: return rd_read_legacy(data, len, lim, out, err, errlen);
+    case PCPROF_FORMAT_COLLAPSED: break;
     }
     return rd_read_collapsed(data, len, lim, out, err, errlen);
 }
@@ -960,7 +939,7 @@ int rd_read_any(const uint8_t *data, size_t len, const rd_limits *lim, rd_profil
 int rd_read_file(const char *path, const rd_limits *lim, rd_profile *out, char *err, size_t errlen) {
     rd_err e = {err, errlen};
     struct stat st;
-    reset(out, RD_FORMAT_COLLAPSED);
+    reset(out, PCPROF_FORMAT_COLLAPSED);
     FILE *f = fopen(path, "rb");
     if (f == NULL) return fail(&e, "%s: %s", path, strerror(errno));
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -18,7 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { RD_FORMAT_PPROF, RD_FORMAT_LEGACY, RD_FORMAT_COLLAPSED } rd_format;
+#include "vocab.h"
+
 
 typedef struct rd_limits {
     size_t max_input;        /* bytes of file (compressed) */
@@ -43,7 +44,7 @@ typedef struct rd_sample {
 } rd_sample;
 
 typedef struct rd_profile {
-    rd_format format;
+    pcprof_format format;
     rd_sample *samples;
     size_t nsamples, samples_cap;
     uint32_t *frames; /* name ids, each sample's frames leaf first */
@@ -74,13 +75,12 @@ int rd_read_collapsed(const uint8_t *data, size_t len, const rd_limits *lim, rd_
                       size_t errlen);
 /* Detects the format by content: gzip magic -> pprof, a legacy header ->
  * legacy, otherwise collapsed. */
-rd_format rd_detect(const uint8_t *data, size_t len);
+pcprof_format rd_detect(const uint8_t *data, size_t len);
 int rd_read_any(const uint8_t *data, size_t len, const rd_limits *lim, rd_profile *out, char *err,
                 size_t errlen);
 int rd_read_file(const char *path, const rd_limits *lim, rd_profile *out, char *err, size_t errlen);
 void rd_free(rd_profile *p);
 
-const char *rd_format_name(rd_format f);
 const char *rd_name(const rd_profile *p, uint32_t id);
 /* The weight a sample counts for in percentages: value_ns when every
  * sample has it, else count. */
@@ -94,8 +94,7 @@ typedef struct rd_func_stat {
 } rd_func_stat;
 int rd_top(const rd_profile *p, rd_func_stat **out, size_t *nout, int64_t *total);
 
-/* Name of a synthetic frame value (below PROFCORE_FRAME_RESERVED_END), as
- * the legacy reader renders raw addresses: "[truncated]", "[lost: contended]". */
-const char *rd_synthetic_name(uint64_t frame);
+/* Synthetic frame values read from a file are named by pcprof_synthetic_name
+ * (profiler/common/vocab.h), as the writers name them. */
 
 #endif

@@ -11,8 +11,9 @@
 #include <sys/types.h>
 
 #include "profcore.h"
+#include "vocab.h"
 
-/* The engine of the running session (PRT_ENGINE_*), 0 when none.  Reads the
+/* The engine of the running session (PCPROF_ENGINE_*), 0 when none.  Reads the
  * handler's view inside the same in-flight bracket as the handler, so it is
  * safe in a signal handler and against a concurrent stop. */
 PROFCORE_SIGNAL_SAFE int prt_link_session_engine(void) __attribute__((visibility("hidden")));
@@ -21,7 +22,5 @@ bool prt_link_is_runtime_handler(const struct sigaction *act) __attribute__((vis
 /* A helper thread of the embedding library that blocks every signal: left
  * out of thread snapshots (at most 4). */
 void prt_link_mark_internal_thread(pid_t tid) __attribute__((visibility("hidden")));
-/* The engine codes (the handler's view keeps one of them). */
-enum { PRT_ENGINE_CTIMER = 1, PRT_ENGINE_ITIMER = 2, PRT_ENGINE_PERF = 3, PRT_ENGINE_WALL = 4 };
 
 #endif

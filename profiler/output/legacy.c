@@ -50,33 +50,38 @@ SYNTHETIC_STANDIN(profcore_lost_invalid, 19)
 SYNTHETIC_STANDIN(profcore_lost_critical_section, 20)
 SYNTHETIC_STANDIN(profcore_lost_unwind_failed, 21)
 SYNTHETIC_STANDIN(profcore_lost_other, 22)
-SYNTHETIC_STANDIN(profcore_hook_failed, 40)
+SYNTHETIC_STANDIN(profcore_no_answer, 41)
 SYNTHETIC_STANDIN(profcore_reserved_frame, 63)
 
-_Static_assert(PROFCORE_LOSS_REASONS == 7, "add a stand-in for the new loss reason");
+/* One stand-in per entry of pcprof_synthetics (vocab.h), by frame; each
+ * function is named as that entry's `standin` says.  The output-unit
+ * suite walks the whole vocabulary and checks both. */
+static const struct {
+    uint64_t frame;
+    void (*fn)(void);
+} standins[] = {
+    {PROFCORE_FRAME_TRUNCATED, profcore_truncated},
+    {PROFCORE_FRAME_LOST(PROFCORE_LOSS_CONTENDED), profcore_lost_contended},
+    {PROFCORE_FRAME_LOST(PROFCORE_LOSS_LOG_FULL), profcore_lost_log_full},
+    {PROFCORE_FRAME_LOST(PROFCORE_LOSS_NOHANDOFF_FULL), profcore_lost_nohandoff_full},
+    {PROFCORE_FRAME_LOST(PROFCORE_LOSS_INVALID), profcore_lost_invalid},
+    {PROFCORE_FRAME_LOST(PROFCORE_LOSS_CRITICAL), profcore_lost_critical_section},
+    {PROFCORE_FRAME_LOST(PROFCORE_LOSS_UNWIND), profcore_lost_unwind_failed},
+    {PROFCORE_FRAME_LOST(PROFCORE_LOSS_OTHER), profcore_lost_other},
+    {PCPROF_FRAME_NO_ANSWER, profcore_no_answer},
+};
 
-static uint64_t standin_address(uint64_t frame) {
-    void (*fn)(void) = profcore_reserved_frame;
-    switch (frame) {
-    case PROFCORE_FRAME_TRUNCATED: fn = profcore_truncated; break;
-    case PROFCORE_FRAME_LOST(PROFCORE_LOSS_CONTENDED): fn = profcore_lost_contended; break;
-    case PROFCORE_FRAME_LOST(PROFCORE_LOSS_LOG_FULL): fn = profcore_lost_log_full; break;
-    case PROFCORE_FRAME_LOST(PROFCORE_LOSS_NOHANDOFF_FULL): fn = profcore_lost_nohandoff_full; break;
-    case PROFCORE_FRAME_LOST(PROFCORE_LOSS_INVALID): fn = profcore_lost_invalid; break;
-    case PROFCORE_FRAME_LOST(PROFCORE_LOSS_CRITICAL): fn = profcore_lost_critical_section; break;
-    case PROFCORE_FRAME_LOST(PROFCORE_LOSS_UNWIND): fn = profcore_lost_unwind_failed; break;
-    case PROFCORE_FRAME_LOST(PROFCORE_LOSS_OTHER): fn = profcore_lost_other; break;
-    case PCPROF_FRAME_HOOK_FAILED: fn = profcore_hook_failed; break;
-    default: break;
-    }
-    return (uint64_t)(uintptr_t)fn;
+uint64_t pcout_legacy_standin(uint64_t frame) {
+    for (size_t i = 0; i < sizeof standins / sizeof *standins; i++)
+        if (standins[i].frame == frame) return (uint64_t)(uintptr_t)standins[i].fn;
+    return (uint64_t)(uintptr_t)profcore_reserved_frame; /* PCPROF_RESERVED_FRAME_STANDIN */
 }
 
 /* The word written for frame k: readers subtract 1 from every non-leaf
  * address, so a stand-in there is written one past its function's start. */
 uint64_t pcout_legacy_frame_word(uint64_t frame, uint32_t k) {
     if (!pcout_frame_is_synthetic(frame)) return frame;
-    return standin_address(frame) + (k > 0 ? 1 : 0);
+    return pcout_legacy_standin(frame) + (k > 0 ? 1 : 0);
 }
 
 static void put_word(pcout_buf *b, uint64_t v) {

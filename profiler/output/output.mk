@@ -12,7 +12,8 @@ PROFILER_OUTPUT_SRCS := profiler/output/util.c profiler/output/symbolize.c \
                         profiler/output/pprof.c profiler/output/legacy.c \
                         profiler/output/collapsed.c profiler/output/summary.c \
                         profiler/output/cfi_fde.c profiler/output/unwind_info.c
-PROFILER_OUTPUT_HDRS := profiler/output/output_internal.h profiler/output/cfi_fde.h profiler/src/profile.h core/profcore.h
+PROFILER_OUTPUT_HDRS := profiler/output/output_internal.h profiler/output/cfi_fde.h profiler/common/profile.h \
+                        profiler/common/vocab.h core/profcore.h
 PROFILER_OUTPUT_LDLIBS := -ldw -lelf -lz
 
 DEPS_DEMO += zlib1g-dev libdw-dev libelf-dev
@@ -24,9 +25,9 @@ DEPS_PACKAGES += zlib1g-dev libdw-dev libelf-dev golang-go google-perftools binu
 OUTPUT_BUILD := $(BUILD)/output
 # -g is forced: the tests compare symbolized files and lines with __LINE__.
 # --build-id is explicit: the tests check the main binary's build ID.
-OUTPUT_TEST_CFLAGS := $(WARN) $(OPT) -g $(CORE_INC) -Iprofiler/src -Iprofiler/output -Itests/output
+OUTPUT_TEST_CFLAGS := $(WARN) $(OPT) -g $(CORE_INC) -Iprofiler/common -Iprofiler/output -Itests/output
 OUTPUT_TEST_LDFLAGS := -Wl,--build-id
-OUTPUT_TEST_SRCS := tests/output/fixture.c $(PROFILER_OUTPUT_SRCS)
+OUTPUT_TEST_SRCS := tests/output/fixture.c $(PROFILER_OUTPUT_SRCS) profiler/common/vocab.c
 OUTPUT_TEST_DEPS := $(OUTPUT_TEST_SRCS) $(PROFILER_OUTPUT_HDRS) tests/output/fixture.h tests/output/check.h tests/check.h
 OUTPUT_SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 

@@ -137,6 +137,9 @@ int pcout_build_legacy(const pcprof_profile *p, const pcout_mapping *maps, size_
 /* The word the legacy file holds for frame k of a stack (synthetic frames
  * become the address of a named stand-in function). */
 uint64_t pcout_legacy_frame_word(uint64_t frame, uint32_t k);
+/* The address of the function the legacy writer writes for synthetic frame
+ * `frame` (profcore_reserved_frame for a reserved value no one assigned). */
+uint64_t pcout_legacy_standin(uint64_t frame);
 /* Appends one stack's names root first, ';'-separated (inline frames
  * expanded, "[unregistered]" root for unregistered samples). */
 int pcout_collapse_stack(pcout_symbolizer *sym, const pcprof_stack *st, pcout_buf *line);

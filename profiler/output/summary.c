@@ -15,11 +15,6 @@
 
 #include "output_internal.h"
 
-static const char *const loss_names[PROFCORE_LOSS_REASONS] = {
-    "contended", "log full", "no-handoff full", "invalid", "critical section", "unwind failed",
-    "other",
-};
-
 typedef struct function_weights {
     pcout_strtab names;
     uint64_t *flat, *cum;
@@ -140,7 +135,7 @@ static void print_losses(FILE *out, const profcore_stats *c) {
     fprintf(out, "  losses    %llu samples (weight %llu):", (unsigned long long)samples,
             (unsigned long long)weight);
     for (int r = 0; r < PROFCORE_LOSS_REASONS; r++)
-        fprintf(out, "%s %s %llu/%llu", r ? "," : "", loss_names[r],
+        fprintf(out, "%s %s %llu/%llu", r ? "," : "", pcprof_loss_name((uint32_t)r),
                 (unsigned long long)c->lost_samples[r], (unsigned long long)c->lost_weight[r]);
     fprintf(out, "  (samples/weight)\n");
 }

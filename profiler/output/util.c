@@ -1,5 +1,5 @@
-/* util.c — buffers, maps, the string table, synthetic frame names and the
- * atomic file writer shared by every output format. */
+/* util.c — buffers, maps, the string table and the atomic file writer
+ * shared by every output format. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -192,27 +192,6 @@ void pcout_strtab_free(pcout_strtab *t) {
     memset(t, 0, sizeof *t);
 }
 
-/* ---- names ------------------------------------------------------------------- */
-const char *pcprof_synthetic_name(uint64_t frame) {
-    static const char *const lost[PROFCORE_LOSS_REASONS] = {
-        [PROFCORE_LOSS_CONTENDED] = "[lost: contended]",
-        [PROFCORE_LOSS_LOG_FULL] = "[lost: log full]",
-        [PROFCORE_LOSS_NOHANDOFF_FULL] = "[lost: no-handoff full]",
-        [PROFCORE_LOSS_INVALID] = "[lost: invalid]",
-        [PROFCORE_LOSS_CRITICAL] = "[lost: critical section]",
-        [PROFCORE_LOSS_UNWIND] = "[lost: unwind failed]",
-        [PROFCORE_LOSS_OTHER] = "[lost: other]",
-    };
-    if (frame >= PROFCORE_FRAME_RESERVED_END) return NULL;
-    if (frame == PROFCORE_FRAME_TRUNCATED) return "[truncated]";
-    if (frame == PCPROF_FRAME_HOOK_FAILED) return "[hook failed]";
-    if (frame == PCPROF_FRAME_NO_ANSWER) return "[no answer: signals blocked or stopped]";
-    if (frame >= PROFCORE_FRAME_LOST(0) && frame < PROFCORE_FRAME_LOST(PROFCORE_LOSS_REASONS))
-        return lost[frame - PROFCORE_FRAME_LOST(0)];
-    /* Reserved but not (yet) assigned: still never a code address, so it
-     * must not be symbolized; name it generically rather than drop it. */
-    return "[reserved frame]";
-}
 
 const char *pcout_state_name(uint32_t state) {
     switch (state) {

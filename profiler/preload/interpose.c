@@ -204,7 +204,7 @@ static void pl_before_exec(pl_exec_state *s) {
     s->prepared = true;
     struct itimerval off;
     memset(&off, 0, sizeof off);
-    if (prt_link_session_engine() == PRT_ENGINE_ITIMER && setitimer(ITIMER_PROF, &off, &s->itimer) == 0)
+    if (prt_link_session_engine() == PCPROF_ENGINE_ITIMER && setitimer(ITIMER_PROF, &off, &s->itimer) == 0)
         s->itimer_saved = true;
     /* Register then unregister: deletes this thread's timer whether it
      * registered or was only discovered. */

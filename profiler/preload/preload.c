@@ -119,7 +119,7 @@ PROFCORE_SIGNAL_SAFE static pid_t pl_gettid(void) { return (pid_t)syscall(SYS_ge
 
 /* ---- configuration ------------------------------------------------------ */
 
-static const char *pl_engine_string(pcenv_engine e) { return pcenv_engine_name(e); }
+static const char *pl_engine_string(pcprof_engine e) { return pcprof_engine_name(e); }
 
 pcenv_status pl_request_from_env(pcenv_lookup_fn lookup, void *ctx, pl_request *rq, pcenv_result *res) {
     pcenv_parse(lookup, ctx, res);
@@ -135,7 +135,7 @@ pcenv_status pl_request_from_env(pcenv_lookup_fn lookup, void *ctx, pl_request *
      * PROFCORE_FORMAT always wins. */
     bool from_cpuprofile = strcmp(res->config.out_from, "CPUPROFILE") == 0;
     if (lookup(ctx, "PROFCORE_FORMAT") == NULL && from_cpuprofile) rq->format = "legacy";
-    else rq->format = pcenv_format_name(res->config.format);
+    else rq->format = pcprof_format_name(res->config.format);
     return PCENV_PROFILE;
 }
 

@@ -19,14 +19,15 @@
 PRELOAD_LIB_DIR := $(BUILD)/profiler
 PRELOAD_LIB_SO := $(PRELOAD_LIB_DIR)/libprofcore.so
 PRELOAD_SRCS := profiler/preload/preload.c profiler/preload/interpose.c profiler/preload/gperftools.c \
-                profiler/cli/envconfig.c
-PRELOAD_HDRS := profiler/preload/preload_internal.h profiler/cli/envconfig.h
+                profiler/common/envconfig.c
+PRELOAD_HDRS := profiler/preload/preload_internal.h $(wildcard profiler/common/*.h)
 PRELOAD_OBJS := $(patsubst %.c,$(PRELOAD_LIB_DIR)/obj/%.o,$(PRELOAD_SRCS))
-# Same flags as the runtime's obj variant, plus the env parser's header.
-$(PRELOAD_OBJS): $(PRELOAD_LIB_DIR)/obj/%.o: %.c $(PRELOAD_HDRS) $(wildcard profiler/src/*.h) \
+# Same flags as the runtime's obj variant (its -Iprofiler/common has the env
+# parser and the runtime link), plus this folder; nothing of profiler/src.
+$(PRELOAD_OBJS): $(PRELOAD_LIB_DIR)/obj/%.o: %.c $(PRELOAD_HDRS) \
                  profiler/include/profcore_profiler.h core/profcore.h
 	@mkdir -p $(@D)
-	$(CC) $(PROF_CFLAGS) -fPIC -Iprofiler/cli -Iprofiler/preload -c $< -o $@
+	$(CC) $(PROF_CFLAGS) -fPIC -Iprofiler/preload -c $< -o $@
 
 # dlsym is in libc since glibc 2.34; -ldl keeps older systems linking.
 PRELOAD_LDLIBS := -ldl

@@ -62,23 +62,23 @@ PROFCORE_SIGNAL_SAFE static uint32_t prt_signal_weight(const prt_view *s, const 
                                                        uint32_t *state) {
     *state = PCPROF_STATE_NONE;
     switch (s->engine) {
-    case PRT_ENGINE_WALL: {
+    case PCPROF_ENGINE_WALL: {
         if (si->si_code != SI_QUEUE || si->si_pid != getpid()) return 0;
         uint64_t v = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
         if (PRT_WALL_TOKEN(v) != (uint32_t)s->token) return 0;
         *state = PRT_WALL_STATE(v);
         return PRT_WALL_WEIGHT(v); /* 0 (never sent) makes it foreign */
     }
-    case PRT_ENGINE_CTIMER: {
+    case PCPROF_ENGINE_CTIMER: {
         if (si->si_code != SI_TIMER || si->si_value.sival_int != s->token) return 0;
         int over = si->si_overrun;
         if (over < 0) over = 0;
         if (over > 1000000) over = 1000000; /* a weight stays a sane 32-bit value */
         return 1u + (uint32_t)over;
     }
-    case PRT_ENGINE_ITIMER:
+    case PCPROF_ENGINE_ITIMER:
         return si->si_code == SI_KERNEL ? 1u : 0u;
-    case PRT_ENGINE_PERF: {
+    case PCPROF_ENGINE_PERF: {
         if (si->si_code != POLL_IN && si->si_code != POLL_HUP) return 0;
         int fd = si->si_fd;
         if (fd < 0 || fd >= PRT_PERF_FD_LIMIT) return 0;

@@ -87,7 +87,7 @@ extern __thread uint32_t prt_tls_critical PRT_IE;
  * See docs/ARCHITECTURE.md, "The handler's view". */
 typedef struct prt_view {
     profcore *pc;         /* the session's core, initialised */
-    int engine;           /* PRT_ENGINE_*, never 0 in a published view */
+    int engine;           /* PCPROF_ENGINE_*, never 0 in a published view */
     int token;            /* PRT_SESSION_TOKEN(generation): sival_int of its timers */
     uint32_t generation;  /* 1, 2, ...: one per pcp_start that got this far */
     uint32_t max_depth;
@@ -225,7 +225,7 @@ typedef struct prt_live {
 typedef struct prt_result {
     bool have_profile;
     char *output_path; /* the path given at start, NULL when none */
-    int format;        /* PRT_FORMAT_* */
+    int format;        /* PCPROF_FORMAT_* */
     const char *engine_name;
     int hz;
     int64_t start_unix_ns;
@@ -258,10 +258,8 @@ PRT_HIDDEN void prt_session_forget_result(void);
 PRT_HIDDEN int prt_ensure_handler(char *err, size_t errlen);
 
 /* ---- options.c ---- */
-enum { PRT_FORMAT_PPROF = 1, PRT_FORMAT_LEGACY = 2, PRT_FORMAT_COLLAPSED = 3 };
 /* NULL -> the default; 0 when unknown. */
 PRT_HIDDEN int prt_parse_engine(const char *s);
-PRT_HIDDEN const char *prt_engine_name(int engine);
 PRT_HIDDEN int prt_format_code(const char *format);
 /* The path and format of pcp_write or pcp_snapshot (`what` prefixes the
  * path message): PCP_OK with the format code in *code, or PCP_E_PATH /

@@ -13,24 +13,10 @@
 #include "internal.h"
 #include "unwind_tables.h"
 
-int prt_parse_engine(const char *s) {
-    if (s == NULL || strcmp(s, "ctimer") == 0) return PRT_ENGINE_CTIMER;
-    if (strcmp(s, "itimer") == 0) return PRT_ENGINE_ITIMER;
-    if (strcmp(s, "perf") == 0) return PRT_ENGINE_PERF;
-    if (strcmp(s, "wall") == 0) return PRT_ENGINE_WALL;
-    return 0;
-}
+/* The API's names are the vocabulary's (vocab.h); NULL picks the default. */
+int prt_parse_engine(const char *s) { return s == NULL ? PCPROF_ENGINE_CTIMER : pcprof_engine_code(s); }
 
-const char *prt_engine_name(int e) {
-    return e == PRT_ENGINE_ITIMER ? "itimer" : e == PRT_ENGINE_PERF ? "perf" : e == PRT_ENGINE_WALL ? "wall" : "ctimer";
-}
-
-int prt_format_code(const char *s) {
-    if (s == NULL || strcmp(s, "pprof") == 0) return PRT_FORMAT_PPROF;
-    if (strcmp(s, "legacy") == 0) return PRT_FORMAT_LEGACY;
-    if (strcmp(s, "collapsed") == 0) return PRT_FORMAT_COLLAPSED;
-    return 0;
-}
+int prt_format_code(const char *s) { return s == NULL ? PCPROF_FORMAT_PPROF : pcprof_format_code(s); }
 
 /* Can we create a file next to `path` (where the atomic writer puts its
  * temporary file) and is `path` itself not a directory? */
@@ -71,7 +57,7 @@ int prt_check_destination(const char *path, const char *format, const char *what
         return PCP_E_PATH;
     }
     if (*code == 0) {
-        prt_set_error(err, errlen, "profcore: unknown format '%s' (expected pprof, legacy or collapsed)", format);
+        prt_set_error(err, errlen, "profcore: unknown format '%s' (expected " PCPROF_FORMATS_ACCEPTED ")", format);
         return PCP_E_FORMAT;
     }
     return PCP_OK;
@@ -83,7 +69,7 @@ int prt_validate(const pcp_options *o, char *err, size_t errlen) {
         return PCP_E_INVAL;
     }
     if (prt_parse_engine(o->engine) == 0) {
-        prt_set_error(err, errlen, "profcore: unknown engine '%s' (expected ctimer, itimer, perf or wall)", o->engine);
+        prt_set_error(err, errlen, "profcore: unknown engine '%s' (expected " PCPROF_ENGINES_ACCEPTED ")", o->engine);
         return PCP_E_ENGINE;
     }
     if (o->hz < 1 || o->hz > PCP_MAX_HZ) {
@@ -95,7 +81,7 @@ int prt_validate(const pcp_options *o, char *err, size_t errlen) {
      * a thread spent all its time in signals and never progressed
      * (bench/RESULTS.md).  The tick-driven engines have no such cost: the
      * kernel coalesces their expiries into overruns. */
-    if (prt_parse_engine(o->engine) == PRT_ENGINE_PERF && o->hz > PCP_MAX_HZ_PERF) {
+    if (prt_parse_engine(o->engine) == PCPROF_ENGINE_PERF && o->hz > PCP_MAX_HZ_PERF) {
         prt_set_error(err, errlen,
                       "profcore: the perf engine is limited to %d Hz (one timer interrupt per sample, "
                       "~30 us each here); use ctimer for higher nominal rates",

@@ -167,7 +167,7 @@ static void prt_result_begin(const pcp_options *o, int engine) {
     prt_result *r = &prt_g_session.result;
     r->output_path = o->output_path ? strdup(o->output_path) : NULL;
     r->format = prt_format_code(o->format);
-    r->engine_name = prt_engine_name(engine);
+    r->engine_name = pcprof_engine_name(engine);
     r->hz = o->hz;
     /* Before the clocks start and the timers are armed: the build is not
      * the program's CPU, and no sample sees a half-built set. */
@@ -207,11 +207,11 @@ static int prt_session_arm(char *err, size_t errlen) {
         prt_set_error(err, errlen, "profcore: cannot register the calling thread: %s", strerror(errno));
         rc = PCP_E_SYSTEM;
     }
-    if (rc == PCP_OK && v->engine == PRT_ENGINE_ITIMER && prt_arm_itimer(v->period_ns) != 0) {
+    if (rc == PCP_OK && v->engine == PCPROF_ENGINE_ITIMER && prt_arm_itimer(v->period_ns) != 0) {
         prt_set_error(err, errlen, "profcore: setitimer: %s", strerror(errno));
         rc = PCP_E_SYSTEM;
     }
-    if (rc == PCP_OK && v->engine == PRT_ENGINE_WALL) rc = prt_ticker_start(err, errlen);
+    if (rc == PCP_OK && v->engine == PCPROF_ENGINE_WALL) rc = prt_ticker_start(err, errlen);
     return rc;
 }
 
@@ -233,7 +233,7 @@ static void prt_result_finish(const profcore *pc) {
 static void prt_session_end(void) {
     prt_live *l = &prt_g_session.live;
     profcore *pc = l->view.pc;
-    if (l->view.engine == PRT_ENGINE_ITIMER) prt_disarm_itimer();
+    if (l->view.engine == PCPROF_ENGINE_ITIMER) prt_disarm_itimer();
     prt_ticker_stop(); /* ticks already queued arrive after the unpublish: ignored */
     prt_threads_disarm_all();
     prt_writer_stop();
@@ -257,7 +257,7 @@ static int prt_start_checks(const pcp_options *o, char *err, size_t errlen) {
         return PCP_E_RUNNING;
     }
     int rc = prt_validate(o, err, errlen);
-    if (rc == PCP_OK && prt_parse_engine(o->engine) == PRT_ENGINE_PERF && prt_perf_probe(err, errlen) != 0)
+    if (rc == PCP_OK && prt_parse_engine(o->engine) == PCPROF_ENGINE_PERF && prt_perf_probe(err, errlen) != 0)
         rc = PCP_E_ENGINE;
     if (rc == PCP_OK) rc = prt_install_handler(err, errlen);
     return rc;

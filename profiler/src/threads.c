@@ -124,8 +124,8 @@ static int prt_arm_perf(prt_thread *t) {
 static int prt_arm(prt_thread *t) {
     if (t->armed || prt_g_arm.view == NULL || prt_is_profiler_thread(t->tid)) return 0;
     int r = 0;
-    if (prt_g_arm.view->engine == PRT_ENGINE_CTIMER) r = prt_arm_ctimer(t);
-    else if (prt_g_arm.view->engine == PRT_ENGINE_PERF) r = prt_arm_perf(t);
+    if (prt_g_arm.view->engine == PCPROF_ENGINE_CTIMER) r = prt_arm_ctimer(t);
+    else if (prt_g_arm.view->engine == PCPROF_ENGINE_PERF) r = prt_arm_perf(t);
     else return 0; /* itimer: process-wide; wall: the ticker signals the list */
     if (r == 0) {
         t->armed = true;
@@ -138,7 +138,7 @@ static int prt_arm(prt_thread *t) {
  * fd after clearing its owner makes a late signal of it foreign. */
 static void prt_disarm(prt_thread *t) {
     if (!t->armed) return; /* armed: a session runs, prt_g_arm.view is set */
-    if (prt_g_arm.view->engine == PRT_ENGINE_CTIMER || t->perf_fd < 0) {
+    if (prt_g_arm.view->engine == PCPROF_ENGINE_CTIMER || t->perf_fd < 0) {
         timer_delete(t->timer);
     } else {
         ioctl(t->perf_fd, PERF_EVENT_IOC_DISABLE, 0);

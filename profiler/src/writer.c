@@ -146,8 +146,8 @@ static int prt_profile_copy_take(prt_profile_copy *s) {
 
 int prt_write_profile(const pcprof_profile *p, const char *path, int format, char *err, size_t errlen) {
     int r;
-    if (format == PRT_FORMAT_LEGACY) r = pcprof_write_legacy(p, path, err, errlen);
-    else if (format == PRT_FORMAT_COLLAPSED) r = pcprof_write_collapsed(p, path, err, errlen);
+    if (format == PCPROF_FORMAT_LEGACY) r = pcprof_write_legacy(p, path, err, errlen);
+    else if (format == PCPROF_FORMAT_COLLAPSED) r = pcprof_write_collapsed(p, path, err, errlen);
     else r = pcprof_write_pprof(p, path, err, errlen);
     return r == 0 ? PCP_OK : PCP_E_WRITE;
 }

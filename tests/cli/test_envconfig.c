@@ -36,8 +36,8 @@ static void test_off_and_paths(void) {
     const char *mine[] = {"PROFCORE_OUT=/tmp/a.pb.gz", NULL};
     r = parse(mine);
     CHECK(r.status == PCENV_PROFILE && strcmp(r.config.out, "/tmp/a.pb.gz") == 0, "PROFCORE_OUT");
-    CHECK(r.config.hz == PCENV_DEFAULT_HZ && r.config.engine == PCENV_ENGINE_CTIMER &&
-              r.config.format == PCENV_FORMAT_PPROF && r.config.children == 0 && r.config.snapshot_signal == 0,
+    CHECK(r.config.hz == PCENV_DEFAULT_HZ && r.config.engine == PCPROF_ENGINE_CTIMER &&
+              r.config.format == PCPROF_FORMAT_PPROF && r.config.children == 0 && r.config.snapshot_signal == 0,
           "defaults");
     const char *theirs[] = {"CPUPROFILE=/tmp/g.prof", NULL};
     r = parse(theirs);
@@ -99,8 +99,8 @@ static void test_hz(void) {
 static void test_engine(void) {
     static const char *const names[] = {"ctimer", "itimer", "perf", "wall"};
     for (int i = 0; i < 4; i++) {
-        pcenv_engine e;
-        CHECK(pcenv_parse_engine(names[i], &e) == 0 && (int)e == i && strcmp(pcenv_engine_name(e), names[i]) == 0,
+        pcprof_engine e;
+        CHECK(pcenv_parse_engine(names[i], &e) == 0 && (int)e == i + 1 && strcmp(pcprof_engine_name(e), names[i]) == 0,
               "%s", names[i]);
     }
     static const char *const bad[] = {"CTIMER", "ctimer ", "", "timer", "wall\n"};
@@ -113,34 +113,34 @@ static void test_engine(void) {
     }
     const char *rt[] = {"CPUPROFILE=/x", "CPUPROFILE_REALTIME=1", NULL};
     pcenv_result r = parse(rt);
-    CHECK(r.status == PCENV_PROFILE && r.config.engine == PCENV_ENGINE_WALL, "REALTIME -> wall");
+    CHECK(r.status == PCENV_PROFILE && r.config.engine == PCPROF_ENGINE_WALL, "REALTIME -> wall");
     const char *rt_empty[] = {"CPUPROFILE=/x", "CPUPROFILE_REALTIME=", NULL};
     r = parse(rt_empty);
-    CHECK(r.status == PCENV_PROFILE && r.config.engine == PCENV_ENGINE_WALL, "REALTIME empty -> wall");
+    CHECK(r.status == PCENV_PROFILE && r.config.engine == PCPROF_ENGINE_WALL, "REALTIME empty -> wall");
     const char *pt[] = {"CPUPROFILE=/x", "CPUPROFILE_PER_THREAD_TIMERS=yes", NULL};
     r = parse(pt);
-    CHECK(r.status == PCENV_PROFILE && r.config.engine == PCENV_ENGINE_CTIMER &&
+    CHECK(r.status == PCENV_PROFILE && r.config.engine == PCPROF_ENGINE_CTIMER &&
               strcmp(r.config.engine_from, "CPUPROFILE_PER_THREAD_TIMERS") == 0,
           "PER_THREAD -> ctimer");
     const char *both[] = {"CPUPROFILE=/x", "CPUPROFILE_PER_THREAD_TIMERS=1", "CPUPROFILE_REALTIME=true", NULL};
     r = parse(both);
-    CHECK(r.status == PCENV_PROFILE && r.config.engine == PCENV_ENGINE_WALL, "both -> wall");
+    CHECK(r.status == PCENV_PROFILE && r.config.engine == PCPROF_ENGINE_WALL, "both -> wall");
     const char *rt_off[] = {"CPUPROFILE=/x", "CPUPROFILE_REALTIME=0", NULL};
     r = parse(rt_off);
     CHECK(r.status == PCENV_REFUSED && strstr(r.messages, "CPUPROFILE_REALTIME='0': gperftools treats any value as set"),
           "REALTIME=0 refused: %s", r.messages);
     const char *mine_wins[] = {"CPUPROFILE=/x", "CPUPROFILE_REALTIME=1", "PROFCORE_ENGINE=itimer", NULL};
     r = parse(mine_wins);
-    CHECK(r.status == PCENV_PROFILE && r.config.engine == PCENV_ENGINE_ITIMER, "PROFCORE_ENGINE wins");
+    CHECK(r.status == PCENV_PROFILE && r.config.engine == PCPROF_ENGINE_ITIMER, "PROFCORE_ENGINE wins");
 }
 
 static void test_format_children(void) {
     const char *ok[] = {"PROFCORE_OUT=/x", "PROFCORE_FORMAT=collapsed", "PROFCORE_CHILDREN=yes", NULL};
     pcenv_result r = parse(ok);
-    CHECK(r.status == PCENV_PROFILE && r.config.format == PCENV_FORMAT_COLLAPSED && r.config.children == 1, "format/children");
+    CHECK(r.status == PCENV_PROFILE && r.config.format == PCPROF_FORMAT_COLLAPSED && r.config.children == 1, "format/children");
     const char *legacy[] = {"PROFCORE_OUT=/x", "PROFCORE_FORMAT=legacy", "PROFCORE_CHILDREN=false", NULL};
     r = parse(legacy);
-    CHECK(r.status == PCENV_PROFILE && r.config.format == PCENV_FORMAT_LEGACY && r.config.children == 0, "legacy/false");
+    CHECK(r.status == PCENV_PROFILE && r.config.format == PCPROF_FORMAT_LEGACY && r.config.children == 0, "legacy/false");
     static const char *const bools[][2] = {{"0", "0"}, {"1", "1"}, {"true", "1"}, {"false", "0"}, {"yes", "1"},
                                            {"no", "0"}, {"TRUE", "x"}, {"2", "x"}, {"", "x"}, {"on", "x"}};
     for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {

@@ -69,7 +69,7 @@ static void test_pprof_valid(void) {
     for (int packed = 0; packed <= 1; packed++) {
         pbb_demo_pprof(&raw, packed);
         pbb_gzip(&raw, &gz);
-        CHECK(rd_detect(gz.d, gz.n) == RD_FORMAT_PPROF, "gzip detected as pprof");
+        CHECK(rd_detect(gz.d, gz.n) == PCPROF_FORMAT_PPROF, "gzip detected as pprof");
         int rc = rd_read_pprof(gz.d, gz.n, &lim_default, &p, err, sizeof err);
         CHECK(rc == 0, "gz packed=%d: %s", packed, err);
         if (rc == 0) check_demo_pprof(&p, packed ? "gz packed" : "gz unpacked");
@@ -299,7 +299,7 @@ static void test_legacy(void) {
     char err[256];
     for (unsigned width = 8; width >= 4; width /= 2) {
         pbb_demo_legacy(&b, width);
-        CHECK(rd_detect(b.d, b.n) == RD_FORMAT_LEGACY, "legacy %u detected", width);
+        CHECK(rd_detect(b.d, b.n) == PCPROF_FORMAT_LEGACY, "legacy %u detected", width);
         int rc = rd_read_legacy(b.d, b.n, &lim_default, &p, err, sizeof err);
         CHECK(rc == 0, "legacy %u: %s", width, err);
         if (rc == 0) {
@@ -359,7 +359,7 @@ static void test_collapsed(void) {
     char err[256];
     const uint8_t *d = (const uint8_t *)pbb_demo_collapsed;
     size_t n = strlen(pbb_demo_collapsed);
-    CHECK(rd_detect(d, n) == RD_FORMAT_COLLAPSED, "collapsed detected");
+    CHECK(rd_detect(d, n) == PCPROF_FORMAT_COLLAPSED, "collapsed detected");
     int rc = rd_read_collapsed(d, n, &lim_default, &p, err, sizeof err);
     CHECK(rc == 0 && p.nsamples == 4, "collapsed: %s", err);
     if (rc == 0 && p.nsamples == 4) {

@@ -51,7 +51,8 @@ static void test_synthetic_names(void) {
                  "[lost: contended]") == 0, "contended");
     CHECK(strcmp(pcprof_synthetic_name(PROFCORE_FRAME_LOST(PROFCORE_LOSS_UNWIND)),
                  "[lost: unwind failed]") == 0, "unwind");
-    CHECK(strcmp(pcprof_synthetic_name(PCPROF_FRAME_HOOK_FAILED), "[hook failed]") == 0, "hook");
+    CHECK(strcmp(pcprof_synthetic_name(PCPROF_FRAME_NO_ANSWER), "[no answer: signals blocked or stopped]") == 0,
+          "no answer");
     for (uint64_t r = 0; r < PROFCORE_LOSS_REASONS; r++) {
         const char *n = pcprof_synthetic_name(PROFCORE_FRAME_LOST(r));
         CHECK(n && strncmp(n, "[lost: ", 7) == 0, "reason %llu named %s", (unsigned long long)r,
@@ -67,6 +68,37 @@ static void check_frame(const pcout_srcframe *f, const char *fn, int line, const
     CHECK(f->file[0] == '/' && ends_with(f->file, "tests/output/" FIXTURE_SOURCE),
           "%s: file %s is not the absolute fixture source", what, f->file);
     if (line) CHECK(f->line == line, "%s: line %lld, want %d", what, (long long)f->line, line);
+}
+
+/* The whole vocabulary (vocab.h): every synthetic frame is named, and the
+ * legacy writer has its own stand-in for it, a function named as the
+ * vocabulary says (what google-pprof will print), never the reserved one. */
+static void test_legacy_standins(void) {
+    pcout_symbolizer *s = pcout_symbolizer_open();
+    CHECK(s != NULL, "symbolizer");
+    if (!s) return;
+    uint64_t reserved = pcout_legacy_standin(PROFCORE_FRAME_RESERVED_END - 1);
+    const pcout_symbol *rs = pcout_symbolize(s, reserved);
+    CHECK(rs && rs->has_function && strcmp(rs->frames[0].function, PCPROF_RESERVED_FRAME_STANDIN) == 0,
+          "an unassigned reserved value: %s", rs && rs->has_function ? rs->frames[0].function : "?");
+    CHECK(pcprof_nsynthetics >= 1u + PROFCORE_LOSS_REASONS, "%zu synthetic frames", pcprof_nsynthetics);
+    for (size_t i = 0; i < pcprof_nsynthetics; i++) {
+        const pcprof_synthetic *v = &pcprof_synthetics[i];
+        CHECK(v->frame < PROFCORE_FRAME_RESERVED_END && strcmp(pcprof_synthetic_name(v->frame), v->name) == 0,
+              "%s: a reserved value, named", v->name);
+        uint64_t a = pcout_legacy_standin(v->frame);
+        CHECK(a != reserved, "%s: legacy has its own stand-in", v->name);
+        for (size_t j = 0; j < i; j++)
+            CHECK(pcout_legacy_standin(pcprof_synthetics[j].frame) != a, "%s: stand-in shared with %s", v->name,
+                  pcprof_synthetics[j].name);
+        const pcout_symbol *sym = pcout_symbolize(s, a);
+        CHECK(sym && sym->has_function && strcmp(sym->frames[0].function, v->standin) == 0,
+              "%s: stand-in symbolizes as %s (got %s)", v->name, v->standin,
+              sym && sym->has_function ? sym->frames[0].function : "?");
+    }
+    for (uint32_t r = 0; r < PROFCORE_LOSS_REASONS; r++)
+        CHECK(pcprof_synthetic_find(PROFCORE_FRAME_LOST(r)) != NULL, "loss reason %u has its frame", r);
+    pcout_symbolizer_close(s);
 }
 
 static void test_symbolize(void) {
@@ -484,6 +516,7 @@ int main(void) {
     }
     fixture_build(&fx);
     test_synthetic_names();
+    test_legacy_standins();
     test_symbolize();
     test_mappings();
     test_collapsed();

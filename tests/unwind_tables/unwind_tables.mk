@@ -19,8 +19,8 @@
 UT_B := $(BUILD)/unwind_tables
 UT_BUILDER_SRCS := profiler/src/unwind_tables.c profiler/output/cfi_fde.c
 UT_BUILDER_DEPS := $(UT_BUILDER_SRCS) profiler/src/unwind_tables.h profiler/output/cfi_fde.h \
-                   core/profcore_unwind.h profiler/src/profile.h tests/check.h
-UT_CFLAGS := $(WARN) -O1 -g $(CORE_INC) -Iprofiler/src -Iprofiler/output
+                   core/profcore_unwind.h profiler/common/profile.h profiler/common/vocab.h tests/check.h
+UT_CFLAGS := $(WARN) -O1 -g $(CORE_INC) -Iprofiler/src -Iprofiler/common -Iprofiler/output
 UT_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 $(UT_B)/oracle: tests/unwind_tables/oracle.c $(UT_BUILDER_DEPS)
@@ -49,7 +49,7 @@ $(UT_B)/libut_dl.so: tests/unwind_tables/ut_dl_lib.c
 # The same-sample oracle: the walker against libdwfl on copied stacks.
 $(UT_B)/same_sample: tests/unwind_tables/same_sample.c tests/unwind_tables/omitfp_workload.c $(PROF_LIB_A) $(UT_BUILDER_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(WARN) -O2 -g -fomit-frame-pointer -pthread $(CORE_INC) -Iprofiler/src -Iprofiler/include \
+	$(CC) $(WARN) -O2 -g -fomit-frame-pointer -pthread $(CORE_INC) -Iprofiler/src -Iprofiler/common -Iprofiler/include \
 	    -Iprofiler/output -Itests/unwind_tables -o $@ $< $(PROF_LIB_A) $(PROF_LDLIBS) -llzma
 
 # The dlopen/dlclose storm under TSan: publication, grace period, refresh.
@@ -85,7 +85,7 @@ suite-unwind-hard: $(UT_B)/hard_places $(UT_B)/libut_dl.so $(UT_B)/libut_nocfi.s
 # cost fp vs tables at 8/32/64 frames.  `make bench-unwind`.
 $(BUILD)/bench/unwind-bench: bench/unwind_bench.c $(PROF_LIB_A) $(UT_BUILDER_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(WARN) -O2 -g $(PROF_FP) -pthread $(CORE_INC) -Iprofiler/src -Iprofiler/include \
+	$(CC) $(WARN) -O2 -g $(PROF_FP) -pthread $(CORE_INC) -Iprofiler/src -Iprofiler/common -Iprofiler/include \
 	    -Iprofiler/output -o $@ $< $(PROF_LIB_A) $(PROF_LDLIBS)
 ALL_TARGETS += $(BUILD)/bench/unwind-bench
 BENCH_TARGETS += bench-unwind

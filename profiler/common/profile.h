@@ -11,8 +11,8 @@
  * instruction, address - 1, before symbolizing).  Frame values below
  * PROFCORE_FRAME_RESERVED_END are the core's synthetic frames
  * (PROFCORE_FRAME_TRUNCATED, PROFCORE_FRAME_LOST(reason)) and the
- * profiler's own (PCPROF_FRAME_* below); outputs render them by name with
- * pcprof_synthetic_name().
+ * profiler's own (vocab.h); outputs render them by name with
+ * pcprof_synthetic_name() (vocab.h).
  */
 #ifndef PROFCORE_PROFILER_PROFILE_H
 #define PROFCORE_PROFILER_PROFILE_H
@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "profcore.h"
+#include "vocab.h"
 
 /* Tag layout (one 64-bit word per sample, part of the core's key):
  *   bits  0..31  thread id (gettid), 0 when unknown
@@ -42,10 +43,6 @@
 #define PCPROF_STATE_SLEEPING 2u
 #define PCPROF_STATE_OTHER 3u
 
-/* The profiler's own synthetic frames (the core's are 1 and 16..22). */
-#define PCPROF_FRAME_HOOK_FAILED ((uint64_t)40) /* reserved for the hook path */
-/* A thread snapshot's entry for a thread that did not answer in time. */
-#define PCPROF_FRAME_NO_ANSWER ((uint64_t)41)
 
 typedef struct pcprof_stack {
     uint64_t weight; /* timer periods (1 + overruns, summed) */
@@ -95,8 +92,6 @@ typedef struct pcprof_profile {
  * buf; returns the number of lines, 0 when p->unwind.mode is NULL. */
 int pcprof_unwind_lines(const pcprof_profile *p, char lines[3][512]);
 
-/* "[truncated]", "[lost: contended]", ...; NULL for a frame that is not synthetic. */
-const char *pcprof_synthetic_name(uint64_t frame);
 
 /* Output formats (profiler/output/).  Each writes `path` atomically (a
  * temporary file in the same directory, fsync, rename) and returns 0, or -1

@@ -9,25 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-const char *pcenv_engine_name(pcenv_engine e) {
-    switch (e) {
-    case PCENV_ENGINE_CTIMER: return "ctimer";
-    case PCENV_ENGINE_ITIMER: return "itimer";
-    case PCENV_ENGINE_PERF: return "perf";
-    case PCENV_ENGINE_WALL: return "wall";
-    }
-    return "?";
-}
-
-const char *pcenv_format_name(pcenv_format f) {
-    switch (f) {
-    case PCENV_FORMAT_PPROF: return "pprof";
-    case PCENV_FORMAT_LEGACY: return "legacy";
-    case PCENV_FORMAT_COLLAPSED: return "collapsed";
-    }
-    return "?";
-}
-
 /* Strict unsigned decimal: digits only, at least one, value <= max.  The
  * overflow check happens before the multiplication, so any length of input
  * is safe. */
@@ -51,27 +32,19 @@ int pcenv_parse_hz(const char *s, unsigned *out) {
     return 0;
 }
 
-int pcenv_parse_engine(const char *s, pcenv_engine *out) {
-    static const pcenv_engine all[] = {PCENV_ENGINE_CTIMER, PCENV_ENGINE_ITIMER, PCENV_ENGINE_PERF,
-                                       PCENV_ENGINE_WALL};
-    if (s == NULL) return -1;
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(s, pcenv_engine_name(all[i])) == 0) {
-            *out = all[i];
-            return 0;
-        }
-    return -1;
+/* A name of the vocabulary (vocab.h), nothing else. */
+int pcenv_parse_engine(const char *s, pcprof_engine *out) {
+    int code = pcprof_engine_code(s);
+    if (code == 0) return -1;
+    *out = (pcprof_engine)code;
+    return 0;
 }
 
-int pcenv_parse_format(const char *s, pcenv_format *out) {
-    static const pcenv_format all[] = {PCENV_FORMAT_PPROF, PCENV_FORMAT_LEGACY, PCENV_FORMAT_COLLAPSED};
-    if (s == NULL) return -1;
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(s, pcenv_format_name(all[i])) == 0) {
-            *out = all[i];
-            return 0;
-        }
-    return -1;
+int pcenv_parse_format(const char *s, pcprof_format *out) {
+    int code = pcprof_format_code(s);
+    if (code == 0) return -1;
+    *out = (pcprof_format)code;
+    return 0;
 }
 
 const char *pcenv_unwind_name(pcenv_unwind u) {
@@ -268,10 +241,10 @@ static void choose_engine(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
     int rt_ok = realtime != NULL && parse_gperftools_switch(r, "CPUPROFILE_REALTIME", realtime);
     int pt_ok = per_thread != NULL && parse_gperftools_switch(r, "CPUPROFILE_PER_THREAD_TIMERS", per_thread);
     if (rt_ok) {
-        r->config.engine = PCENV_ENGINE_WALL;
+        r->config.engine = PCPROF_ENGINE_WALL;
         r->config.engine_from = "CPUPROFILE_REALTIME";
     } else if (pt_ok) {
-        r->config.engine = PCENV_ENGINE_CTIMER;
+        r->config.engine = PCPROF_ENGINE_CTIMER;
         r->config.engine_from = "CPUPROFILE_PER_THREAD_TIMERS";
     }
 }
@@ -293,8 +266,8 @@ void pcenv_parse(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
     memset(r, 0, sizeof *r);
     r->status = PCENV_OFF;
     r->config.hz = PCENV_DEFAULT_HZ;
-    r->config.engine = PCENV_ENGINE_CTIMER;
-    r->config.format = PCENV_FORMAT_PPROF;
+    r->config.engine = PCPROF_ENGINE_CTIMER;
+    r->config.format = PCPROF_FORMAT_PPROF;
     r->config.out_from = r->config.hz_from = r->config.engine_from = "default";
     choose_output(lookup, ctx, r);
     if (r->status == PCENV_OFF) return; /* not asked to profile: nothing else matters */

@@ -45,17 +45,18 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "profcore_profiler.h"
+#include "vocab.h"
+
 #ifndef PATH_MAX
 #define PATH_MAX 4096
 #endif
 
 #define PCENV_HZ_MIN 1u
-#define PCENV_HZ_MAX 100000u
+#define PCENV_HZ_MAX ((unsigned)PCP_MAX_HZ) /* the API's limit: one frequency range */
 #define PCENV_DEFAULT_HZ 100u /* gperftools' default too */
 #define PCENV_MESSAGES_MAX 1024
 
-typedef enum { PCENV_ENGINE_CTIMER, PCENV_ENGINE_ITIMER, PCENV_ENGINE_PERF, PCENV_ENGINE_WALL } pcenv_engine;
-typedef enum { PCENV_FORMAT_PPROF, PCENV_FORMAT_LEGACY, PCENV_FORMAT_COLLAPSED } pcenv_format;
 typedef enum { PCENV_UNWIND_AUTO, PCENV_UNWIND_TABLES, PCENV_UNWIND_FP } pcenv_unwind;
 
 typedef enum {
@@ -67,8 +68,8 @@ typedef enum {
 typedef struct pcenv_config {
     char out[PATH_MAX];
     unsigned hz;
-    pcenv_engine engine;
-    pcenv_format format;
+    pcprof_engine engine;
+    pcprof_format format;
     int children;        /* 0 or 1 */
     int snapshot_signal; /* 0: none */
     pcenv_unwind unwind;
@@ -95,15 +96,13 @@ void pcenv_parse_environ(pcenv_result *out);
 /* Per-value parsers: 0 on success, -1 on an invalid value (then *out is
  * untouched).  pcenv_describe_* give what is accepted, for messages. */
 int pcenv_parse_hz(const char *s, unsigned *out);
-int pcenv_parse_engine(const char *s, pcenv_engine *out);
-int pcenv_parse_format(const char *s, pcenv_format *out);
+int pcenv_parse_engine(const char *s, pcprof_engine *out);
+int pcenv_parse_format(const char *s, pcprof_format *out);
 int pcenv_parse_bool(const char *s, int *out);
 int pcenv_parse_signal(const char *s, int *out);
 int pcenv_parse_path(const char *s, char out[PATH_MAX]);
 int pcenv_parse_unwind(const char *s, pcenv_unwind *out);
 
-const char *pcenv_engine_name(pcenv_engine e);
-const char *pcenv_format_name(pcenv_format f);
 const char *pcenv_unwind_name(pcenv_unwind u);
 
 #define PCENV_ACCEPT_HZ "an integer 1..100000"
