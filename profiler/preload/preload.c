@@ -73,9 +73,13 @@ int pl_children;
 /* Serializes session start and finish (never taken in a signal handler). */
 static pthread_mutex_t pl_mu = PTHREAD_MUTEX_INITIALIZER;
 static bool pl_atexit_registered;
-static uint64_t pl_start_cpu_ns;
-static int pl_start_hz;
-static pl_request pl_last_request; /* the running session's, for a forked child */
+/* What this library started the running session with (under pl_mu): the
+ * request, for a forked child and for snapshots, and the CPU clock at the
+ * start, for the delivery check.  The session itself is the runtime's. */
+static struct {
+    pl_request request;
+    uint64_t start_cpu_ns;
+} pl_started;
 
 /* The exit-path machinery (handlers read these; set before the handlers
  * are installed, reset in a fork child). */
@@ -270,7 +274,7 @@ PROFCORE_SIGNAL_SAFE static void pl_on_snapshot(int sig, siginfo_t *si, void *uc
 static void pl_take_snapshot(void) {
     char path[PATH_MAX + 32], err[512];
     pthread_mutex_lock(&pl_mu);
-    pl_request rq = pl_last_request;
+    pl_request rq = pl_started.request;
     pthread_mutex_unlock(&pl_mu);
     if (snprintf(path, sizeof path, "%s.snapshot.%u", rq.out, ++pl_snapshot_count) >= (int)sizeof path) {
         pl_say("thread snapshot: output path too long");
@@ -418,7 +422,7 @@ void pl_after_fork_child(void) {
  * the runtime's atfork handler has reset ours.  The atexit handler the
  * parent registered is inherited and writes the child's profile. */
 void pl_start_forked_child(void) {
-    pl_request rq = pl_last_request;
+    pl_request rq = pl_started.request;
     int pid = (int)getpid();
     if (snprintf(rq.out, sizeof rq.out, "%s.%d", rq.base_out, pid) >= (int)sizeof rq.out) {
         pl_say("output path too long for a child's profile; child %d runs unprofiled", pid);
@@ -446,9 +450,8 @@ int pl_session_start(const pl_request *rq, char *err, size_t errlen) {
     pthread_mutex_lock(&pl_mu);
     int rc = pcp_start(&o, err, errlen);
     if (rc == PCP_OK) {
-        pl_start_cpu_ns = pl_cpu_ns();
-        pl_start_hz = rq->hz;
-        pl_last_request = *rq;
+        pl_started.start_cpu_ns = pl_cpu_ns();
+        pl_started.request = *rq;
         pl_gperf_session_started(rq->out);
         if (!pl_atexit_registered && atexit(pl_atexit) == 0) pl_atexit_registered = true;
         pl_install_exit_paths();
@@ -462,9 +465,9 @@ int pl_session_start(const pl_request *rq, char *err, size_t errlen) {
  * empty profile is not a measurement. */
 static void pl_check_delivery(void) {
     pcp_stats st;
-    if (pcp_get_stats(&st) != PCP_OK || st.signals != 0 || pl_start_hz <= 0) return;
-    uint64_t cpu = pl_cpu_ns() - pl_start_cpu_ns;
-    uint64_t period = 1000000000u / (uint64_t)pl_start_hz;
+    if (pcp_get_stats(&st) != PCP_OK || st.signals != 0 || pl_started.request.hz <= 0) return;
+    uint64_t cpu = pl_cpu_ns() - pl_started.start_cpu_ns;
+    uint64_t period = 1000000000u / (uint64_t)pl_started.request.hz;
     if (cpu >= 20 * period)
         pl_say("no SIGPROF was delivered in %.2f CPU-seconds (does the program block SIGPROF in all "
                "its threads?): the profile is empty",

@@ -2,7 +2,7 @@
  * process, one sample of weight 1 per thread (the analogue of Go's
  * goroutine profile), with or without a running profile.
  *
- * How (the lesson of seed 000: nothing waits on another thread inside a
+ * How (nothing waits on another thread inside a
  * handler, and the caller never waits without a bound):
  *   - the caller lists the threads (/proc/self/task minus the profiler's
  *     own), arms one slot per thread and queues it a SIGPROF (SI_QUEUE, our

@@ -63,11 +63,11 @@ PROFCORE_SIGNAL_SAFE static bool prt_read_word_faultproof(void *ctx, uintptr_t a
 }
 
 /* The walk's read policy for one sample. */
-typedef struct prt_reader {
+typedef struct prt_read_policy {
     uintptr_t lo, hi; /* direct reads allowed in [lo, hi); lo == hi: none */
-} prt_reader;
+} prt_read_policy;
 
-PROFCORE_SIGNAL_SAFE PRT_NO_ASAN static bool prt_read_pair(const prt_reader *r, uintptr_t addr,
+PROFCORE_SIGNAL_SAFE PRT_NO_ASAN static bool prt_read_pair(const prt_read_policy *r, uintptr_t addr,
                                                            uintptr_t out[2]) {
     if (addr >= r->lo && addr < r->hi && r->hi - addr >= 2 * sizeof(uintptr_t)) {
         const volatile uintptr_t *p = (const volatile uintptr_t *)addr;
@@ -119,7 +119,7 @@ PROFCORE_SIGNAL_SAFE static int prt_x86_leaf_ra_offset(uintptr_t pc) {
 #endif
 
 /* The frame-pointer walk; appends to frames[n..max) and returns the new n. */
-PROFCORE_SIGNAL_SAFE static uint32_t prt_fp_walk(const prt_reader *r, uintptr_t fp,
+PROFCORE_SIGNAL_SAFE static uint32_t prt_fp_walk(const prt_read_policy *r, uintptr_t fp,
                                                  uintptr_t floor, uintptr_t *frames, uint32_t n,
                                                  uint32_t max) {
     while (n < max && fp != 0) {
@@ -135,7 +135,7 @@ PROFCORE_SIGNAL_SAFE static uint32_t prt_fp_walk(const prt_reader *r, uintptr_t 
     return n;
 }
 
-PROFCORE_SIGNAL_SAFE static void prt_reader_for(const prt_bounds *b, uintptr_t sp, prt_reader *r) {
+PROFCORE_SIGNAL_SAFE static void prt_read_policy_for(const prt_bounds *b, uintptr_t sp, prt_read_policy *r) {
     r->lo = r->hi = 0;
     /* Direct reads only when the interrupted sp is on the cached stack:
      * then [sp, hi) is mapped. */
@@ -172,7 +172,7 @@ PROFCORE_SIGNAL_SAFE static uint32_t prt_cut_at_untabled(const pcu_snapshot *sna
  * appends to frames[n..max).  Returns the new n, or 0 when there is no
  * snapshot (the caller walks frame pointers). */
 PROFCORE_SIGNAL_SAFE static uint32_t prt_tables_walk(const void *uc, uintptr_t pc, uintptr_t sp,
-                                                     uintptr_t fp, const prt_reader *r,
+                                                     uintptr_t fp, const prt_read_policy *r,
                                                      uintptr_t *frames, uint32_t n, uint32_t max) {
     unsigned token;
     const pcu_snapshot *snap = prt_unwind_snapshot_enter(&token);
@@ -216,8 +216,8 @@ PROFCORE_SIGNAL_SAFE int prt_unwind(const void *uc, uintptr_t pc, uintptr_t sp, 
     if (pc == 0 && fp == 0) return n > 0 ? (int)n : -1; /* the hook ended the walk */
     if (n >= max) return (int)n;
     if (!prt_is_code_address(pc)) return n > 0 ? (int)n : -1;
-    prt_reader r;
-    prt_reader_for(b, sp, &r);
+    prt_read_policy r;
+    prt_read_policy_for(b, sp, &r);
     /* Tables for an interrupted context (leaf_fixup: pc is the interrupted
      * instruction and the hook did not move the walk). */
     if (leaf_fixup && prt_unwind_mode() != PRT_UNWIND_FP) {
@@ -266,8 +266,8 @@ PROFCORE_SIGNAL_SAFE PCP_EXPORT int pcp_unwind_context(const void *uc, uintptr_t
         b.lo = self->stack_lo;
         b.hi = self->stack_hi;
     }
-    prt_reader r;
-    prt_reader_for(&b, sp, &r);
+    prt_read_policy r;
+    prt_read_policy_for(&b, sp, &r);
     uint32_t n = 0;
     frames[n++] = pc;
 #if defined(__x86_64__)
