@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
            (unsigned long long)bytes, (unsigned long long)rows, rows ? (double)bytes / rows : 0.0, ms);
 
     uint64_t t0 = now_ns();
-    prt_unwind_tables_start(PRT_UNWIND_AUTO);
+    prt_unwind_tables_start(PCPROF_UNWIND_AUTO);
     double start_ms = (double)(now_ns() - t0) / 1e6;
     pcprof_unwind_info u;
     prt_unwind_report_read(&u);

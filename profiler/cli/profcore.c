@@ -361,6 +361,7 @@ static int parse_record_args(int argc, char **argv, record_opts *o) {
     memset(o, 0, sizeof *o);
     o->cfg.hz = PCENV_DEFAULT_HZ;
     o->cfg.engine = PCPROF_ENGINE_CTIMER;
+    o->cfg.unwind = PCPROF_UNWIND_AUTO;
     o->cfg.format = PCPROF_FORMAT_PPROF;
     optind = 1;
     opterr = 1;
@@ -430,7 +431,7 @@ static int export_environment(const record_opts *o, const char *lib) {
     if (setenv("LD_PRELOAD", ld, 1) || setenv("PROFCORE_OUT", o->cfg.out, 1) || setenv("PROFCORE_HZ", hz, 1) ||
         setenv("PROFCORE_ENGINE", pcprof_engine_name(o->cfg.engine), 1) ||
         setenv("PROFCORE_FORMAT", pcprof_format_name(o->cfg.format), 1) ||
-        setenv("PROFCORE_UNWIND", pcenv_unwind_name(o->cfg.unwind), 1) ||
+        setenv("PROFCORE_UNWIND", pcprof_unwind_name(o->cfg.unwind), 1) ||
         setenv("PROFCORE_CHILDREN", o->cfg.children ? "1" : "0", 1)) {
         fprintf(stderr, "profcore record: setenv: %s\n", strerror(errno));
         return -1;

@@ -47,19 +47,11 @@ int pcenv_parse_format(const char *s, pcprof_format *out) {
     return 0;
 }
 
-const char *pcenv_unwind_name(pcenv_unwind u) {
-    return u == PCENV_UNWIND_FP ? "fp" : u == PCENV_UNWIND_TABLES ? "tables" : "auto";
-}
-
-int pcenv_parse_unwind(const char *s, pcenv_unwind *out) {
-    static const pcenv_unwind all[] = {PCENV_UNWIND_AUTO, PCENV_UNWIND_TABLES, PCENV_UNWIND_FP};
-    if (s == NULL) return -1;
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(s, pcenv_unwind_name(all[i])) == 0) {
-            *out = all[i];
-            return 0;
-        }
-    return -1;
+int pcenv_parse_unwind(const char *s, pcprof_unwind *out) {
+    int code = pcprof_unwind_code(s);
+    if (code == 0) return -1;
+    *out = (pcprof_unwind)code;
+    return 0;
 }
 
 int pcenv_parse_bool(const char *s, int *out) {
@@ -267,6 +259,7 @@ void pcenv_parse(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
     r->status = PCENV_OFF;
     r->config.hz = PCENV_DEFAULT_HZ;
     r->config.engine = PCPROF_ENGINE_CTIMER;
+    r->config.unwind = PCPROF_UNWIND_AUTO;
     r->config.format = PCPROF_FORMAT_PPROF;
     r->config.out_from = r->config.hz_from = r->config.engine_from = "default";
     choose_output(lookup, ctx, r);

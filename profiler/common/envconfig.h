@@ -57,7 +57,6 @@
 #define PCENV_DEFAULT_HZ 100u /* gperftools' default too */
 #define PCENV_MESSAGES_MAX 1024
 
-typedef enum { PCENV_UNWIND_AUTO, PCENV_UNWIND_TABLES, PCENV_UNWIND_FP } pcenv_unwind;
 
 typedef enum {
     PCENV_OFF = 0,     /* no output path: do not profile, nothing to say */
@@ -72,7 +71,7 @@ typedef struct pcenv_config {
     pcprof_format format;
     int children;        /* 0 or 1 */
     int snapshot_signal; /* 0: none */
-    pcenv_unwind unwind;
+    pcprof_unwind unwind;
     /* Which variable supplied each value ("default" if none): for the
      * summary and for messages. */
     const char *out_from, *hz_from, *engine_from;
@@ -101,9 +100,8 @@ int pcenv_parse_format(const char *s, pcprof_format *out);
 int pcenv_parse_bool(const char *s, int *out);
 int pcenv_parse_signal(const char *s, int *out);
 int pcenv_parse_path(const char *s, char out[PATH_MAX]);
-int pcenv_parse_unwind(const char *s, pcenv_unwind *out);
+int pcenv_parse_unwind(const char *s, pcprof_unwind *out);
 
-const char *pcenv_unwind_name(pcenv_unwind u);
 
 #define PCENV_ACCEPT_HZ "an integer 1..100000"
 #define PCENV_ACCEPT_ENGINE "one of ctimer, itimer, perf, wall"

@@ -5,6 +5,7 @@
 
 static const char *const pcprof_engine_names[] = {NULL, "ctimer", "itimer", "perf", "wall"};
 static const char *const pcprof_format_names[] = {NULL, "pprof", "legacy", "collapsed"};
+static const char *const pcprof_unwind_names[] = {NULL, "fp", "tables", "auto"};
 
 static int pcprof_code_of(const char *const *names, int n, const char *name) {
     if (name == NULL) return 0;
@@ -27,6 +28,14 @@ int pcprof_format_code(const char *name) {
 
 const char *pcprof_format_name(int format) {
     return format >= PCPROF_FORMAT_PPROF && format <= PCPROF_FORMAT_COLLAPSED ? pcprof_format_names[format] : "?";
+}
+
+int pcprof_unwind_code(const char *name) {
+    return pcprof_code_of(pcprof_unwind_names, (int)(sizeof pcprof_unwind_names / sizeof *pcprof_unwind_names), name);
+}
+
+const char *pcprof_unwind_name(int unwind) {
+    return unwind >= PCPROF_UNWIND_FP && unwind <= PCPROF_UNWIND_AUTO ? pcprof_unwind_names[unwind] : "?";
 }
 
 /* The core's names (profcore_loss_name() once the core exports it). */

@@ -32,12 +32,21 @@ typedef enum {
 } pcprof_format;
 #define PCPROF_FORMATS_ACCEPTED "pprof, legacy or collapsed"
 
+/* ---- how stacks are walked ---- */
+typedef enum {
+    PCPROF_UNWIND_FP = 1,     /* frame pointers only */
+    PCPROF_UNWIND_TABLES = 2, /* unwind tables; the stack ends where none covers a frame */
+    PCPROF_UNWIND_AUTO = 3    /* tables where an object has them, frame pointers elsewhere (the default) */
+} pcprof_unwind;
+
 /* The code of a name, 0 when unknown (NULL is unknown too: callers decide
  * their default); the name of a code, "?" when unknown. */
 int pcprof_engine_code(const char *name);
 const char *pcprof_engine_name(int engine);
 int pcprof_format_code(const char *name);
 const char *pcprof_format_name(int format);
+int pcprof_unwind_code(const char *name);
+const char *pcprof_unwind_name(int unwind);
 
 /* ---- loss reasons (the core's PROFCORE_LOSS_*) ---- */
 /* "contended", "log full", ...; "unknown" past the last reason. */

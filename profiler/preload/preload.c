@@ -133,7 +133,7 @@ pcenv_status pl_request_from_env(pcenv_lookup_fn lookup, void *ctx, pl_request *
     memcpy(rq->base_out, res->config.out, sizeof rq->base_out);
     rq->engine = pl_engine_string(res->config.engine);
     rq->hz = (int)res->config.hz;
-    rq->unwind = pcenv_unwind_name(res->config.unwind);
+    rq->unwind = pcprof_unwind_name(res->config.unwind);
     /* gperftools writes its legacy format; a gperftools user who changes
      * only the library name keeps a file their pprof reads.  An explicit
      * PROFCORE_FORMAT always wins. */

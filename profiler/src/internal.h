@@ -160,9 +160,6 @@ PRT_HIDDEN void prt_threads_skip(pid_t tid);
 /* Is tid one of the profiler's own threads (writer, ticker, or marked
  * internal)? */
 PRT_HIDDEN bool prt_threads_is_profiler(pid_t tid);
-/* A helper thread of the embedding library that blocks all signals: left
- * out of thread snapshots (at most 4). */
-PRT_HIDDEN void prt_threads_mark_internal(pid_t tid);
 /* Fork: prepare locks the registry, parent unlocks it, child re-creates
  * the lock and forgets every entry (fork.c's atfork handlers call them). */
 PRT_HIDDEN void prt_threads_fork_prepare(void);

@@ -355,7 +355,8 @@ void prt_threads_counts(uint64_t *registered, uint64_t *discovered, uint64_t *cr
 #define PRT_INTERNAL_MAX 4
 static pid_t prt_internal_tids[PRT_INTERNAL_MAX]; /* under prt_reg_mu */
 
-void prt_threads_mark_internal(pid_t tid) {
+/* runtime_link.h: the preload library's helper thread. */
+void prt_link_mark_internal_thread(pid_t tid) {
     pthread_mutex_lock(&prt_reg_mu);
     for (int i = 0; i < PRT_INTERNAL_MAX; i++)
         if (prt_internal_tids[i] == 0 || prt_internal_tids[i] == tid) {
@@ -484,5 +485,3 @@ int prt_perf_probe(char *err, size_t errlen) {
                   strerror(e), paranoid);
     return -1;
 }
-
-void prt_link_mark_internal_thread(pid_t tid) { prt_threads_mark_internal(tid); }

@@ -182,7 +182,7 @@ PROFCORE_SIGNAL_SAFE static uint32_t prt_tables_walk(const void *uc, uintptr_t p
         pcu_memory mem = {{r->lo, 0}, {r->hi, 0}, prt_read_word_faultproof, NULL};
         pcu_walk_result res = {0, 0, 0};
         got = pcu_walk(snap, &regs, &mem, frames + n, max - n, &res);
-        if (got > 0 && prt_unwind_mode() == PRT_UNWIND_TABLES)
+        if (got > 0 && prt_unwind_mode() == PCPROF_UNWIND_TABLES)
             got = prt_cut_at_untabled(snap, frames + n, got);
         prt_unwind_count_walk(true, n + got, res.end, res.fp_steps);
         if (res.end == PCU_END_NO_TABLE) prt_unwind_request_refresh();
@@ -220,7 +220,7 @@ PROFCORE_SIGNAL_SAFE int prt_unwind(const void *uc, uintptr_t pc, uintptr_t sp, 
     prt_read_policy_for(b, sp, &r);
     /* Tables for an interrupted context (leaf_fixup: pc is the interrupted
      * instruction and the hook did not move the walk). */
-    if (leaf_fixup && prt_unwind_mode() != PRT_UNWIND_FP) {
+    if (leaf_fixup && prt_unwind_mode() != PCPROF_UNWIND_FP) {
         uint32_t t = prt_tables_walk(uc, pc, sp, fp, &r, frames, n, max);
         if (t > 0) return (int)t;
     }

@@ -69,7 +69,7 @@ static ut_entry *prt_ut_entries; /* under prt_ut_mu */
 static size_t prt_ut_n, prt_ut_cap;
 static unsigned long long prt_ut_adds, prt_ut_subs; /* last seen, under prt_ut_mu */
 static size_t prt_ut_bytes, prt_ut_limit;
-static int prt_ut_mode = PRT_UNWIND_AUTO;
+static int prt_ut_mode = PCPROF_UNWIND_AUTO;
 /* The object part of the report, kept when a session's tables are freed. */
 static pcprof_unwind_info prt_ut_final;
 static bool prt_ut_have_final;
@@ -89,16 +89,8 @@ static struct {
     uint64_t snapshots_published, snapshots_retired, build_ns;
 } prt_ut_stats;
 
-int prt_unwind_parse_mode(const char *s) {
-    if (s == NULL || strcmp(s, "auto") == 0) return PRT_UNWIND_AUTO;
-    if (strcmp(s, "tables") == 0) return PRT_UNWIND_TABLES;
-    if (strcmp(s, "fp") == 0) return PRT_UNWIND_FP;
-    return 0;
-}
-
-const char *prt_unwind_mode_name(int mode) {
-    return mode == PRT_UNWIND_FP ? "fp" : mode == PRT_UNWIND_TABLES ? "tables" : "auto";
-}
+/* The vocabulary's names (vocab.h); NULL picks the default. */
+int prt_unwind_parse_mode(const char *s) { return s == NULL ? PCPROF_UNWIND_AUTO : pcprof_unwind_code(s); }
 
 PROFCORE_SIGNAL_SAFE int prt_unwind_mode(void) { return __atomic_load_n(&prt_ut_mode, __ATOMIC_RELAXED); }
 
@@ -380,12 +372,12 @@ void prt_unwind_tables_start(int mode) {
     __atomic_store_n(&prt_ut_mode, mode, __ATOMIC_RELAXED);
     const char *cap = getenv("PCP_TEST_UNWIND_CAP_BYTES"); /* test knob: a small cap */
     prt_ut_limit = cap != NULL ? (size_t)strtoull(cap, NULL, 10) : PRT_UT_DEFAULT_CAP;
-    if (mode != PRT_UNWIND_FP) prt_ut_rescan_locked(true);
+    if (mode != PCPROF_UNWIND_FP) prt_ut_rescan_locked(true);
     pthread_mutex_unlock(&prt_ut_mu);
 }
 
 void prt_unwind_tables_refresh(void) {
-    if (prt_unwind_mode() == PRT_UNWIND_FP) return;
+    if (prt_unwind_mode() == PCPROF_UNWIND_FP) return;
     /* trylock: a start or stop in progress does this work itself */
     if (pthread_mutex_trylock(&prt_ut_mu) != 0) return;
     /* Cleared before the scan: a request made during it wakes us again. */
@@ -443,7 +435,7 @@ void prt_unwind_report_read(pcprof_unwind_info *r) {
     if (prt_ut_have_final) *r = prt_ut_final;
     else prt_ut_objects_report_locked(r);
     pthread_mutex_unlock(&prt_ut_mu);
-    r->mode = prt_unwind_mode_name(prt_unwind_mode());
+    r->mode = pcprof_unwind_name(prt_unwind_mode());
     r->depth_sum = __atomic_load_n(&prt_ut_stats.depth_sum, __ATOMIC_RELAXED);
     for (unsigned i = 0; i < PCU_END_REASONS && i < PRT_UNWIND_END_REASONS; i++)
         r->end_names[i] = pcu_end_name(i);

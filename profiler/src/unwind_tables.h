@@ -49,15 +49,13 @@ void prt_ut_object_free(prt_ut_object *o);
 const char *prt_ut_source_name(int source);
 
 /* ---- the process's tables (unwind_objects.c) ---- */
-/* What the handler uses.  PRT_UNWIND_AUTO: tables where an object has
- * them, frame pointers elsewhere; PRT_UNWIND_TABLES: the same walk, but
+/* What the handler uses.  PCPROF_UNWIND_AUTO: tables where an object has
+ * them, frame pointers elsewhere; PCPROF_UNWIND_TABLES: the same walk, but
  * the profile is labelled tables-only in intent (objects without tables
- * still fall back: there is nothing else to follow); PRT_UNWIND_FP: frame
+ * still fall back: there is nothing else to follow); PCPROF_UNWIND_FP: frame
  * pointers only, no tables built. */
-enum { PRT_UNWIND_FP = 1, PRT_UNWIND_TABLES = 2, PRT_UNWIND_AUTO = 3 };
-/* "fp" | "tables" | "auto" | NULL (auto) -> PRT_UNWIND_*, 0 when unknown. */
+/* "fp" | "tables" | "auto" | NULL (auto) -> PCPROF_UNWIND_* (vocab.h), 0 when unknown. */
 int prt_unwind_parse_mode(const char *s);
-const char *prt_unwind_mode_name(int mode);
 
 /* Builds and publishes tables for every loaded object (mode != FP), and
  * resets the walk counters.  Never fails the session: an object that

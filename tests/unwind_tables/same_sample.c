@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
     pthread_attr_getstack(&a, &lo, &sz);
     pthread_attr_destroy(&a);
     stack_hi = (uintptr_t)lo + sz;
-    prt_unwind_tables_start(PRT_UNWIND_AUTO);
+    prt_unwind_tables_start(PCPROF_UNWIND_AUTO);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
