@@ -29,6 +29,11 @@ static char dir[256];
 
 static uint64_t sink; /* atomic: written by every busy thread */
 static int stop_flag;
+/* A busy thread stops only once stop_flag is set AND it has burned this much
+ * of its own CPU.  Wall time alone is luck on a loaded machine (a thread may
+ * not run at all in 80 ms); 40 ms of thread CPU spans several kernel ticks,
+ * so a registered thread's CPU timer certainly expires at least once. */
+static uint64_t min_thread_cpu_ns;
 
 static uint64_t thread_cpu_ns(void) {
     struct timespec ts;
@@ -57,7 +62,8 @@ static void *busy(void *arg) {
     int reg = (int)(intptr_t)arg;
     if (reg) pcp_register_thread();
     unsigned d = (unsigned)(uintptr_t)&d;
-    while (!__atomic_load_n(&stop_flag, __ATOMIC_ACQUIRE)) {
+    uint64_t t0 = thread_cpu_ns();
+    while (!__atomic_load_n(&stop_flag, __ATOMIC_ACQUIRE) || thread_cpu_ns() - t0 < min_thread_cpu_ns) {
         d = d * 1103515245u + 12345u;
         stress_recurse((int)((d >> 16) % 48), 200000);
     }
@@ -110,6 +116,7 @@ static int stop(void) {
 static void run_busy(int nthreads, int reg_mask, long ms) {
     pthread_t t[8];
     __atomic_store_n(&stop_flag, 0, __ATOMIC_RELEASE);
+    min_thread_cpu_ns = (uint64_t)(ms < 40 ? ms : 40) * 1000000u; /* read after pthread_create */
     for (int i = 0; i < nthreads; i++) pthread_create(&t[i], NULL, busy, (void *)(intptr_t)((reg_mask >> i) & 1));
     struct timespec nap = {ms / 1000, (ms % 1000) * 1000000};
     nanosleep(&nap, NULL);
