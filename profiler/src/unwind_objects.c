@@ -366,12 +366,16 @@ static void prt_ut_register_fork(void) { pthread_atfork(NULL, NULL, prt_ut_fork_
 void prt_unwind_tables_start(int mode) {
     pthread_once(&prt_ut_once, prt_ut_register_fork);
     pthread_mutex_lock(&prt_ut_mu);
-    prt_ut_free_all_locked();
+    const char *cap = getenv("PCP_TEST_UNWIND_CAP_BYTES"); /* test knob: a small cap */
+    size_t limit = cap != NULL ? (size_t)strtoull(cap, NULL, 10) : PRT_UT_DEFAULT_CAP;
+    /* The tables of the previous session are kept (same objects, same
+     * address space): a new session rebuilds only what was loaded since.
+     * A different cap or no tables at all start from nothing. */
+    if (mode == PCPROF_UNWIND_FP || limit != prt_ut_limit) prt_ut_free_all_locked();
+    prt_ut_limit = limit;
     prt_ut_have_final = false;
     memset(&prt_ut_stats, 0, sizeof prt_ut_stats);
     __atomic_store_n(&prt_ut_mode, mode, __ATOMIC_RELAXED);
-    const char *cap = getenv("PCP_TEST_UNWIND_CAP_BYTES"); /* test knob: a small cap */
-    prt_ut_limit = cap != NULL ? (size_t)strtoull(cap, NULL, 10) : PRT_UT_DEFAULT_CAP;
     if (mode != PCPROF_UNWIND_FP) prt_ut_rescan_locked(true);
     pthread_mutex_unlock(&prt_ut_mu);
 }
@@ -392,7 +396,9 @@ void prt_unwind_tables_stop(void) {
     pthread_mutex_lock(&prt_ut_mu);
     prt_ut_objects_report_locked(&prt_ut_final);
     prt_ut_have_final = true;
-    prt_ut_free_all_locked();
+    /* Unpublished and, after the grace period, the snapshot freed; the
+     * object tables stay for the next session (prt_unwind_tables_start). */
+    free(prt_ut_publish(NULL));
     pthread_mutex_unlock(&prt_ut_mu);
 }
 

@@ -64,7 +64,8 @@ void prt_unwind_tables_start(int mode);
 /* Writer thread: notices loaded and unloaded objects (dl_iterate_phdr's
  * adds/subs counters) and publishes a new snapshot when they changed. */
 void prt_unwind_tables_refresh(void);
-/* Unpublishes and frees everything (after the handlers left). */
+/* Unpublishes the snapshot (freed after the grace period); the object
+ * tables are kept for the next session, which rebuilds only new objects. */
 void prt_unwind_tables_stop(void);
 /* The mode of the running (or last) session. */
 int prt_unwind_mode(void);
