@@ -1,4 +1,6 @@
 /* profcore.h — a signal-safe, wait-free profiling core in one file.
+ * Version 0.1.0 (PROFCORE_VERSION).  SPDX-License-Identifier: MIT; the
+ * licence text is at the end of this file.
  *
  * ===========================================================================
  *  MANUAL
@@ -150,6 +152,15 @@
 #ifndef PROFCORE_H
 #define PROFCORE_H
 
+/* The version of this file: a string, and a number for #if comparisons
+ * (major * 10000 + minor * 100 + patch). */
+#define PROFCORE_VERSION_MAJOR 0
+#define PROFCORE_VERSION_MINOR 1
+#define PROFCORE_VERSION_PATCH 0
+#define PROFCORE_VERSION "0.1.0"
+#define PROFCORE_VERSION_NUMBER                                                     \
+    (PROFCORE_VERSION_MAJOR * 10000 + PROFCORE_VERSION_MINOR * 100 + PROFCORE_VERSION_PATCH)
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -272,6 +283,10 @@ PROFCORE_API int profcore_add_nohandoff(profcore *pc, uint64_t tag, const uintpt
                                         uint32_t depth, uint32_t weight, uint32_t hint);
 PROFCORE_API int profcore_add_loss(profcore *pc, uint32_t reason, uint32_t weight);
 PROFCORE_API int profcore_stats_read(const profcore *pc, profcore_stats *out);
+/* A short lower-case name for a loss reason ("contended", "log full", ...),
+ * the same for every build; "unknown" for a value >= PROFCORE_LOSS_REASONS.
+ * Never NULL; a string literal, valid for the life of the program. */
+PROFCORE_API const char *profcore_loss_name(uint32_t reason);
 
 /* ---- reader side: one thread at a time (others get E_READER_BUSY) ------- */
 PROFCORE_API int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx);
@@ -305,17 +320,36 @@ PROFCORE_API int profcore_final_drain(profcore *pc, profcore_emit_fn emit, void 
 #define PROFCORE_YIELD_POINT() ((void)0)
 #endif
 
+/* On every public definition: a private copy (PROFCORE_API static) that
+ * leaves some functions unused still builds under -Wall -Werror. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PC_PUBLIC_UNUSED_OK __attribute__((unused))
+#else
+#define PC_PUBLIC_UNUSED_OK
+#endif
+
+/* A compile-time check in either language: the implementation compiles as
+ * C11 and as C++11 or later, for runtimes that vendor it into C++. */
+#ifdef __cplusplus
+#define PC_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define PC_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
 /* ---- the atomics layer ---------------------------------------------------
  * Every access to memory that two threads (or a thread and its own nested
  * signal handler) may touch at once goes through these functions and nothing
  * else.  It is the one place where fuzz builds insert yield points and where
  * the proofs substitute contract-only stubs (proofs/atomics_stubs.h).
  *
- * Only always-lock-free widths are used: a lock-based atomic could deadlock
- * against a signal that interrupts it on the same thread (Go seed 004). */
+ * Only always-lock-free widths are used.  Where the hardware has no atomic
+ * instruction of a width, the compiler falls back to a lock; a signal that
+ * interrupts the lock's holder on the same thread and reaches the same
+ * atomic would then wait for a lock that cannot be released until the
+ * handler returns: a deadlock. */
 /* 2 means "always lock-free" (the compiler's own constant, usable in a
  * static assertion; __atomic_always_lock_free is not, under -pedantic). */
-_Static_assert(__GCC_ATOMIC_INT_LOCK_FREE == 2 && sizeof(int) == sizeof(uint32_t),
+PC_STATIC_ASSERT(__GCC_ATOMIC_INT_LOCK_FREE == 2 && sizeof(int) == sizeof(uint32_t),
                "32-bit atomics must be always lock-free");
 #if defined(__GCC_ATOMIC_LLONG_LOCK_FREE) && __GCC_ATOMIC_LLONG_LOCK_FREE == 2
 typedef uint64_t profcore_counter;
@@ -412,7 +446,7 @@ struct profcore_shard {
     profcore_counter evictions, handoffs, truncated;    /* owned writer, relaxed */
     uint64_t pad[8 - 2 - 5 * sizeof(profcore_counter) / 8];
 };
-_Static_assert(sizeof(struct profcore_shard) == 64 || sizeof(profcore_counter) != 8,
+PC_STATIC_ASSERT(sizeof(struct profcore_shard) == 64 || sizeof(profcore_counter) != 8,
                "one shard header per cache line");
 
 struct profcore {
@@ -599,7 +633,7 @@ static bool pc_is_pow2(uint32_t x) { return x != 0 && (x & (x - 1u)) == 0; }
     ensures cfg == \null ==> \result == PROFCORE_E_NULL;
     ensures cfg != \null ==> (\result == PROFCORE_OK <==> pc_cfg_valid(*cfg));
     ensures \result <= PROFCORE_OK; */
-PROFCORE_API int profcore_check_config(const profcore_config *cfg) {
+PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_check_config(const profcore_config *cfg) {
     if (cfg == NULL) return PROFCORE_E_NULL;
     if (!pc_is_pow2(cfg->shards) || cfg->shards > PROFCORE_MAX_SHARDS) return PROFCORE_E_SHARDS;
     if (!pc_is_pow2(cfg->buckets) || cfg->buckets > PROFCORE_MAX_BUCKETS) return PROFCORE_E_BUCKETS;
@@ -628,7 +662,7 @@ static uint64_t pc_table_words(const profcore_config *cfg) {
 /*@ requires cfg == \null || \valid_read(cfg);
     assigns \nothing;
     ensures cfg == \null || !pc_cfg_valid(*cfg) ==> \result == 0; */
-PROFCORE_API size_t profcore_size(const profcore_config *cfg) {
+PROFCORE_API PC_PUBLIC_UNUSED_OK size_t profcore_size(const profcore_config *cfg) {
     if (profcore_check_config(cfg) != PROFCORE_OK) return 0;
     uint64_t bytes = pc_round_up64(sizeof(struct profcore));
     bytes += (uint64_t)cfg->shards * sizeof(struct profcore_shard);
@@ -792,7 +826,7 @@ static void pc_init_typed(profcore *pc, const profcore_config *cfg, struct profc
     ensures \result == PROFCORE_OK ==> pc_valid(*out) && (*out)->magic == PROFCORE_MAGIC &&
                                        (*out)->state == PC_STATE_RUNNING;
     ensures \result != PROFCORE_OK ==> *out == \old(*out); */
-PROFCORE_API int profcore_init(void *mem, size_t size, const profcore_config *cfg, profcore **out) {
+PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_init(void *mem, size_t size, const profcore_config *cfg, profcore **out) {
     if (mem == NULL || out == NULL) return PROFCORE_E_NULL;
     int err = profcore_check_config(cfg);
     if (err != PROFCORE_OK) return err;
@@ -1582,7 +1616,7 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
 }
 
 /*@ PC_ADD_CONTRACT */
-PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add(profcore *pc, uint64_t tag,
+PROFCORE_SIGNAL_SAFE PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_add(profcore *pc, uint64_t tag,
                                                    const uintptr_t *frames, uint32_t depth,
                                                    uint32_t weight, uint32_t hint) {
     return pc_add(pc, tag, frames, depth, weight, hint, true);
@@ -1590,7 +1624,7 @@ PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add(profcore *pc, uint64_t tag,
 
 /*@ PC_ADD_CONTRACT
     ensures \result != PROFCORE_RECORDED_HANDOFF; */
-PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add_nohandoff(profcore *pc, uint64_t tag,
+PROFCORE_SIGNAL_SAFE PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_add_nohandoff(profcore *pc, uint64_t tag,
                                                              const uintptr_t *frames,
                                                              uint32_t depth, uint32_t weight,
                                                              uint32_t hint) {
@@ -1607,13 +1641,30 @@ PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add_nohandoff(profcore *pc, uint6
     ensures pc == \null ==> \result == PROFCORE_E_NULL;
     ensures \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT ||
             \result == PROFCORE_LOST || \result == PROFCORE_REJECTED; */
-PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_add_loss(profcore *pc, uint32_t reason,
+PROFCORE_SIGNAL_SAFE PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_add_loss(profcore *pc, uint32_t reason,
                                                         uint32_t weight) {
     if (!pc_handle_ok(pc)) return pc == NULL ? PROFCORE_E_NULL : PROFCORE_E_NOT_INIT;
     bool caller_reason = reason == PROFCORE_LOSS_CRITICAL || reason == PROFCORE_LOSS_UNWIND ||
                          reason == PROFCORE_LOSS_OTHER;
     if (!caller_reason || weight == 0) reason = PROFCORE_LOSS_INVALID;
     return pc_count_loss_unowned(pc, reason, weight);
+}
+
+/* The names are part of the interface: profilers print them and readers
+ * match them, so a reason keeps its name. */
+/*@ assigns \nothing;
+    ensures \valid_read(\result); */
+PROFCORE_SIGNAL_SAFE PROFCORE_API PC_PUBLIC_UNUSED_OK const char *profcore_loss_name(uint32_t reason) {
+    switch (reason) {
+    case PROFCORE_LOSS_CONTENDED: return "contended";
+    case PROFCORE_LOSS_LOG_FULL: return "log full";
+    case PROFCORE_LOSS_NOHANDOFF_FULL: return "no-handoff full";
+    case PROFCORE_LOSS_INVALID: return "invalid";
+    case PROFCORE_LOSS_CRITICAL: return "critical section";
+    case PROFCORE_LOSS_UNWIND: return "unwind failed";
+    case PROFCORE_LOSS_OTHER: return "other";
+    default: return "unknown";
+    }
 }
 
 /* a + b modulo 2^64, written so that no operation wraps (the proofs check
@@ -1630,7 +1681,7 @@ PROFCORE_SIGNAL_SAFE static uint64_t pc_sum_wrap(uint64_t a, uint64_t b) {
                 \separated(out, pc->shards + (0 .. pc->cfg.shards - 1))));
     assigns *out;
     ensures \result == PROFCORE_OK || \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT; */
-PROFCORE_SIGNAL_SAFE PROFCORE_API int profcore_stats_read(const profcore *pc, profcore_stats *out) {
+PROFCORE_SIGNAL_SAFE PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_stats_read(const profcore *pc, profcore_stats *out) {
     if (out == NULL || pc == NULL) return PROFCORE_E_NULL;
     if (!pc_handle_ok(pc)) return PROFCORE_E_NOT_INIT;
     uint64_t rs = 0, rw = 0, ev = 0, ho = 0, tr = 0;
@@ -1915,7 +1966,7 @@ static uint32_t pc_collect_all(profcore *pc, profcore_emit_fn emit, void *ctx) {
             pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
             pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1];
     ensures \result == PROFCORE_OK || \result < 0; */
-PROFCORE_API int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx) {
+PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx) {
     if (emit == NULL) return PROFCORE_E_NULL;
     int err = pc_reader_enter(pc);
     if (err != PROFCORE_OK) return err;
@@ -1946,7 +1997,7 @@ PROFCORE_API int profcore_drain(profcore *pc, profcore_emit_fn emit, void *ctx) 
             pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
             pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1], *busy_shards;
     ensures \result == PROFCORE_OK || \result == PROFCORE_BUSY || \result < 0; */
-PROFCORE_API int profcore_collect(profcore *pc, profcore_emit_fn emit, void *ctx,
+PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_collect(profcore *pc, profcore_emit_fn emit, void *ctx,
                                   uint32_t *busy_shards) {
     if (emit == NULL) return PROFCORE_E_NULL;
     int err = pc_reader_enter(pc);
@@ -1979,7 +2030,7 @@ static bool pc_quiescent(profcore *pc) {
 /*@ requires pc_handle_arg(pc);
     assigns pc->reader, pc->state;
     ensures \result == PROFCORE_OK || \result == PROFCORE_BUSY || \result < 0; */
-PROFCORE_API int profcore_stop(profcore *pc) {
+PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_stop(profcore *pc) {
     int err = pc_reader_enter(pc);
     if (err != PROFCORE_OK) return err;
     uint32_t state = pc_load_acquire_u32(&pc->state);
@@ -2003,7 +2054,7 @@ PROFCORE_API int profcore_stop(profcore *pc) {
             pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1],
             pc->reported_loss[0 .. PROFCORE_LOSS_REASONS - 1];
     ensures \result == PROFCORE_OK || \result == PROFCORE_BUSY || \result < 0; */
-PROFCORE_API int profcore_final_drain(profcore *pc, profcore_emit_fn emit, void *ctx) {
+PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_final_drain(profcore *pc, profcore_emit_fn emit, void *ctx) {
     if (emit == NULL) return PROFCORE_E_NULL;
     int err = pc_reader_enter(pc);
     if (err != PROFCORE_OK) return err;
@@ -2029,3 +2080,27 @@ PROFCORE_API int profcore_final_drain(profcore *pc, profcore_emit_fn emit, void 
 }
 
 #endif /* PROFCORE_IMPLEMENTATION */
+
+/* ---------------------------------------------------------------------------
+ * MIT License
+ *
+ * Copyright (c) 2026 the profcore authors
+ *
+ * Permission is hereby granted, free of charge, to any person obtaining a copy
+ * of this software and associated documentation files (the "Software"), to
+ * deal in the Software without restriction, including without limitation the
+ * rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
+ * sell copies of the Software, and to permit persons to whom the Software is
+ * furnished to do so, subject to the following conditions:
+ *
+ * The above copyright notice and this permission notice shall be included in
+ * all copies or substantial portions of the Software.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+ * IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+ * FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+ * AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+ * LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
+ * FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
+ * IN THE SOFTWARE.
+ * ------------------------------------------------------------------------- */

@@ -303,6 +303,9 @@ static void invalid(void) {
         (void)profcore_init(big + 1, need, &ok, &tmp);
         free(big);
     }
+    /* A name for any reason, in range or not: the result is read. */
+    const char *name = profcore_loss_name(any_u32(0, UINT32_MAX));
+    emitted_tags ^= (uint64_t)(unsigned char)name[0];
     /* NULL handle and a block that is not a handle (bad magic). */
     static uint64_t not_a_handle[64];
     profcore *bad[2] = {NULL, (profcore *)(void *)not_a_handle};

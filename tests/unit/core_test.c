@@ -431,6 +431,37 @@ static void test_config_errors_are_distinct(void) {
     }
 }
 
+/* Every loss reason has its own non-empty name, and a value out of range
+ * gets "unknown" (never NULL), so a profile can always print a reason. */
+static void test_loss_names(void) {
+    static const char *const want[PROFCORE_LOSS_REASONS] = {
+        "contended", "log full", "no-handoff full", "invalid", "critical section", "unwind failed",
+        "other"};
+    for (uint32_t r = 0; r < PROFCORE_LOSS_REASONS; r++) {
+        const char *name = profcore_loss_name(r);
+        REQUIRE(name != NULL);
+        CHECK(strcmp(name, want[r]) == 0);
+        CHECK(strcmp(name, "unknown") != 0);
+        for (uint32_t q = 0; q < r; q++) CHECK(strcmp(name, profcore_loss_name(q)) != 0);
+    }
+    const uint32_t out_of_range[] = {PROFCORE_LOSS_REASONS, 100u, UINT32_MAX};
+    for (size_t i = 0; i < sizeof out_of_range / sizeof out_of_range[0]; i++) {
+        const char *name = profcore_loss_name(out_of_range[i]);
+        REQUIRE(name != NULL);
+        CHECK(strcmp(name, "unknown") == 0);
+    }
+}
+
+/* The version macros agree with each other. */
+static void test_version(void) {
+    char v[32];
+    snprintf(v, sizeof v, "%d.%d.%d", PROFCORE_VERSION_MAJOR, PROFCORE_VERSION_MINOR,
+             PROFCORE_VERSION_PATCH);
+    CHECK(strcmp(v, PROFCORE_VERSION) == 0);
+    CHECK_EQ(PROFCORE_VERSION_NUMBER, PROFCORE_VERSION_MAJOR * 10000 + PROFCORE_VERSION_MINOR * 100 +
+                                          PROFCORE_VERSION_PATCH);
+}
+
 static void test_invalid_config_refused_untouched(void) {
     struct {
         profcore_config cfg;
@@ -1302,6 +1333,8 @@ static void test_random_sequences_conserve(void) {
 int main(int argc, char **argv) {
     static const check_test tests[] = {
         CHECK_TEST(test_config_errors_are_distinct),
+        CHECK_TEST(test_loss_names),
+        CHECK_TEST(test_version),
         CHECK_TEST(test_invalid_config_refused_untouched),
         CHECK_TEST(test_bad_memory_refused_untouched),
         CHECK_TEST(test_bad_handle),
