@@ -465,159 +465,28 @@ struct profcore {
     uint64_t reported_loss[PROFCORE_LOSS_REASONS]; /* reader-private: weight already emitted */
 };
 
-/* ---- proof vocabulary ------------------------------------------------------
- * ACSL read only by Frama-C (proofs/): the shape of a valid handle.  The
- * layout is what profcore_init builds; pc_valid is the precondition of every
- * public function on an initialised handle. */
-/*@ axiomatic PcBits {
-      // ASSUMED (WP's provers do not reason about bitwise and): masking a
-      // non-negative integer with a non-negative mask stays within both.
-      axiom pc_land_bounds: \forall integer a, m; 0 <= a && 0 <= m ==>
-          0 <= (a & m) && (a & m) <= m && (a & m) <= a;
-      axiom pc_xor1: \forall integer x; 0 <= x <= 1 ==> (x ^ 1) == 1 - x;
-      // ASSUMED: left shifts of non-negative integers are multiplications.
-      axiom pc_lsl: \forall integer a; 0 <= a ==>
-          (a << 1) == a * 2 && (a << 5) == a * 32 && (a << 32) == a * 4294967296;
-    }
-    // Products of the layout (shard * table words, way * entry words, ...)
-    // go through pc_mul: an uninterpreted wrapper the provers can trigger
-    // lemmas on (SMT solvers neither find nonlinear bounds by themselves nor
-    // instantiate lemmas on a bare `*`).  Each lemma is a proved WP goal.
-    // pc_mul is declared with its defining axiom rather than as a plain
-    // definition, because Why3 inlines a one-operator definition back into
-    // `*` and the lemmas below would lose their triggers.
-    axiomatic PcMul {
-      logic integer pc_mul(integer a, integer b);
-      axiom pc_mul_def: \forall integer a, b; pc_mul(a, b) == a * b;
-    }
-    lemma pc_mul_nonneg: \forall integer a, b; 0 <= a && 0 <= b ==> 0 <= pc_mul(a, b);
-    lemma pc_mul_mono: \forall integer a, b, c, d; 0 <= a <= c && 0 <= b <= d ==>
-      pc_mul(a, b) <= pc_mul(c, d);
-    lemma pc_mul_step: \forall integer a, b, c; 0 <= a < b && 0 <= c ==>
-      pc_mul(a, c) + c <= pc_mul(b, c);
-    // The loss_inflight bracket: +1 then -1 in 32-bit arithmetic is no change.
-    lemma pc_u32_inc_dec: \forall integer x; 0 <= x < 4294967295 ==>
-      (uint32_t)((uint32_t)(x + 1) - 1) == x;
-    predicate pc_cfg_valid(profcore_config c) =
-      1 <= c.shards <= PROFCORE_MAX_SHARDS && (c.shards & (c.shards - 1)) == 0 &&
-      1 <= c.buckets <= PROFCORE_MAX_BUCKETS && (c.buckets & (c.buckets - 1)) == 0 &&
-      1 <= c.ways <= PROFCORE_MAX_WAYS &&
-      2 <= c.max_depth <= PROFCORE_MAX_DEPTH &&
-      PROFCORE_RECORD_HEADER_WORDS + c.max_depth <= c.log_words <= PROFCORE_MAX_LOG_WORDS;
-    // Words of an entry, of a bucket, of a shard's table (flat entries x
-    // entry words), of all tables, of all logs.
-    logic integer pc_ew(profcore_config c) = PROFCORE_RECORD_HEADER_WORDS + c.max_depth;
-    logic integer pc_entries(profcore_config c) = pc_mul(c.buckets, c.ways);
-    logic integer pc_bw(profcore_config c) = pc_mul(c.ways, pc_ew(c));
-    logic integer pc_tw(profcore_config c) = pc_mul(pc_entries(c), pc_ew(c));
-    logic integer pc_log_total(profcore_config c) = pc_mul(c.shards * 2, c.log_words);
-    lemma pc_sizes: \forall profcore_config c; pc_cfg_valid(c) ==>
-      5 <= pc_ew(c) <= 1027 && 1 <= pc_entries(c) <= 67108864 &&
-      5 <= pc_bw(c) <= 65728 && pc_bw(c) == pc_mul(c.ways, pc_ew(c)) &&
-      pc_tw(c) == pc_mul(c.buckets, pc_bw(c)) &&
-      5 <= pc_tw(c) <= 68920803328 && pc_mul(c.shards, pc_tw(c)) <= 17643725651968 &&
-      1 <= pc_log_total(c) <= 137438953472;
-    // Entry i of shard t lies inside the tables (pc_tables_ok's addresses).
-    lemma pc_entry_in_tables: \forall profcore_config c, integer t, i;
-      pc_cfg_valid(c) && 0 <= t < c.shards && 0 <= i < pc_entries(c) ==>
-        0 <= pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)) &&
-        pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)) + pc_ew(c) <= pc_mul(c.shards, pc_tw(c));
-    // A used table entry records a depth the log and the reader can copy.
-    // The table predicates take the header values (max_depth, the table
-    // pointer, the entry size) as arguments, so their bodies read table
-    // words only: a write to a 32-bit word (an owner CAS, a log index)
-    // leaves them intact given a few header equalities, with no argument
-    // over every entry (WP keeps one memory per integer type).
-    predicate pc_entry_ok{L}(integer max_depth, uint64_t *e) =
-      e[PC_ENTRY_COUNT] != 0 ==> 1 <= (e[PC_ENTRY_META] & 0xffffffff) <= max_depth;
-    predicate pc_table_ok_at{L}(profcore_config c, uint64_t *tables, integer ew, integer s) =
-      \forall integer i; 0 <= i < pc_entries(c) ==>
-        pc_entry_ok(c.max_depth, tables + pc_mul(s, pc_tw(c)) + pc_mul(i, ew));
-    predicate pc_shard_table_ok{L}(profcore *pc, integer s) =
-      pc_table_ok_at(pc->cfg, pc->tables, pc->entry_words, s);
-    predicate pc_tables_ok{L}(profcore *pc) =
-      \forall integer s; 0 <= s < pc->cfg.shards ==>
-        pc_table_ok_at(pc->cfg, pc->tables, pc->entry_words, s);
-    predicate pc_shards_ok{L}(profcore *pc) =
-      \forall integer s; 0 <= s < pc->cfg.shards ==>
-        pc->shards[s].active <= 1 && pc->shards[s].used <= pc->cfg.log_words;
-    predicate pc_layout{L}(profcore *pc) =
-      \valid(pc) && pc_cfg_valid(pc->cfg) &&
-      pc->entry_words == PROFCORE_RECORD_HEADER_WORDS + pc->cfg.max_depth &&
-      \valid(pc->shards + (0 .. pc->cfg.shards - 1)) &&
-      \valid(pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1)) &&
-      \valid(pc->logs + (0 .. pc_log_total(pc->cfg) - 1)) &&
-      \separated(pc, pc->shards + (0 .. pc->cfg.shards - 1),
-                 pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1),
-                 pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
-    predicate pc_valid{L}(profcore *pc) = pc_layout(pc) && pc_shards_ok(pc) && pc_tables_ok(pc);
-    // pc_tables_ok from its unfolded form: proved here in an empty context,
-    // it saves a large function context two nested unfoldings.
-    lemma pc_tables_ok_intro{L}: \forall profcore *pc;
-      (\forall integer t, i; 0 <= t < pc->cfg.shards && 0 <= i < pc_entries(pc->cfg) ==>
-         pc_entry_ok(pc->cfg.max_depth,
-                     pc->tables + pc_mul(t, pc_tw(pc->cfg)) + pc_mul(i, pc->entry_words))) ==>
-      pc_tables_ok(pc);
-    // The frame of a harvest (pc_harvest_shard), in small steps: a word of
-    // entry i lies inside its shard's table; two shards' tables are apart
-    // and inside the tables; so a write to shard s's table words only
-    // leaves every other shard's entries unchanged, and they keep their
-    // predicate.  Stated once here, in an empty context: in a function
-    // context the same argument times out (see proofs/README.md).
-    lemma pc_entry_word_in_table: \forall profcore_config c, integer i, w;
-      pc_cfg_valid(c) && 0 <= i < pc_entries(c) && 0 <= w < pc_ew(c) ==>
-        0 <= pc_mul(i, pc_ew(c)) + w < pc_tw(c);
-    lemma pc_shard_tables_apart: \forall profcore_config c, integer s, t;
-      pc_cfg_valid(c) && 0 <= s < c.shards && 0 <= t < c.shards && s != t ==>
-        pc_mul(t, pc_tw(c)) + pc_tw(c) <= pc_mul(s, pc_tw(c)) ||
-        pc_mul(s, pc_tw(c)) + pc_tw(c) <= pc_mul(t, pc_tw(c));
-    lemma pc_shard_table_in: \forall profcore_config c, integer t;
-      pc_cfg_valid(c) && 0 <= t < c.shards ==>
-        0 <= pc_mul(t, pc_tw(c)) && pc_mul(t, pc_tw(c)) + pc_tw(c) <= pc_mul(c.shards, pc_tw(c));
-    lemma pc_entry_frame{L1,L2}: \forall integer md, uint64_t *e;
-      pc_entry_ok{L1}(md, e) &&
-      \at(e[PC_ENTRY_COUNT], L1) == \at(e[PC_ENTRY_COUNT], L2) &&
-      \at(e[PC_ENTRY_META], L1) == \at(e[PC_ENTRY_META], L2) ==>
-      pc_entry_ok{L2}(md, e);
-    lemma pc_table_frame{L1,L2}: \forall profcore_config c, uint64_t *tables, integer ew, t;
-      pc_table_ok_at{L1}(c, tables, ew, t) &&
-      (\forall integer i; 0 <= i < pc_entries(c) ==>
-         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, ew))[PC_ENTRY_COUNT], L1) ==
-         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, ew))[PC_ENTRY_COUNT], L2) &&
-         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, ew))[PC_ENTRY_META], L1) ==
-         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, ew))[PC_ENTRY_META], L2)) ==>
-      pc_table_ok_at{L2}(c, tables, ew, t);
-    lemma pc_other_entries_kept{L1,L2}: \forall profcore_config c, uint64_t *tables, integer s, t;
-      pc_cfg_valid(c) && 0 <= s < c.shards && 0 <= t < c.shards && t != s &&
-      (\forall integer k; 0 <= k < pc_mul(c.shards, pc_tw(c)) &&
-         (k < pc_mul(s, pc_tw(c)) || pc_mul(s, pc_tw(c)) + pc_tw(c) <= k) ==>
-         \at(tables[k], L1) == \at(tables[k], L2)) ==>
-      \forall integer i; 0 <= i < pc_entries(c) ==>
-         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)))[PC_ENTRY_COUNT], L1) ==
-         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)))[PC_ENTRY_COUNT], L2) &&
-         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)))[PC_ENTRY_META], L1) ==
-         \at((tables + pc_mul(t, pc_tw(c)) + pc_mul(i, pc_ew(c)))[PC_ENTRY_META], L2);
-    // The header words the table predicates depend on, equal in two states.
-    // Field by field: a struct equality is a predicate to the provers, from
-    // which they do not conclude that pc_tw() of both sides is equal.
-    predicate pc_same_header{L1,L2}(profcore *pc) =
-      \at(pc->cfg.shards, L1) == \at(pc->cfg.shards, L2) &&
-      \at(pc->cfg.buckets, L1) == \at(pc->cfg.buckets, L2) &&
-      \at(pc->cfg.ways, L1) == \at(pc->cfg.ways, L2) &&
-      \at(pc->cfg.max_depth, L1) == \at(pc->cfg.max_depth, L2) &&
-      \at(pc->cfg.log_words, L1) == \at(pc->cfg.log_words, L2) &&
-      \at(pc->entry_words, L1) == \at(pc->entry_words, L2) &&
-      \at(pc->tables, L1) == \at(pc->tables, L2);
-    // A handle argument: NULL, or readable magic; with the magic, valid.
-    predicate pc_handle_arg{L}(profcore *pc) =
-      pc == \null || (\valid_read(&pc->magic) &&
-                      (pc->magic == PROFCORE_MAGIC ==> pc_valid(pc)));
-    // The core's memory, which caller buffers must not overlap.
-    predicate pc_apart{L}(profcore *pc, uint64_t *a, integer n) =
-      \separated(a + (0 .. n - 1), pc, pc->shards + (0 .. pc->cfg.shards - 1),
-                 pc->tables + (0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1),
-                 pc->logs + (0 .. pc_log_total(pc->cfg) - 1));
-*/
+/* The stack as stored: the first `kept` caller frames, plus the truncated
+ * marker in the last slot when the caller's stack was deeper than max_depth. */
+typedef struct pc_stack {
+    uint64_t tag;
+    const uintptr_t *frames;
+    uint32_t depth;    /* stored depth, <= max_depth */
+    uint32_t kept;     /* frames taken from the caller: depth, or depth-1 when truncated */
+    bool truncated;
+    uint32_t hash;
+} pc_stack;
+
+/* ---- proofs ----------------------------------------------------------------
+ * Each function below carries its own ACSL contract (the comments that
+ * start with an @), read only by Frama-C.  The vocabulary they share -- the
+ * shape of a valid handle (pc_valid, the precondition of every public
+ * function on an initialised handle), the lemmas, and the contracts common
+ * to several functions (PC_ADD_CONTRACT, PC_OWNED_OUTCOME) -- is in the
+ * proofs' own header, proofs/profcore_acsl.h, which Frama-C includes here
+ * (proofs/run-wp defines PROFCORE_FRAMAC_LOGIC).  Compilers never see it. */
+#if defined(__FRAMAC__) && defined(PROFCORE_FRAMAC_LOGIC)
+#include PROFCORE_FRAMAC_LOGIC
+#endif
 
 /*@ requires n <= SIZE_MAX - 63;
     assigns \nothing;
@@ -696,15 +565,6 @@ static void pc_zero_words(uint64_t *dst, uint64_t n) {
  * runs the real body, and the unit tests run it under ASan.  The contract
  * also assumes what the manual asks of the caller: `cfg` and `out` do not
  * point into the block. */
-/*@ axiomatic PcBlock {
-      // The objects the carve cuts out of block `mem` for configuration c.
-      // Names only (no axiom): profcore_init's assigns clause lists them,
-      // since typed memory cannot name them through `void *mem`.
-      logic profcore *pc_block_handle(void *mem);
-      logic struct profcore_shard *pc_block_shards(void *mem);
-      logic uint64_t *pc_block_tables(void *mem, profcore_config c);
-      logic uint64_t *pc_block_logs(void *mem, profcore_config c);
-    } */
 #if defined(__FRAMAC__) && defined(PROFCORE_FRAMAC_ASSUME_CARVE)
 /*@ requires \valid_read(cfg) && pc_cfg_valid(*cfg);
     requires \valid(shards) && \valid(tables) && \valid(logs);
@@ -873,32 +733,6 @@ PROFCORE_SIGNAL_SAFE static uint32_t pc_finish(uint32_t h) {
     return (uint32_t)(p ^ (p >> 29));
 }
 
-/* The stack as stored: the first `kept` caller frames, plus the truncated
- * marker in the last slot when the caller's stack was deeper than max_depth. */
-typedef struct pc_stack {
-    uint64_t tag;
-    const uintptr_t *frames;
-    uint32_t depth;    /* stored depth, <= max_depth */
-    uint32_t kept;     /* frames taken from the caller: depth, or depth-1 when truncated */
-    bool truncated;
-    uint32_t hash;
-} pc_stack;
-
-/*@ // A checked stack: depth within the configuration, the kept frames readable.
-    predicate pc_stack_ok{L}(pc_stack st, integer max_depth) =
-      1 <= st.depth <= max_depth &&
-      (st.truncated != 0 ? st.kept == st.depth - 1 : st.kept == st.depth) &&
-      \valid_read(st.frames + (0 .. st.kept - 1));
-    // Entry e holds exactly the stack st (what pc_entry_matches decides).
-    predicate pc_entry_equal{L}(uint64_t *e, pc_stack st) =
-      e[PC_ENTRY_COUNT] != 0 &&
-      e[PC_ENTRY_META] == (((uint64_t)st.hash << 32) | st.depth) &&
-      e[PC_ENTRY_TAG] == st.tag &&
-      (\forall integer i; 0 <= i < st.kept ==>
-         e[PROFCORE_RECORD_HEADER_WORDS + i] == (uint64_t)st.frames[i]) &&
-      (st.truncated == 0 || e[PROFCORE_RECORD_HEADER_WORDS + st.kept] == PROFCORE_FRAME_TRUNCATED);
-*/
-
 /* Returns the caller's stack, by value: a stack the proofs see as a logic
  * value, not as memory that every table fact would need an argument to
  * survive the writes of.  The caller has rejected NULL frames and depth 0
@@ -1053,8 +887,6 @@ PROFCORE_SIGNAL_SAFE static int pc_count_loss_unowned(profcore *pc, uint32_t rea
 /* ---- the log ----------------------------------------------------------------
  * Appends one record to the shard's active half.  The caller owns the shard
  * and has checked that the record fits. */
-/*@ logic integer pc_active_at{L}(profcore *pc, integer s) =
-      pc_mul(s * 2 + pc->shards[s].active, pc->cfg.log_words) + pc->shards[s].used; */
 /* Contract: the record lands in the active half, at `used`, and nowhere else. */
 /*@ requires pc_layout(pc) && pc_shards_ok(pc) && s < pc->cfg.shards;
     requires depth <= pc->cfg.max_depth;
@@ -1205,8 +1037,6 @@ PROFCORE_SIGNAL_SAFE static void pc_entry_fill(uint64_t *e, pc_stack st, uint32_
 }
 
 /* Way holding `st`, or `ways` if none. */
-/*@ logic uint64_t pc_way_count{L}(uint64_t *bucket, integer ew, integer w) =
-      bucket[pc_mul(w, ew) + PC_ENTRY_COUNT]; */
 /* Contract: finds the first way equal to st; `ways` iff no way is equal. */
 /*@ requires \valid_read(pc) && pc_cfg_valid(pc->cfg);
     requires pc->entry_words == PROFCORE_RECORD_HEADER_WORDS + pc->cfg.max_depth;
@@ -1305,23 +1135,6 @@ PROFCORE_SIGNAL_SAFE static uint64_t *pc_table_bucket(profcore *pc, uint32_t s, 
                                              pc_mul(pc_mul(b, pc->cfg.ways) + w, pc->entry_words)); */
     return table + (size_t)b * bucket_words;
 }
-
-/* The outcome of work done with a shard held (pc_evict, pc_table_put,
- * pc_add_owned): the sample is recorded, or it is lost and exactly one of
- * the two owned loss counters (LOG_FULL, NOHANDOFF_FULL) grew by its
- * weight.  ACSL only, like PC_ADD_CONTRACT below. */
-#define PC_OWNED_OUTCOME \
-    ensures \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF || \
-            \result == PROFCORE_LOST; \
-    ensures \result == PROFCORE_RECORDED_HANDOFF ==> may_handoff; \
-    ensures \result != PROFCORE_LOST ==> \
-      pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) && \
-      pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]); \
-    ensures \result == PROFCORE_LOST ==> \
-      (pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) + weight) && \
-       pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL])) || \
-      (pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL] == (profcore_counter)(\old(pc->lost_weight[PROFCORE_LOSS_NOHANDOFF_FULL]) + weight) && \
-       pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]));
 
 /* Eviction: appends the record of e, a used entry of shard s's table about
  * to be overwritten, to the shard's log.  Returns PROFCORE_RECORDED, or
@@ -1500,42 +1313,6 @@ PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, pc_stack 
     pc_count_recorded(sh, weight, st.truncated);
     return outcome;
 }
-
-/* The contract of an add, shared by pc_add, profcore_add and
- * profcore_add_nohandoff (ACSL only: Frama-C preprocesses annotations, the
- * compilers never expand it).  The shard words are listed field by field
- * (every field but the padding): the owner CAS loop's `assigns` then
- * matches them one to one, where an inclusion in whole structs left the
- * provers an arithmetic-only existential they do not instantiate. */
-#define PC_ADD_CONTRACT \
-    requires pc_handle_arg(pc); \
-    requires pc != \null && pc->magic == PROFCORE_MAGIC ==> pc->loss_inflight < 4294967295; \
-    requires frames == \null || \valid_read(frames + (0 .. depth - 1)); \
-    requires pc != \null && pc->magic == PROFCORE_MAGIC && frames != \null ==> \
-             pc_apart(pc, (uint64_t *)frames, depth); \
-    assigns pc->shards[0 .. pc->cfg.shards - 1].owner, \
-            pc->shards[0 .. pc->cfg.shards - 1].handoff, \
-            pc->shards[0 .. pc->cfg.shards - 1].active, \
-            pc->shards[0 .. pc->cfg.shards - 1].used, \
-            pc->shards[0 .. pc->cfg.shards - 1].recorded_samples, \
-            pc->shards[0 .. pc->cfg.shards - 1].recorded_weight, \
-            pc->shards[0 .. pc->cfg.shards - 1].evictions, \
-            pc->shards[0 .. pc->cfg.shards - 1].handoffs, \
-            pc->shards[0 .. pc->cfg.shards - 1].truncated, \
-            pc->tables[0 .. pc_mul(pc->cfg.shards, pc_tw(pc->cfg)) - 1], \
-            pc->logs[0 .. pc_log_total(pc->cfg) - 1], \
-            pc->loss_inflight, pc->lost_samples[0 .. PROFCORE_LOSS_REASONS - 1], \
-            pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1], \
-            pc->rejected_samples, pc->rejected_weight; \
-    ensures pc == \null ==> \result == PROFCORE_E_NULL; \
-    ensures \result == PROFCORE_E_NULL || \result == PROFCORE_E_NOT_INIT || \
-            \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF || \
-            \result == PROFCORE_LOST || \result == PROFCORE_REJECTED; \
-    ensures \result == PROFCORE_REJECTED ==> \
-      pc->rejected_weight == (profcore_counter)(\old(pc->rejected_weight) + weight); \
-    ensures \result != PROFCORE_REJECTED ==> pc->rejected_weight == \old(pc->rejected_weight); \
-    ensures \result == PROFCORE_LOST ==> \exists integer r; 0 <= r < PROFCORE_LOSS_REASONS && \
-      pc->lost_weight[r] == (profcore_counter)(\old(pc->lost_weight[r]) + weight);
 
 /*@ requires pc == \null || \valid_read(&pc->magic);
     assigns \nothing;
@@ -1863,6 +1640,10 @@ static void pc_harvest_owned(profcore *pc, uint32_t s, profcore_emit_fn emit, vo
     struct profcore_shard *sh = &pc->shards[s];
     uint64_t *table = pc_shard_table(pc, s);
     uint64_t entries = (uint64_t)pc->cfg.buckets * pc->cfg.ways;
+    /* One step each: as one assert this was a proof Z3 found or missed
+     * depending on the statement numbering of the code above. */
+    /*@ assert entries_def: entries == pc_mul(pc->cfg.buckets, pc->cfg.ways); */
+    /*@ assert ew_def: pc->entry_words == pc_ew(pc->cfg); */
     /*@ assert entries == pc_entries(pc->cfg) &&
                pc_mul(entries, pc->entry_words) == pc_tw(pc->cfg); */
     pc_drain_published(pc, s, emit, ctx);
@@ -1921,10 +1702,19 @@ static void pc_harvest_shard(profcore *pc, uint32_t s, profcore_emit_fn emit, vo
           (pc->tables + pc_mul(t, pc_tw(\at(pc->cfg, Pre))) + pc_mul(i, pc_ew(\at(pc->cfg, Pre))))[PC_ENTRY_COUNT] &&
           \at((pc->tables + pc_mul(t, pc_tw(\at(pc->cfg, Pre))) + pc_mul(i, pc_ew(\at(pc->cfg, Pre))))[PC_ENTRY_META], Pre) ==
           (pc->tables + pc_mul(t, pc_tw(\at(pc->cfg, Pre))) + pc_mul(i, pc_ew(\at(pc->cfg, Pre))))[PC_ENTRY_META]; */
+    /* The table predicate of the entry state over the table pointer of
+     * this one: one small step of the frame (without it, `others` was a
+     * proof Z3 found or missed depending on the code's statement numbering). */
+    /*@ assert tables_same: pc->tables == \at(pc->tables, Pre); */
+    /*@ assert others_pre: \forall integer t; 0 <= t < pc->cfg.shards && t != s ==>
+          pc_table_ok_at{Pre}(\at(pc->cfg, Pre), pc->tables, pc_ew(\at(pc->cfg, Pre)), t); */
     /*@ assert others: \forall integer t; 0 <= t < pc->cfg.shards && t != s ==>
           pc_table_ok_at(\at(pc->cfg, Pre), pc->tables, pc_ew(\at(pc->cfg, Pre)), t); */
     /* ... and shard s's is the harvest's postcondition. */
     /*@ assert own: pc_table_ok_at(\at(pc->cfg, Pre), pc->tables, pc_ew(\at(pc->cfg, Pre)), s); */
+    /* Together, in the terms pc_tables_ok unfolds to. */
+    /*@ assert all: \forall integer t; 0 <= t < pc->cfg.shards ==>
+          pc_table_ok_at(pc->cfg, pc->tables, pc->entry_words, t); */
 }
 
 /* Harvests every shard it can take; returns how many were busy. */
