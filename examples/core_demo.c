@@ -174,9 +174,6 @@ static void *reader_main(void *arg) {
     return NULL;
 }
 
-static const char *loss_names[PROFCORE_LOSS_REASONS] = {
-    "contended", "log full", "no-handoff full", "invalid", "critical", "unwind", "other"};
-
 int main(void) {
     profcore_config cfg = PROFCORE_CONFIG_DEFAULT;
     size_t size = profcore_size(&cfg);
@@ -225,7 +222,7 @@ int main(void) {
     }
     printf("\nlost by reason:");
     for (int r = 0; r < (int)PROFCORE_LOSS_REASONS; r++) {
-        printf(" %s %" PRIu64 "%s", loss_names[r], st.lost_samples[r],
+        printf(" %s %" PRIu64 "%s", profcore_loss_name((uint32_t)r), st.lost_samples[r],
                r + 1 < (int)PROFCORE_LOSS_REASONS ? "," : "\n");
         lost_s += st.lost_samples[r];
         lost_w += st.lost_weight[r];
