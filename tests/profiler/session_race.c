@@ -27,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../check.h"
@@ -114,12 +115,29 @@ static pid_t target_tid;
 static int sending = 1; /* atomic */
 static unsigned sent;   /* atomic */
 
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One signal, then a pause of 1 to 32 us (a varying phase against the
+ * steps of pcp_start and pcp_stop).  Sending back to back would let the
+ * target run only a few instructions between two handlers: how long the
+ * test then takes depends on the scheduler (it once ran past 120 s), and a
+ * check must not depend on luck.  A round of start + stop takes a few ms,
+ * so each round still gets on the order of a hundred handlers at random
+ * points. */
 static void *sender(void *arg) {
     (void)arg;
+    uint32_t x = 2463534242u;
     while (__atomic_load_n(&sending, __ATOMIC_ACQUIRE)) {
         syscall(SYS_tgkill, getpid(), target_tid, SIGPROF);
         __atomic_add_fetch(&sent, 1u, __ATOMIC_RELAXED);
-        sched_yield();
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        uint64_t until = mono_ns() + 1000u + (x % 32u) * 1000u;
+        while (mono_ns() < until) {
+        }
     }
     return NULL;
 }
