@@ -52,6 +52,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Every shared-memory step of the core calls this (its yield point): now
+ * and then it raises SIGUSR2 inside an add, so an add interrupted by a
+ * handler's add is certain, not left to where the storms' signals land. */
+static void stress_yield_point(void);
+#define PROFCORE_YIELD_POINT() stress_yield_point()
 #define PROFCORE_IMPLEMENTATION
 #include "profcore.h"
 
@@ -109,6 +114,17 @@ typedef struct thread_slot {
 
 static thread_slot slots[NSLOTS];
 static __thread thread_slot *my_slot __attribute__((tls_model("initial-exec")));
+
+/* Once in 4096 yield points of an outermost add (adds_running == 1), on a
+ * thread with a slot: SIGUSR2 to self, whose handler adds (on_sigusr2), so
+ * nested_adds counts at least one per run.  Under TSan the signal is
+ * delivered only after the add returns, so there it nests nothing. */
+static __thread unsigned yield_points __attribute__((tls_model("initial-exec")));
+static void stress_yield_point(void) {
+    thread_slot *me = my_slot;
+    if (me == NULL || me->adds_running != 1) return;
+    if ((++yield_points & 4095u) == 0) raise(SIGUSR2);
+}
 
 static profcore *pc;
 static atomic_int registered;
