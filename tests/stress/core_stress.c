@@ -291,7 +291,13 @@ static void *storm_main(void *arg) {
     uint64_t sent = 0;
     while (!atomic_load_explicit(&storms_exit, memory_order_relaxed)) {
         uint64_t r = next_rand(&rng);
-        int target = (int)(r % NTHREADS);
+        /* Once the reader is told to stop, the storms fire at the workers
+         * only: stop and the final drain still run under fire (adds in
+         * flight on other threads), but the reader itself cannot be kept in
+         * handlers indefinitely, which under ASan once held it past the
+         * 150 s alarm. */
+        int targets = atomic_load_explicit(&stop_requested, memory_order_relaxed) ? NWORKERS : NTHREADS;
+        int target = (int)(r % (uint64_t)targets);
         int pick = (int)((r >> 8) % 10u);
         int sig = pick < 6 ? SIGPROF : pick < 8 ? SIGUSR1 : SIGUSR2;
         if (syscall(SYS_tgkill, pid, slots[target].tid, sig) == 0) sent++;
