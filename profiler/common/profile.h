@@ -93,12 +93,29 @@ typedef struct pcprof_profile {
 int pcprof_unwind_lines(const pcprof_profile *p, char lines[3][512]);
 
 
-/* Output formats (profiler/output/).  Each writes `path` atomically (a
- * temporary file in the same directory, fsync, rename) and returns 0, or -1
- * with a one-line reason in err. */
+/* An encoded profile in memory: `data` is malloc'd and owned by whoever
+ * holds the struct (pcprof_bytes_free); {NULL, 0} when empty. */
+typedef struct pcprof_bytes {
+    unsigned char *data;
+    size_t len;
+} pcprof_bytes;
+
+void pcprof_bytes_free(pcprof_bytes *b);
+
+/* Output formats (profiler/output/).  pcprof_encode_* put the file's exact
+ * bytes into *out (for a socket, an HTTP response, a rotation); the
+ * pcprof_write_* write `path` atomically (a temporary file in the same
+ * directory, fsync, rename).  Each returns 0, or -1 with a one-line reason
+ * in err and *out empty.  pcprof_encode / pcprof_write take a
+ * PCPROF_FORMAT_* (anything else is pprof). */
+int pcprof_encode_pprof(const pcprof_profile *p, pcprof_bytes *out, char *err, size_t errlen);
+int pcprof_encode_legacy(const pcprof_profile *p, pcprof_bytes *out, char *err, size_t errlen);
+int pcprof_encode_collapsed(const pcprof_profile *p, pcprof_bytes *out, char *err, size_t errlen);
+int pcprof_encode(const pcprof_profile *p, int format, pcprof_bytes *out, char *err, size_t errlen);
 int pcprof_write_pprof(const pcprof_profile *p, const char *path, char *err, size_t errlen);
 int pcprof_write_legacy(const pcprof_profile *p, const char *path, char *err, size_t errlen);
 int pcprof_write_collapsed(const pcprof_profile *p, const char *path, char *err, size_t errlen);
+int pcprof_write(const pcprof_profile *p, int format, const char *path, char *err, size_t errlen);
 
 /* The human summary: samples, CPU profiled vs measured, losses by reason,
  * handler cost, the top `top` functions by flat and cumulative share. */

@@ -98,7 +98,8 @@ int pcout_build_collapsed(const pcprof_profile *p, pcout_symbolizer *sym, pcout_
     return rc;
 }
 
-int pcprof_write_collapsed(const pcprof_profile *p, const char *path, char *err, size_t errlen) {
+int pcprof_encode_collapsed(const pcprof_profile *p, pcprof_bytes *out, char *err, size_t errlen) {
+    *out = (pcprof_bytes){0};
     if (!p) {
         pcout_set_error(err, errlen, "no profile given");
         return -1;
@@ -108,15 +109,19 @@ int pcprof_write_collapsed(const pcprof_profile *p, const char *path, char *err,
         pcout_set_error(err, errlen, "out of memory opening the symbolizer");
         return -1;
     }
-    pcout_buf out = {0};
+    pcout_buf buf = {0};
     int rc;
-    if (pcout_build_collapsed(p, sym, &out) != 0) {
+    if (pcout_build_collapsed(p, sym, &buf) != 0) {
         pcout_set_error(err, errlen, "out of memory building collapsed stacks");
         rc = -1;
     } else {
-        rc = pcout_write_file_atomic(path, out.data, out.len, err, errlen);
+        rc = pcout_buf_give(&buf, out);
     }
-    pcout_buf_free(&out);
+    pcout_buf_free(&buf);
     pcout_symbolizer_close(sym);
     return rc;
+}
+
+int pcprof_write_collapsed(const pcprof_profile *p, const char *path, char *err, size_t errlen) {
+    return pcout_encode_and_write(pcprof_encode_collapsed, p, path, err, errlen);
 }

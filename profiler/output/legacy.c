@@ -127,22 +127,27 @@ int pcout_build_legacy(const pcprof_profile *p, const pcout_mapping *maps, size_
     return out->failed ? -1 : 0;
 }
 
-int pcprof_write_legacy(const pcprof_profile *p, const char *path, char *err, size_t errlen) {
+int pcprof_encode_legacy(const pcprof_profile *p, pcprof_bytes *out, char *err, size_t errlen) {
+    *out = (pcprof_bytes){0};
     if (!p) {
         pcout_set_error(err, errlen, "no profile given");
         return -1;
     }
     pcout_mapping *maps = NULL;
     size_t nmaps = pcout_read_mappings(&maps);
-    pcout_buf out = {0};
+    pcout_buf buf = {0};
     int rc;
-    if (pcout_build_legacy(p, maps, nmaps, &out) != 0) {
+    if (pcout_build_legacy(p, maps, nmaps, &buf) != 0) {
         pcout_set_error(err, errlen, "out of memory encoding the legacy profile");
         rc = -1;
     } else {
-        rc = pcout_write_file_atomic(path, out.data, out.len, err, errlen);
+        rc = pcout_buf_give(&buf, out);
     }
-    pcout_buf_free(&out);
+    pcout_buf_free(&buf);
     pcout_free_mappings(maps, nmaps);
     return rc;
+}
+
+int pcprof_write_legacy(const pcprof_profile *p, const char *path, char *err, size_t errlen) {
+    return pcout_encode_and_write(pcprof_encode_legacy, p, path, err, errlen);
 }

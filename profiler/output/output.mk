@@ -11,7 +11,8 @@
 PROFILER_OUTPUT_SRCS := profiler/output/util.c profiler/output/symbolize.c \
                         profiler/output/pprof.c profiler/output/legacy.c \
                         profiler/output/collapsed.c profiler/output/summary.c \
-                        profiler/output/cfi_fde.c profiler/output/unwind_info.c
+                        profiler/output/cfi_fde.c profiler/output/unwind_info.c \
+                        profiler/output/encode.c
 PROFILER_OUTPUT_HDRS := profiler/output/output_internal.h profiler/output/cfi_fde.h profiler/common/profile.h \
                         profiler/common/vocab.h core/profcore.h
 PROFILER_OUTPUT_LDLIBS := -ldw -lelf -lz

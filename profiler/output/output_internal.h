@@ -26,6 +26,13 @@ void pcout_buf_append(pcout_buf *b, const void *data, size_t len);
 void pcout_buf_byte(pcout_buf *b, unsigned char c);
 void pcout_buf_printf(pcout_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pcout_buf_free(pcout_buf *b);
+/* Moves b's bytes into out (b is left empty); 0, or -1 if b had failed. */
+int pcout_buf_give(pcout_buf *b, pcprof_bytes *out);
+
+/* One format's encoder, then pcout_write_file_atomic of its bytes. */
+typedef int (*pcout_encoder_fn)(const pcprof_profile *p, pcprof_bytes *out, char *err, size_t errlen);
+int pcout_encode_and_write(pcout_encoder_fn encode, const pcprof_profile *p, const char *path,
+                           char *err, size_t errlen);
 
 /* ---- uint64 -> uint32 open-addressing map (key 0 is allowed) ------------ */
 typedef struct pcout_u64map {

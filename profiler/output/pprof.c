@@ -396,7 +396,8 @@ int pcout_gzip(const unsigned char *in, size_t len, pcout_buf *out) {
     return out->failed ? -1 : 0;
 }
 
-int pcprof_write_pprof(const pcprof_profile *p, const char *path, char *err, size_t errlen) {
+int pcprof_encode_pprof(const pcprof_profile *p, pcprof_bytes *out, char *err, size_t errlen) {
+    *out = (pcprof_bytes){0};
     if (!p) {
         pcout_set_error(err, errlen, "no profile given");
         return -1;
@@ -413,10 +414,14 @@ int pcprof_write_pprof(const pcprof_profile *p, const char *path, char *err, siz
     } else if (raw.len > UINT32_MAX || pcout_gzip(raw.data, raw.len, &gz) != 0) {
         pcout_set_error(err, errlen, "gzip compression of the pprof profile failed");
     } else {
-        rc = pcout_write_file_atomic(path, gz.data, gz.len, err, errlen);
+        rc = pcout_buf_give(&gz, out);
     }
     pcout_buf_free(&raw);
     pcout_buf_free(&gz);
     pcout_symbolizer_close(sym);
     return rc;
+}
+
+int pcprof_write_pprof(const pcprof_profile *p, const char *path, char *err, size_t errlen) {
+    return pcout_encode_and_write(pcprof_encode_pprof, p, path, err, errlen);
 }

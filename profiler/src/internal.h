@@ -278,6 +278,11 @@ PRT_HIDDEN void prt_collect(void);
 /* Builds the profile from the aggregate and statistics and writes it
  * (api lock held); PCP_OK, PCP_E_SYSTEM or PCP_E_WRITE. */
 PRT_HIDDEN int prt_write_session(const char *path, int format, char *err, size_t errlen);
+/* The same profile's bytes in memory (api lock held): *out is malloc'd,
+ * the caller frees it with pcprof_bytes_free; PCP_OK, PCP_E_SYSTEM or
+ * PCP_E_WRITE (then *out is empty). */
+struct pcprof_bytes;
+PRT_HIDDEN int prt_encode_session(int format, struct pcprof_bytes *out, char *err, size_t errlen);
 /* Writes a built profile in a format code; PCP_OK or PCP_E_WRITE. */
 struct pcprof_profile;
 PRT_HIDDEN int prt_write_profile(const struct pcprof_profile *p, const char *path, int format, char *err,

@@ -145,11 +145,7 @@ static int prt_profile_copy_take(prt_profile_copy *s) {
 }
 
 int prt_write_profile(const pcprof_profile *p, const char *path, int format, char *err, size_t errlen) {
-    int r;
-    if (format == PCPROF_FORMAT_LEGACY) r = pcprof_write_legacy(p, path, err, errlen);
-    else if (format == PCPROF_FORMAT_COLLAPSED) r = pcprof_write_collapsed(p, path, err, errlen);
-    else r = pcprof_write_pprof(p, path, err, errlen);
-    return r == 0 ? PCP_OK : PCP_E_WRITE;
+    return pcprof_write(p, format, path, err, errlen) == 0 ? PCP_OK : PCP_E_WRITE;
 }
 
 int prt_write_session(const char *path, int format, char *err, size_t errlen) {
@@ -159,6 +155,18 @@ int prt_write_session(const char *path, int format, char *err, size_t errlen) {
         return PCP_E_SYSTEM;
     }
     int r = prt_write_profile(&s.p, path, format, err, errlen);
+    prt_profile_copy_free(&s);
+    return r;
+}
+
+int prt_encode_session(int format, pcprof_bytes *out, char *err, size_t errlen) {
+    *out = (pcprof_bytes){0};
+    prt_profile_copy s;
+    if (prt_profile_copy_take(&s) != 0) {
+        prt_set_error(err, errlen, "profcore: out of memory building the profile");
+        return PCP_E_SYSTEM;
+    }
+    int r = pcprof_encode(&s.p, format, out, err, errlen) == 0 ? PCP_OK : PCP_E_WRITE;
     prt_profile_copy_free(&s);
     return r;
 }

@@ -349,6 +349,37 @@ static int has_label_key(const decoded *d, const char *key) {
     return 0;
 }
 
+/* pcprof_encode gives exactly the bytes pcprof_write puts in the file, for
+ * every format (the recorder, the HTTP endpoint and rotation send the
+ * former and must be indistinguishable from the latter). */
+static void test_encode_matches_write(void) {
+    static const struct { int format; const char *file; } formats[] = {
+        {PCPROF_FORMAT_PPROF, "enc.pb.gz"}, {PCPROF_FORMAT_LEGACY, "enc.prof"},
+        {PCPROF_FORMAT_COLLAPSED, "enc.txt"}};
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        char path[PATH_MAX], err[256] = "";
+        path_in_dir(path, sizeof path, formats[i].file);
+        pcprof_bytes bytes = {0};
+        CHECK(pcprof_encode(&fx.profile, formats[i].format, &bytes, err, sizeof err) == 0, "%s: encode: %s",
+              formats[i].file, err);
+        CHECK(bytes.len > 0 && bytes.data != NULL, "%s: encoded %zu bytes", formats[i].file, bytes.len);
+        CHECK(pcprof_write(&fx.profile, formats[i].format, path, err, sizeof err) == 0, "%s: write: %s",
+              formats[i].file, err);
+        size_t len = 0;
+        char *file = slurp(path, &len);
+        CHECK(file && len == bytes.len && memcmp(file, bytes.data, len) == 0,
+              "%s: the file (%zu bytes) is the encoded bytes (%zu)", formats[i].file, len, bytes.len);
+        free(file);
+        pcprof_bytes_free(&bytes);
+        CHECK(bytes.data == NULL && bytes.len == 0, "%s: freed bytes are empty", formats[i].file);
+    }
+    pcprof_bytes none = {(unsigned char *)1, 7};
+    char err[256] = "";
+    CHECK(pcprof_encode(NULL, PCPROF_FORMAT_PPROF, &none, err, sizeof err) == -1 && none.data == NULL &&
+              none.len == 0 && strstr(err, "no profile") != NULL,
+          "encoding no profile fails with empty bytes and a reason (%s)", err);
+}
+
 static void test_pprof(void) {
     char path[PATH_MAX], err[256] = "";
     path_in_dir(path, sizeof path, "cpu.pb.gz");
@@ -522,6 +553,7 @@ int main(void) {
     test_collapsed();
     test_legacy();
     test_pprof();
+    test_encode_matches_write();
     test_summary();
     test_missing_directory();
     test_unwritable_directory();
