@@ -22,5 +22,11 @@ bool prt_link_is_runtime_handler(const struct sigaction *act) __attribute__((vis
 /* A helper thread of the embedding library that blocks every signal: left
  * out of thread snapshots (at most 4). */
 void prt_link_mark_internal_thread(pid_t tid) __attribute__((visibility("hidden")));
+/* The profile (running: so far; stopped: the last session's) encoded in
+ * `format` (PCPROF_FORMAT_*) into *out, which the caller frees with
+ * pcprof_bytes_free (profile.h); PCP_OK, else a PCP_E_* code and err. */
+struct pcprof_bytes;
+int prt_link_encode_profile(int format, struct pcprof_bytes *out, char *err, size_t errlen)
+    __attribute__((visibility("hidden")));
 
 #endif

@@ -148,7 +148,7 @@ PL_EXPORT void ProfilerStop(void) { pl_session_finish("at ProfilerStop"); }
 PL_EXPORT void ProfilerFlush(void) {
     if (!pl_owns_runtime() || !pcp_is_running()) return;
     char err[512];
-    if (pcp_flush(err, sizeof err) != PCP_OK) pl_say("ProfilerFlush: %s", err);
+    if (pl_flush_profile(err, sizeof err) != PCP_OK) pl_say("ProfilerFlush: %s", err);
 }
 
 PL_EXPORT void ProfilerRegisterThread(void) {

@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "preload_internal.h"
+#include "record_channel.h"
 
 #define PL_CRASH_WAIT_MS 3000
 #define PL_SNAPSHOT_TIMEOUT_MS 1000 /* how long a snapshot waits for the threads' answers */
@@ -445,7 +446,7 @@ int pl_session_start(const pl_request *rq, char *err, size_t errlen) {
     o.engine = rq->engine;
     o.format = rq->format;
     o.hz = rq->hz;
-    o.output_path = rq->out;
+    o.output_path = pl_record_active() ? NULL : rq->out; /* record mode: the recorder writes */
     o.unwind = rq->unwind;
     pthread_mutex_lock(&pl_mu);
     int rc = pcp_start(&o, err, errlen);
@@ -453,6 +454,7 @@ int pl_session_start(const pl_request *rq, char *err, size_t errlen) {
         pl_started.start_cpu_ns = pl_cpu_ns();
         pl_started.request = *rq;
         pl_gperf_session_started(rq->out);
+        if (pl_record_active()) pl_record_hello(rq->format);
         if (!pl_atexit_registered && atexit(pl_atexit) == 0) pl_atexit_registered = true;
         pl_install_exit_paths();
     }
@@ -480,6 +482,7 @@ void pl_session_finish(const char *why) {
     if (pcp_is_running()) {
         char err[512];
         if (pcp_stop(err, sizeof err) != PCP_OK) pl_say("writing the profile %s failed: %s", why, err);
+        else if (pl_record_active()) pl_record_ship(PCREC_PROFILE, why);
         pl_check_delivery();
         pl_gperf_session_ended();
     }
@@ -499,6 +502,10 @@ static void pl_start_from_environment(void) {
         return;
     }
     pl_children = res.config.children;
+    if (pl_record_configure(getenv(PCREC_ENV)) != 0) {
+        pl_say("%s: not a recorder's channel name; the program runs unprofiled", PCREC_ENV);
+        return;
+    }
     pl_snapshot_signal = res.config.snapshot_signal;
     if (pl_is_descendant(rq.out)) {
         if (!pl_children) return; /* children are not profiled unless asked */

@@ -19,8 +19,8 @@
 PRELOAD_LIB_DIR := $(BUILD)/profiler
 PRELOAD_LIB_SO := $(PRELOAD_LIB_DIR)/libprofcore.so
 PRELOAD_SRCS := profiler/preload/preload.c profiler/preload/interpose.c profiler/preload/gperftools.c \
-                profiler/common/envconfig.c
-PRELOAD_HDRS := profiler/preload/preload_internal.h $(wildcard profiler/common/*.h)
+                profiler/preload/record_channel.c profiler/preload/record_session.c profiler/common/envconfig.c
+PRELOAD_HDRS := profiler/preload/preload_internal.h profiler/preload/record_channel.h $(wildcard profiler/common/*.h)
 PRELOAD_OBJS := $(patsubst %.c,$(PRELOAD_LIB_DIR)/obj/%.o,$(PRELOAD_SRCS))
 # Same flags as the runtime's obj variant (its -Iprofiler/common has the env
 # parser and the runtime link), plus this folder; nothing of profiler/src.

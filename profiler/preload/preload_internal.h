@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "envconfig.h"
@@ -65,6 +66,17 @@ PL_HIDDEN void pl_after_fork_child(void);
 PL_HIDDEN void pl_start_forked_child(void);
 /* A one-line message on stderr, prefixed "profcore: ". */
 PL_HIDDEN void pl_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- record_session.c (`profcore record` mode: record_channel.h) ---- */
+/* A session started in this image (format: the session's): tells the
+ * recorder to expect its profile. */
+PL_HIDDEN void pl_record_hello(const char *format);
+/* Encodes the session's profile and sends it as `kind` (PCREC_PROFILE at
+ * the end, PCREC_FLUSH for the profile so far); 0 when the recorder has it,
+ * else -1 after one line on stderr.  `why` says when ("at exit"). */
+PL_HIDDEN int pl_record_ship(uint32_t kind, const char *why);
+/* pcp_flush, or in record mode the profile so far to the recorder. */
+PL_HIDDEN int pl_flush_profile(char *err, size_t errlen);
 
 /* ---- interpose.c ---- */
 /* Resolves the real libc functions (constructor; lazily otherwise). */

@@ -426,6 +426,21 @@ PROFCORE_SIGNAL_SAFE int prt_link_session_engine(void) {
     return engine;
 }
 
+/* pcp_write into memory, for the preload library's record mode: the
+ * running session's profile so far, or the stopped one's. */
+int prt_link_encode_profile(int format, struct pcprof_bytes *out, char *err, size_t errlen) {
+    pthread_mutex_lock(&prt_api_mu);
+    int rc = PCP_E_NO_PROFILE;
+    if (prt_has_profile()) {
+        prt_collect();
+        rc = prt_encode_session(format, out, err, errlen);
+    } else {
+        prt_set_error(err, errlen, "profcore: nothing recorded yet");
+    }
+    pthread_mutex_unlock(&prt_api_mu);
+    return rc;
+}
+
 bool prt_link_is_runtime_handler(const struct sigaction *act) {
     return (act->sa_flags & SA_SIGINFO) && act->sa_sigaction == prt_handler_entry;
 }

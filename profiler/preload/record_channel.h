@@ -1,0 +1,28 @@
+/* record_channel.h — the sending side of `profcore record`'s channel
+ * (record_channel.c; the protocol is profiler/common/record_proto.h).
+ * Kept apart from preload_internal.h so a test's stand-in preload library
+ * can link record_channel.c alone. */
+#ifndef PROFCORE_PRELOAD_RECORD_CHANNEL_H
+#define PROFCORE_PRELOAD_RECORD_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record_proto.h"
+
+#define PL_RECORD_HIDDEN __attribute__((visibility("hidden")))
+
+/* The value of PCREC_ENV (NULL: not recording).  Returns -1 when the value
+ * is not a valid name (then not recording). */
+PL_RECORD_HIDDEN int pl_record_configure(const char *value);
+/* In record mode: this process sends its profiles, it writes no file. */
+PL_RECORD_HIDDEN bool pl_record_active(void);
+/* A session started in this image: the id its hello and profiles carry. */
+PL_RECORD_HIDDEN void pl_record_image_began(void);
+/* One message (kind: PCREC_*), waits for the answer.  0 when stored; -1
+ * with a one-line reason in err. */
+PL_RECORD_HIDDEN int pl_record_send(uint32_t kind, uint32_t format, const char *note, const void *data, size_t len,
+                                    char *err, size_t errlen);
+
+#endif

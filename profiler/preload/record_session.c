@@ -1,0 +1,52 @@
+/* record_session.c — what a profiled process sends in `profcore record`
+ * mode (the channel is record_channel.c): a hello when its session starts,
+ * so the recorder knows to expect it and can name it if its profile never
+ * arrives; the profile so far before exec and on ProfilerFlush; the final
+ * profile when the session ends.  In this mode the session is started with
+ * no output path, so pcp_stop writes nothing: the bytes go to the recorder.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "preload_internal.h"
+#include "profile.h"
+#include "record_channel.h"
+
+static uint32_t pl_record_format(const char *name) {
+    pcprof_format f = PCPROF_FORMAT_PPROF;
+    if (name != NULL) pcenv_parse_format(name, &f);
+    return (uint32_t)f;
+}
+
+/* The running session's format (set at its start, under the preload lock). */
+static uint32_t pl_record_session_format;
+
+void pl_record_hello(const char *format) {
+    char err[256];
+    pl_record_session_format = pl_record_format(format);
+    pl_record_image_began();
+    if (pl_record_send(PCREC_HELLO, pl_record_session_format, "started", NULL, 0, err, sizeof err) != 0)
+        pl_say("record: %s", err);
+}
+
+int pl_record_ship(uint32_t kind, const char *why) {
+    char err[512];
+    pcprof_bytes b = {0};
+    uint32_t f = pl_record_session_format;
+    if (prt_link_encode_profile((int)f, &b, err, sizeof err) != PCP_OK) {
+        pl_say("record: building the profile %s failed: %s", why, strncmp(err, "profcore: ", 10) == 0 ? err + 10 : err);
+        return -1;
+    }
+    int rc = pl_record_send(kind, f, why, b.data, b.len, err, sizeof err);
+    if (rc != 0) pl_say("record: the profile %s was not delivered: %s", why, err);
+    pcprof_bytes_free(&b);
+    return rc;
+}
+
+int pl_flush_profile(char *err, size_t errlen) {
+    if (!pl_record_active() || !pcp_is_running()) return pcp_flush(err, errlen); /* or its "not running" error */
+    if (pl_record_ship(PCREC_FLUSH, "flushed") == 0) return PCP_OK;
+    snprintf(err, errlen, "profcore: the profile so far was not delivered to the recorder");
+    return PCP_E_WRITE;
+}
