@@ -105,6 +105,20 @@ $(PROF_B)/tests/session_race-tsan: tests/profiler/session_race.c tests/check.h $
 	    $(filter %.o,$^) $(PROF_LDLIBS)
 ALL_TARGETS += $(PROF_B)/tests/session_race $(PROF_B)/tests/session_race-tsan
 
+# thread_tails: white-box (reads the runtime's aggregate per tid), so it
+# sees the internal headers; plain, ASan+UBSan and TSan builds.
+$(PROF_B)/tests/thread_tails: tests/profiler/thread_tails.c tests/check.h $(PROF_HDRS) $(PROF_LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_INC) $(PROF_PROG_LDFLAGS) -o $@ $< $(PROF_LIB_A) $(PROF_LDLIBS)
+$(PROF_B)/tests/thread_tails-asan: tests/profiler/thread_tails.c tests/check.h $(PROF_HDRS) $(PROF_OBJS_asan)
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_SAN_ASAN) $(PROF_INC) $(PROF_PROG_LDFLAGS) -o $@ $< $(PROF_OBJS_asan) $(PROF_LDLIBS)
+$(PROF_B)/tests/thread_tails-tsan: tests/profiler/thread_tails.c tests/check.h $(PROF_HDRS) $(PROF_OBJS_tsan)
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_SAN_TSAN) $(PROF_INC) $(PROF_PROG_LDFLAGS) -o $@ $< $(PROF_OBJS_tsan) $(PROF_LDLIBS)
+PROF_TAILS_BINS := $(PROF_B)/tests/thread_tails $(PROF_B)/tests/thread_tails-asan $(PROF_B)/tests/thread_tails-tsan
+ALL_TARGETS += $(PROF_TAILS_BINS)
+
 ALL_TARGETS += $(PROF_LIB_A) $(PROF_LIB_SO) $(PROF_B)/demo $(PROF_B)/demo-shared $(PROF_TEST_BINS)
 
 # ---- the demo ----

@@ -63,6 +63,7 @@ const pcprof_synthetic pcprof_synthetics[] = {
     PCPROF_LOST(PROFCORE_LOSS_UNWIND, "unwind failed", "profcore_lost_unwind_failed"),
     PCPROF_LOST(PROFCORE_LOSS_OTHER, "other", "profcore_lost_other"),
     {PCPROF_FRAME_NO_ANSWER, "[no answer: signals blocked or stopped]", "profcore_no_answer"},
+    {PCPROF_FRAME_UNSAMPLED_TAIL, "[unsampled: thread tail]", "profcore_unsampled_thread_tail"},
 };
 const size_t pcprof_nsynthetics = sizeof pcprof_synthetics / sizeof *pcprof_synthetics;
 _Static_assert(PROFCORE_LOSS_REASONS == 7, "a new loss reason needs its entry in pcprof_synthetics");

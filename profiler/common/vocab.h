@@ -60,6 +60,10 @@ const char *pcprof_loss_name(uint32_t reason);
  * readers symbolize every address; profiler/output/legacy.c). */
 /* A thread snapshot's entry for a thread that did not answer in time. */
 #define PCPROF_FRAME_NO_ANSWER ((uint64_t)41)
+/* CPU a thread spent that no delivered timer expiry covered (after its
+ * last expiry, up to its exit, unregistration or the stop): offered as one
+ * weighted sample so a profile's total is its threads' measured CPU. */
+#define PCPROF_FRAME_UNSAMPLED_TAIL ((uint64_t)42)
 
 typedef struct pcprof_synthetic {
     uint64_t frame;

@@ -51,6 +51,7 @@ SYNTHETIC_STANDIN(profcore_lost_critical_section, 20)
 SYNTHETIC_STANDIN(profcore_lost_unwind_failed, 21)
 SYNTHETIC_STANDIN(profcore_lost_other, 22)
 SYNTHETIC_STANDIN(profcore_no_answer, 41)
+SYNTHETIC_STANDIN(profcore_unsampled_thread_tail, 42)
 SYNTHETIC_STANDIN(profcore_reserved_frame, 63)
 
 /* One stand-in per entry of pcprof_synthetics (vocab.h), by frame; each
@@ -69,6 +70,7 @@ static const struct {
     {PROFCORE_FRAME_LOST(PROFCORE_LOSS_UNWIND), profcore_lost_unwind_failed},
     {PROFCORE_FRAME_LOST(PROFCORE_LOSS_OTHER), profcore_lost_other},
     {PCPROF_FRAME_NO_ANSWER, profcore_no_answer},
+    {PCPROF_FRAME_UNSAMPLED_TAIL, profcore_unsampled_thread_tail},
 };
 
 uint64_t pcout_legacy_standin(uint64_t frame) {

@@ -1,0 +1,206 @@
+/* thread_tails.c — is every CPU-second of short threads in the profile?
+ *
+ * Usage: thread_tails ENGINE HZ THREADS MS [table]
+ *
+ * THREADS registered threads run at once; each burns MS ms of its own CPU
+ * (CLOCK_THREAD_CPUTIME_ID is the truth) and exits normally, so its entry
+ * is unregistered by the thread-exit path.  The main thread then stops the
+ * session.  White-box: the test reads the runtime's aggregate
+ * (internal.h, on purpose) to sum the profile's weight per tid, split into
+ * sampled stacks and the `[unsampled: thread tail]` frame.
+ *
+ * "table" prints one line per thread (measured, sampled, tail, missing in
+ * ms) and the totals, and checks nothing: the experiment behind
+ * bench/RESULTS.md, "Thread tails".  Without it the checks run:
+ *   - profile total (sampled + tail) of the workers within 1 % of their
+ *     measured CPU;
+ *   - each worker's total within one period + 1 % of its measured CPU;
+ *   - the sampled part alone at most one period + one tick per thread below
+ *     the truth (what a tail can be: see bench/RESULTS.md);
+ *   - the tail frame present whenever threads are short against a period;
+ *   - conservation: handler offered weight == core offered weight, and the
+ *     core's offered = recorded + lost + rejected;
+ *   - Go's rule (TestCPUProfileMultithreadMagnitude): the profile's CPU
+ *     within 10 % of getrusage's.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../check.h"
+#include "internal.h"
+#include "profile.h"
+#include "vocab.h"
+
+#define MAX_THREADS 256
+
+typedef struct worker {
+    pthread_t th;
+    pid_t tid;
+    uint64_t measured_ns;
+    uint64_t sampled_w, tail_w;
+} worker;
+
+static worker workers[MAX_THREADS];
+static uint64_t burn_ns;
+static volatile uint64_t sink;
+/* Every worker starts burning at once, after all have registered: the
+ * threads overlap whatever the machine's speed. */
+static pthread_barrier_t start_line;
+
+static uint64_t cpu_ns(clockid_t c) {
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Burns CPU in steps of irregular length (no fixed period to alias with
+ * the tick) until the thread's own clock says burn_ns. */
+static void *work(void *arg) {
+    worker *w = (worker *)arg;
+    if (pcp_register_thread() != PCP_OK) fprintf(stderr, "register failed\n");
+    w->tid = (pid_t)syscall(SYS_gettid);
+    pthread_barrier_wait(&start_line);
+    uint64_t t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t x = (uint64_t)w->tid * 0x9e3779b97f4a7c15ull + 1;
+    while (cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0 < burn_ns) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t n = 2000 + (x & 4095);
+        for (uint64_t i = 0; i < n; i++) x = x * 6364136223846793005ull + 1;
+        sink = x;
+    }
+    w->measured_ns = cpu_ns(CLOCK_THREAD_CPUTIME_ID); /* since the thread began */
+    return NULL;
+}
+
+static worker *worker_of(pid_t tid, int n) {
+    for (int i = 0; i < n; i++)
+        if (workers[i].tid == tid) return &workers[i];
+    return NULL;
+}
+
+static bool is_tail(const prt_agg *a, const prt_agg_entry *e) {
+    return e->depth == 1 && a->frames[e->frames_at] == PCPROF_FRAME_UNSAMPLED_TAIL;
+}
+
+/* Splits the stopped session's aggregate per worker; returns the weight
+ * of every other thread (main). */
+static uint64_t split_profile(int n, uint64_t *tail_total) {
+    const prt_agg *a = &prt_g_session.agg;
+    uint64_t other = 0;
+    *tail_total = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const prt_agg_entry *e = &a->entries[i];
+        worker *w = worker_of((pid_t)PCPROF_TAG_TID(e->tag), n);
+        bool tail = is_tail(a, e);
+        if (tail) *tail_total += e->weight;
+        if (w == NULL) other += e->weight;
+        else if (tail) w->tail_w += e->weight;
+        else w->sampled_w += e->weight;
+    }
+    return other;
+}
+
+static double ms(uint64_t ns) { return (double)ns / 1e6; }
+
+int main(int argc, char **argv) {
+    if (argc < 5) {
+        fprintf(stderr, "usage: thread_tails ENGINE HZ THREADS MS [table]\n");
+        return 2;
+    }
+    int hz = atoi(argv[2]), n = atoi(argv[3]);
+    bool table = argc > 5 && strcmp(argv[5], "table") == 0;
+    if (hz <= 0 || n <= 0 || n > MAX_THREADS) {
+        fprintf(stderr, "thread_tails: bad HZ or THREADS\n");
+        return 2;
+    }
+    burn_ns = (uint64_t)atoi(argv[4]) * 1000000u;
+    pcp_options o = PCP_OPTIONS_INIT;
+    o.engine = argv[1];
+    o.hz = hz;
+    o.unwind = "fp";
+    char err[256];
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    if (pcp_start(&o, err, sizeof err) != PCP_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    pthread_barrier_init(&start_line, NULL, (unsigned)n);
+    for (int i = 0; i < n; i++) pthread_create(&workers[i].th, NULL, work, &workers[i]);
+    for (int i = 0; i < n; i++) pthread_join(workers[i].th, NULL);
+    if (pcp_stop(err, sizeof err) != PCP_OK) fprintf(stderr, "%s\n", err);
+    getrusage(RUSAGE_SELF, &ru1);
+    pcp_stats st;
+    pcp_get_stats(&st);
+
+    uint64_t period = 1000000000u / (uint64_t)hz, tail_total = 0;
+    uint64_t other_w = split_profile(n, &tail_total);
+    uint64_t truth = 0, sampled = 0, tails = 0;
+    for (int i = 0; i < n; i++) {
+        truth += workers[i].measured_ns;
+        sampled += workers[i].sampled_w * period;
+        tails += workers[i].tail_w * period;
+    }
+    double rus = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) * 1e9 +
+                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) * 1e3;
+    double profile_ns = (double)(st.profile_weight) * (double)period;
+
+    if (table) {
+        printf("# engine %s, %d Hz, %d threads x %s ms\n", argv[1], hz, n, argv[4]);
+        printf("# tid measured_ms sampled_ms tail_ms missing_ms\n");
+        for (int i = 0; i < n; i++) {
+            const worker *w = &workers[i];
+            double s = ms(w->sampled_w * period), t = ms(w->tail_w * period);
+            printf("%d %.2f %.2f %.2f %.2f\n", (int)w->tid, ms(w->measured_ns), s, t, ms(w->measured_ns) - s - t);
+        }
+        printf("total measured %.1f ms sampled %.1f ms (%.1f %%) tail %.1f ms, with tail %.1f %%; "
+               "missing per thread %.2f ms; main thread %.1f ms; getrusage %.1f ms\n",
+               ms(truth), ms(sampled), 100.0 * (double)sampled / (double)truth, ms(tails),
+               100.0 * (double)(sampled + tails) / (double)truth, (ms(truth) - ms(sampled) - ms(tails)) / n,
+               ms(other_w * period), rus / 1e6);
+        return 0;
+    }
+
+    double total = (double)(sampled + tails);
+    CHECK(total >= 0.99 * (double)truth && total <= 1.01 * (double)truth,
+          "workers' profile %.1f ms (sampled %.1f + tail %.1f) vs measured %.1f ms", total / 1e6, ms(sampled),
+          ms(tails), ms(truth));
+    /* A tail is the CPU after the last expiry a thread saw: less than one
+     * period plus the timer's lateness (one tick, at most 10 ms at HZ=100). */
+    double tail_bound = (double)n * ((double)period + 10e6);
+    CHECK((double)sampled <= (double)truth * 1.01 && (double)sampled + tail_bound >= (double)truth,
+          "sampled %.1f ms vs measured %.1f ms (bound %.1f ms below)", ms(sampled), ms(truth), tail_bound / 1e6);
+    int per_thread_bad = 0;
+    for (int i = 0; i < n; i++) {
+        const worker *w = &workers[i];
+        double got = (double)((w->sampled_w + w->tail_w) * period), want = (double)w->measured_ns;
+        double slack = (double)period + 0.01 * want;
+        if (got < want - slack || got > want + slack) {
+            if (per_thread_bad++ < 5)
+                printf("  thread %d: profile %.2f ms vs measured %.2f ms\n", (int)w->tid, got / 1e6, want / 1e6);
+        }
+    }
+    CHECK(per_thread_bad == 0, "%d of %d threads off by more than one period + 1 %%", per_thread_bad, n);
+    CHECK(tail_total > 0, "a [unsampled: thread tail] frame in the profile (%d threads)", n);
+    CHECK(st.offered_weight == st.core_offered_weight, "handler offered %llu == core offered %llu",
+          (unsigned long long)st.offered_weight, (unsigned long long)st.core_offered_weight);
+    uint64_t lost = 0;
+    for (int r = 0; r < 8; r++) lost += st.core_lost_weight[r];
+    CHECK(st.core_offered_weight == st.core_recorded_weight + lost + st.core_rejected_weight,
+          "core offered %llu == recorded %llu + lost %llu + rejected %llu",
+          (unsigned long long)st.core_offered_weight, (unsigned long long)st.core_recorded_weight,
+          (unsigned long long)lost, (unsigned long long)st.core_rejected_weight);
+    CHECK(profile_ns >= 0.9 * rus && profile_ns <= 1.1 * rus, "profile %.1f ms within 10 %% of getrusage %.1f ms",
+          profile_ns / 1e6, rus / 1e6);
+    printf("# %s %d Hz %d x %s ms: measured %.1f ms, sampled %.1f %%, with tail %.2f %%\n", argv[1], hz, n, argv[4],
+           ms(truth), 100.0 * (double)sampled / (double)truth, 100.0 * total / (double)truth);
+    return check_finish();
+}
