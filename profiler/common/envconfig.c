@@ -83,7 +83,8 @@ static const struct {
     {"SYS", SIGSYS},
 };
 
-/* Signals the profiler cannot or must not take over for snapshots. */
+/* Signals the profiler cannot or must not take over (snapshots, the
+ * CPUPROFILESIGNAL switch). */
 static int signal_usable_for_snapshot(int sig) {
     return sig != SIGKILL && sig != SIGSTOP && sig != SIGPROF && sig != SIGSEGV && sig != SIGBUS &&
            sig != SIGILL && sig != SIGFPE && sig != SIGTRAP;
@@ -110,7 +111,8 @@ static int parse_realtime_signal(const char *s, int *out) {
     return 0;
 }
 
-int pcenv_parse_signal(const char *s, int *out) {
+/* A signal number or name, any signal the kernel has (no policy). */
+static int parse_signal_name_or_number(const char *s, int *out) {
     int sig = -1;
     unsigned long num;
     if (s == NULL || *s == '\0') return -1;
@@ -124,9 +126,42 @@ int pcenv_parse_signal(const char *s, int *out) {
     }
     /* Numbers 32..SIGRTMIN-1 are reserved by glibc for its own threads. */
     if (sig < 1 || sig > SIGRTMAX || (sig > SIGSYS && sig < SIGRTMIN)) return -1;
-    if (!signal_usable_for_snapshot(sig)) return -1;
     *out = sig;
     return 0;
+}
+
+int pcenv_parse_signal(const char *s, int *out) {
+    int sig;
+    if (parse_signal_name_or_number(s, &sig) != 0 || !signal_usable_for_snapshot(sig)) return -1;
+    *out = sig;
+    return 0;
+}
+
+/* "<digits><unit>", unit ms, s, m or h; the whole value in [PCENV_PERIOD_MIN_MS,
+ * PCENV_PERIOD_MAX_MS].  A bare number is refused: seconds or milliseconds
+ * would be a guess. */
+int pcenv_parse_period(const char *s, unsigned *out_ms) {
+    static const struct {
+        const char *unit;
+        unsigned long ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    if (s == NULL) return -1;
+    size_t digits = strspn(s, "0123456789");
+    if (digits == 0 || digits > 9) return -1;
+    char num[10];
+    memcpy(num, s, digits);
+    num[digits] = '\0';
+    unsigned long v;
+    if (parse_decimal(num, 999999999ul, &v) != 0) return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(s + digits, units[i].unit) != 0) continue;
+        if (v > PCENV_PERIOD_MAX_MS / units[i].ms) return -1;
+        unsigned long ms = v * units[i].ms;
+        if (ms < PCENV_PERIOD_MIN_MS) return -1;
+        *out_ms = (unsigned)ms;
+        return 0;
+    }
+    return -1;
 }
 
 int pcenv_parse_path(const char *s, char out[PATH_MAX]) {
@@ -191,6 +226,26 @@ static int parse_gperftools_switch(pcenv_result *r, const char *var, const char 
     return 0;
 }
 
+/* CPUPROFILE_TIMER_SIGNAL: gperftools' per-thread timers then deliver that
+ * signal, so a program that owns SIGPROF can be profiled.  profcore's
+ * timers, its handler, its thread snapshots and the guards of the
+ * interposed sigaction/signal all use SIGPROF, so only SIGPROF itself is
+ * accepted (it changes nothing but the engine, as in gperftools); any
+ * other value refuses profiling with a message instead of being ignored.
+ * Returns 1 when accepted. */
+static int accept_timer_signal(pcenv_result *r, const char *val) {
+    if (val == NULL) return 0;
+    int sig = 0;
+    if (parse_signal_name_or_number(val, &sig) == 0 && sig == SIGPROF) return 1;
+    char quoted[4 * 80 + 4];
+    add_message(r,
+                "profcore: CPUPROFILE_TIMER_SIGNAL='%s': profcore's timers deliver SIGPROF only "
+                "(accepted: 27, SIGPROF); a program that owns SIGPROF cannot be profiled by profcore; "
+                "unset it; profiling disabled",
+                quote_value(val, quoted));
+    return 0;
+}
+
 static void choose_output(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
     const char *mine = lookup(ctx, "PROFCORE_OUT");
     const char *theirs = lookup(ctx, "CPUPROFILE");
@@ -232,13 +287,26 @@ static void choose_engine(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
     /* Both are validated, even when REALTIME decides the engine. */
     int rt_ok = realtime != NULL && parse_gperftools_switch(r, "CPUPROFILE_REALTIME", realtime);
     int pt_ok = per_thread != NULL && parse_gperftools_switch(r, "CPUPROFILE_PER_THREAD_TIMERS", per_thread);
+    /* gperftools turns per-thread timers on when a timer signal is named. */
+    pt_ok |= accept_timer_signal(r, lookup(ctx, "CPUPROFILE_TIMER_SIGNAL"));
     if (rt_ok) {
         r->config.engine = PCPROF_ENGINE_WALL;
         r->config.engine_from = "CPUPROFILE_REALTIME";
     } else if (pt_ok) {
         r->config.engine = PCPROF_ENGINE_CTIMER;
-        r->config.engine_from = "CPUPROFILE_PER_THREAD_TIMERS";
+        r->config.engine_from = per_thread != NULL ? "CPUPROFILE_PER_THREAD_TIMERS" : "CPUPROFILE_TIMER_SIGNAL";
     }
+}
+
+/* Settings that are each valid but not together. */
+static void check_combinations(pcenv_result *r) {
+    const pcenv_config *c = &r->config;
+    if (c->toggle_signal != 0 && c->toggle_signal == c->snapshot_signal)
+        add_message(r, "profcore: CPUPROFILESIGNAL and PROFCORE_SNAPSHOT_SIGNAL name the same signal (%d); "
+                       "profiling disabled", c->toggle_signal);
+    if (c->toggle_signal != 0 && c->period_ms != 0)
+        add_message(r, "profcore: CPUPROFILESIGNAL and PROFCORE_PERIOD together: a signal-switched profile "
+                       "is not rotated; choose one; profiling disabled");
 }
 
 static void choose_rest(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
@@ -252,6 +320,11 @@ static void choose_rest(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
     if ((val = lookup(ctx, "PROFCORE_SNAPSHOT_SIGNAL")) != NULL &&
         pcenv_parse_signal(val, &r->config.snapshot_signal) != 0)
         report_bad(r, "PROFCORE_SNAPSHOT_SIGNAL", val, PCENV_ACCEPT_SIGNAL);
+    if ((val = lookup(ctx, "CPUPROFILESIGNAL")) != NULL && pcenv_parse_signal(val, &r->config.toggle_signal) != 0)
+        report_bad(r, "CPUPROFILESIGNAL", val, PCENV_ACCEPT_SIGNAL);
+    if ((val = lookup(ctx, "PROFCORE_PERIOD")) != NULL && pcenv_parse_period(val, &r->config.period_ms) != 0)
+        report_bad(r, "PROFCORE_PERIOD", val, PCENV_ACCEPT_PERIOD);
+    check_combinations(r);
 }
 
 void pcenv_parse(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {

@@ -31,6 +31,28 @@
  *                               SIGSTOP (cannot be caught), SIGPROF (the
  *                               timer engines use it), and the synchronous
  *                               fault signals SEGV/BUS/ILL/FPE/TRAP.
+ *   CPUPROFILESIGNAL            gperftools' profiling switch: the same
+ *                               values as PROFCORE_SNAPSHOT_SIGNAL (a
+ *                               different signal).  Profiling does not start
+ *                               at load; each delivery of the signal starts
+ *                               a profile into OUT.0, OUT.1, ... or stops
+ *                               and writes the running one (preload.c).
+ *   CPUPROFILE_TIMER_SIGNAL     gperftools' signal for per-thread timers.
+ *                               profcore's timers deliver SIGPROF only, so
+ *                               only 27 / SIGPROF / PROF is accepted (and
+ *                               selects ctimer, as PER_THREAD_TIMERS does);
+ *                               any other value is refused with a message.
+ *   PROFCORE_PERIOD             rotation: <digits><unit>, unit ms, s, m or h,
+ *                               1 s .. 24 h ("60s", "1500ms", "5m").  A
+ *                               complete profile every period, into
+ *                               OUT.<seq> (before a ".pb.gz" ending:
+ *                               prof.pb.gz -> prof.0.pb.gz, prof.1.pb.gz ...).
+ *                               A bare number is refused (seconds or
+ *                               milliseconds would be a guess).  Not with
+ *                               CPUPROFILESIGNAL.
+ *   PERFTOOLS_VERBOSE, PERFTOOLS_UNITTEST  gperftools' own log verbosity
+ *                               and test switch: they change no profile
+ *                               and are not read.
  *
  * Policy: profiling is off unless an output path is given (then nothing
  * else is examined).  With a path, any invalid value refuses profiling: the
@@ -71,6 +93,8 @@ typedef struct pcenv_config {
     pcprof_format format;
     int children;        /* 0 or 1 */
     int snapshot_signal; /* 0: none */
+    int toggle_signal;   /* CPUPROFILESIGNAL, 0: none */
+    unsigned period_ms;  /* PROFCORE_PERIOD, 0: one profile at the end */
     pcprof_unwind unwind;
     /* Which variable supplied each value ("default" if none): for the
      * summary and for messages. */
@@ -101,6 +125,7 @@ int pcenv_parse_bool(const char *s, int *out);
 int pcenv_parse_signal(const char *s, int *out);
 int pcenv_parse_path(const char *s, char out[PATH_MAX]);
 int pcenv_parse_unwind(const char *s, pcprof_unwind *out);
+int pcenv_parse_period(const char *s, unsigned *out_ms);
 
 
 #define PCENV_ACCEPT_HZ "an integer 1..100000"
@@ -110,6 +135,9 @@ int pcenv_parse_unwind(const char *s, pcprof_unwind *out);
 #define PCENV_ACCEPT_BOOL "one of 0, 1, true, false, yes, no"
 #define PCENV_ACCEPT_SIGNAL                                                                        \
     "a catchable signal number or name (SIGUSR2, USR2, SIGRTMIN+3), not KILL/STOP/PROF/SEGV/BUS/ILL/FPE/TRAP"
+#define PCENV_PERIOD_MIN_MS 1000ul
+#define PCENV_PERIOD_MAX_MS 86400000ul
+#define PCENV_ACCEPT_PERIOD "a duration 1s..24h with a unit: 60s, 1500ms, 5m, 1h"
 #define PCENV_ACCEPT_PATH "a non-empty path shorter than PATH_MAX"
 
 #endif

@@ -24,6 +24,21 @@
  *   ProfilerEnable/Disable        no-ops (deprecated in gperftools too).
  *   ProfilerGetStackTrace         the frame-pointer walk of a signal context.
  *
+ * CPUPROFILESIGNAL (gperftools 2.10's profiling switch): with it set,
+ * nothing is profiled at load.  The first delivery of the signal starts a
+ * profile into OUT.0, the next stops it and writes OUT.0, the next starts
+ * OUT.1, and so on; a profile still on at exit is written then.  As
+ * gperftools, the switch is installed only if the signal's action is the
+ * default one: a handler (or SIG_IGN) already there refuses it with a
+ * message, and the program runs unprofiled -- gperftools aborts the
+ * program there, we do not.  The handler only wakes the preload helper
+ * thread (pl_helper_request_toggle); start, stop and the write run there.
+ * A program that later installs its own action for the signal takes it
+ * over (interpose.c calls pl_gperf_toggle_taken): the switch is gone, a
+ * profile it started runs on and is written at exit.  A delivery while a
+ * profile the program started itself (ProfilerStart) runs is reported and
+ * changes nothing (gperftools aborts there too).
+ *
  * The thread filter (ProfilerOptions.filter_in_thread) is called in the
  * SIGPROF handler on every tick, as in gperftools, through the runtime's
  * traceback hook.  A sample the filter rejects is not dropped silently: it
@@ -32,6 +47,8 @@
  * (conservation) and the rejected threads' functions do not appear.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,4 +194,103 @@ PL_EXPORT int ProfilerGetStackTrace(void **result, int max_depth, int skip_count
     int out = 0;
     for (int i = skip_count; i < n && out < max_depth; i++) result[out++] = (void *)frames[i];
     return out;
+}
+
+/* ---- CPUPROFILESIGNAL: the profiling switch ------------------------------------ */
+
+/* sig and request are written before the handler is installed and not
+ * after; count and on only by the helper thread. */
+static struct {
+    int sig; /* atomic: 0 until installed, 0 again once the program took the signal */
+    pl_request request;
+    unsigned count; /* n of the next OUT.<n> */
+    bool on;        /* the running session is the switch's */
+} pl_toggle;
+
+PROFCORE_SIGNAL_SAFE static void pl_on_toggle(int sig, siginfo_t *si, void *uc) {
+    (void)sig;
+    (void)si;
+    (void)uc;
+    int saved = errno;
+    pl_helper_request_toggle();
+    errno = saved;
+}
+
+static bool pl_is_toggle_action(const struct sigaction *a) {
+    return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == pl_on_toggle;
+}
+
+void pl_gperf_toggle_install(int sig, const pl_request *rq) {
+    struct sigaction old, sa;
+    if (pl_real_sigaction(sig, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
+        pl_say("CPUPROFILESIGNAL=%d: signal %d already has a handler or is ignored; not taking it over "
+               "(gperftools refuses too): the program runs unprofiled",
+               sig, sig);
+        return;
+    }
+    if (pl_helper_start() != 0) {
+        pl_say("CPUPROFILESIGNAL=%d: cannot start the helper thread: the program runs unprofiled", sig);
+        return;
+    }
+    pl_toggle.request = *rq;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = pl_on_toggle;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    __atomic_store_n(&pl_toggle.sig, sig, __ATOMIC_RELEASE);
+    if (pl_real_sigaction(sig, &sa, NULL) != 0) {
+        __atomic_store_n(&pl_toggle.sig, 0, __ATOMIC_RELEASE);
+        pl_say("CPUPROFILESIGNAL=%d: sigaction: %s: the program runs unprofiled", sig, strerror(errno));
+        return;
+    }
+    pl_say("signal %d (CPUPROFILESIGNAL) starts and stops profiling into %s.0, %s.1, ...", sig, rq->out, rq->out);
+}
+
+void pl_gperf_toggle(void) {
+    bool running = pcp_is_running();
+    if (pl_toggle.on && running) { /* ours: stop and write OUT.<n> */
+        pl_session_finish("at CPUPROFILESIGNAL");
+        pl_toggle.on = false;
+        return;
+    }
+    pl_toggle.on = false; /* ours was stopped by another path (ProfilerStop, exec) */
+    if (running) {
+        pl_say("CPUPROFILESIGNAL: the program's own profile (ProfilerStart) is running; the switch does nothing");
+        return;
+    }
+    pl_request rq = pl_toggle.request;
+    if (snprintf(rq.out, sizeof rq.out, "%s.%u", pl_toggle.request.out, pl_toggle.count) >= (int)sizeof rq.out) {
+        pl_say("CPUPROFILESIGNAL: output path too long; not profiling");
+        return;
+    }
+    char err[512];
+    if (pl_session_start(&rq, err, sizeof err) != PCP_OK) {
+        pl_say("CPUPROFILESIGNAL: cannot start profiling into %s: %s", rq.out,
+               strncmp(err, "profcore: ", 10) == 0 ? err + 10 : err);
+        return;
+    }
+    pl_toggle.count++;
+    pl_toggle.on = true;
+}
+
+int pl_gperf_toggle_signal(void) { return __atomic_load_n(&pl_toggle.sig, __ATOMIC_ACQUIRE); }
+
+void pl_gperf_toggle_taken(const struct sigaction *act) {
+    int sig = pl_gperf_toggle_signal();
+    if (sig == 0 || act == NULL || pl_is_toggle_action(act)) return;
+    __atomic_store_n(&pl_toggle.sig, 0, __ATOMIC_RELEASE);
+    pl_say("the program sets its own action for signal %d (CPUPROFILESIGNAL): the profiling switch is gone "
+           "(a profile it started runs on and is written at exit)",
+           sig);
+}
+
+void pl_gperf_toggle_fork_child(void) {
+    int sig = pl_gperf_toggle_signal();
+    struct sigaction cur;
+    if (sig == 0 || pl_real_sigaction(sig, NULL, &cur) != 0 || !pl_is_toggle_action(&cur)) return;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    pl_real_sigaction(sig, &dfl, NULL);
+    __atomic_store_n(&pl_toggle.sig, 0, __ATOMIC_RELEASE);
 }

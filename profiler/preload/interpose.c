@@ -19,7 +19,9 @@
  *                   thread, the caller waits; see preload.c);
  *   sigaction/signal  a program that installs its own SIGPROF action while
  *                   we profile gets it: our session stops first (profile
- *                   written), with a message.
+ *                   written), with a message; one that installs its own
+ *                   action for CPUPROFILESIGNAL's signal gets it too (the
+ *                   switch is gone, with a message; gperftools.c).
  *
  * Every wrapper calls the real function found with dlsym(RTLD_NEXT), resolved
  * in the constructor so a wrapper running in a fork child (where only
@@ -333,10 +335,17 @@ static void pl_yield_sigprof(void) {
 
 PL_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
     if (sig == SIGPROF && act != NULL && !pl_is_our_prof_action(act)) pl_yield_sigprof();
+    if (sig != 0 && sig == pl_gperf_toggle_signal()) pl_gperf_toggle_taken(act);
     return PL_REAL(sigaction)(sig, act, old);
 }
 
 PL_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
     if (sig == SIGPROF) pl_yield_sigprof();
+    if (sig != 0 && sig == pl_gperf_toggle_signal()) {
+        struct sigaction as_action;
+        memset(&as_action, 0, sizeof as_action);
+        as_action.sa_handler = handler;
+        pl_gperf_toggle_taken(&as_action);
+    }
     return PL_REAL(signal)(sig, handler);
 }

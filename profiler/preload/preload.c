@@ -36,6 +36,9 @@
  *   - _exit()/_Exit() (dash ends with it; also legal in signal handlers):
  *     interposed, the helper writes while the caller waits, as for a crash;
  *   - ProfilerFlush / ProfilerStop: gperftools.c.
+ * gperftools' CPUPROFILESIGNAL=SIG: nothing starts at load; the switch's
+ * handler (gperftools.c) only counts the delivery and wakes the helper,
+ * which starts a profile into OUT.<n> or stops and writes the running one.
  * Thread snapshots: with PROFCORE_SNAPSHOT_SIGNAL=SIG (and SIG's action
  * still the default), pl_on_snapshot only wakes the helper, which writes
  * OUT.snapshot.<n> (n = 1, 2, ...) with pcp_snapshot and goes on waiting.
@@ -91,6 +94,7 @@ static int pl_term_sig, pl_term_tid;   /* atomic: the first termination signal, 
 static int pl_crash_sig;               /* atomic: the first crash signal */
 static int pl_exit_request;            /* atomic: _exit() asked for the write */
 static int pl_snapshot_request;        /* atomic: PROFCORE_SNAPSHOT_SIGNAL arrived */
+static int pl_toggle_requests;         /* atomic: CPUPROFILESIGNAL deliveries not yet served */
 static int pl_snapshot_signal;         /* PROFCORE_SNAPSHOT_SIGNAL, 0: none */
 static unsigned pl_snapshot_count;     /* helper only: n of OUT.snapshot.<n> */
 static bool pl_handlers_installed;
@@ -271,6 +275,14 @@ PROFCORE_SIGNAL_SAFE static void pl_on_snapshot(int sig, siginfo_t *si, void *uc
     errno = saved;
 }
 
+/* CPUPROFILESIGNAL's handler (gperftools.c) calls this: one toggle per
+ * delivery, served in order by the helper (pl_gperf_toggle). */
+PROFCORE_SIGNAL_SAFE void pl_helper_request_toggle(void) {
+    if (!pl_helper_here()) return;
+    __atomic_add_fetch(&pl_toggle_requests, 1, __ATOMIC_ACQ_REL);
+    pl_wake_helper();
+}
+
 /* The helper's side: OUT.snapshot.<n>, in the session's format. */
 static void pl_take_snapshot(void) {
     char path[PATH_MAX + 32], err[512];
@@ -311,6 +323,7 @@ static void *pl_helper_main(void *arg) {
         int term = __atomic_load_n(&pl_term_sig, __ATOMIC_ACQUIRE);
         int quick = __atomic_load_n(&pl_exit_request, __ATOMIC_ACQUIRE);
         if (__atomic_exchange_n(&pl_snapshot_request, 0, __ATOMIC_ACQ_REL)) pl_take_snapshot();
+        for (int n = __atomic_exchange_n(&pl_toggle_requests, 0, __ATOMIC_ACQ_REL); n > 0; n--) pl_gperf_toggle();
         if (!crash && !term && !quick) continue; /* only a snapshot was asked for */
         pl_session_finish(crash ? "after a crash" : quick ? "at _exit" : "on a termination signal");
         if (crash || quick) {
@@ -330,7 +343,7 @@ static int pl_make_pipe(int p[2], int write_flags) {
 /* The helper blocks every signal: it is never chosen for a process-directed
  * signal and never sampled (its ctimer, if the runtime gives it one, cannot
  * deliver). */
-static int pl_helper_start(void) {
+int pl_helper_start(void) {
     if (__atomic_load_n(&pl_helper_tid, __ATOMIC_ACQUIRE) != 0) return 0;
     if (pl_make_pipe(pl_wake_pipe, O_NONBLOCK) != 0 || pl_make_pipe(pl_done_pipe, 0) != 0) return -1;
     sigset_t all, old;
@@ -407,6 +420,8 @@ void pl_after_fork_child(void) {
     pl_reset_if_ours(pl_crash_signals, PL_COUNT(pl_crash_signals));
     if (pl_snapshot_signal > 0) pl_reset_if_ours(&pl_snapshot_signal, 1);
     __atomic_store_n(&pl_snapshot_request, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&pl_toggle_requests, 0, __ATOMIC_RELEASE);
+    pl_gperf_toggle_fork_child();
     for (int i = 0; i < 2; i++) {
         if (pl_wake_pipe[i] >= 0) close(pl_wake_pipe[i]);
         if (pl_done_pipe[i] >= 0) close(pl_done_pipe[i]);
@@ -516,6 +531,10 @@ static void pl_start_from_environment(void) {
         }
     } else {
         pl_mark_root(rq.out);
+    }
+    if (res.config.toggle_signal != 0) { /* gperftools: the signal starts it, not the load */
+        pl_gperf_toggle_install(res.config.toggle_signal, &rq);
+        return;
     }
     char err[512];
     if (pl_session_start(&rq, err, sizeof err) != PCP_OK)

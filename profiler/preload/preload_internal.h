@@ -64,6 +64,10 @@ PL_HIDDEN void pl_after_fork_child(void);
  * process becomes the runtime's owner and starts a fresh session like the
  * parent's, into base_out.<pid>. */
 PL_HIDDEN void pl_start_forked_child(void);
+/* Starts the helper thread (once; 0, or -1 when it cannot). */
+PL_HIDDEN int pl_helper_start(void);
+/* In a signal handler: one CPUPROFILESIGNAL toggle for the helper. */
+PL_HIDDEN void pl_helper_request_toggle(void);
 /* A one-line message on stderr, prefixed "profcore: ". */
 PL_HIDDEN void pl_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -92,5 +96,17 @@ PL_HIDDEN int pl_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, v
 PL_HIDDEN void pl_gperf_session_started(const char *out);
 /* Forgets the thread filter of a stopped ProfilerStartWithOptions session. */
 PL_HIDDEN void pl_gperf_session_ended(void);
+/* CPUPROFILESIGNAL: installs the switch on `sig` for profiles like `rq`
+ * into rq->out.<n>, unless the signal already has an action (then says
+ * so and the program runs unprofiled, as gperftools refuses). */
+PL_HIDDEN void pl_gperf_toggle_install(int sig, const pl_request *rq);
+/* The helper thread: one delivery of the switch (start or stop). */
+PL_HIDDEN void pl_gperf_toggle(void);
+/* The switch's signal, 0 when none is installed (interpose.c). */
+PL_HIDDEN int pl_gperf_toggle_signal(void);
+/* The program sets its own action for the switch's signal (interpose.c). */
+PL_HIDDEN void pl_gperf_toggle_taken(const struct sigaction *act);
+/* Fork child: the switch back to SIG_DFL (the child is not profiled by it). */
+PL_HIDDEN void pl_gperf_toggle_fork_child(void);
 
 #endif

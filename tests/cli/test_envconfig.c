@@ -218,7 +218,65 @@ static void test_control_bytes(void) {
     CHECK(r.status == PCENV_REFUSED && count_lines(r.messages) == 1 && strstr(r.messages, "'o\\x27k'"), "%s", r.messages);
 }
 
+/* gperftools' switch signal, its timer signal, and rotation. */
+static void test_toggle_timer_signal_period(void) {
+    const char *tog[] = {"CPUPROFILE=/x", "CPUPROFILESIGNAL=12", NULL};
+    pcenv_result r = parse(tog);
+    CHECK(r.status == PCENV_PROFILE && r.config.toggle_signal == SIGUSR2, "CPUPROFILESIGNAL=12");
+    const char *tog_name[] = {"CPUPROFILE=/x", "CPUPROFILESIGNAL=SIGUSR1", NULL};
+    r = parse(tog_name);
+    CHECK(r.status == PCENV_PROFILE && r.config.toggle_signal == SIGUSR1, "CPUPROFILESIGNAL=SIGUSR1");
+    const char *tog_bad[] = {"CPUPROFILE=/x", "CPUPROFILESIGNAL=27", NULL};
+    r = parse(tog_bad);
+    CHECK(r.status == PCENV_REFUSED && strstr(r.messages, "CPUPROFILESIGNAL='27'"), "SIGPROF refused: %s", r.messages);
+    const char *tog_junk[] = {"CPUPROFILE=/x", "CPUPROFILESIGNAL=12x", NULL};
+    r = parse(tog_junk);
+    CHECK(r.status == PCENV_REFUSED && r.nerrors == 1, "CPUPROFILESIGNAL=12x refused");
+    const char *tog_same[] = {"CPUPROFILE=/x", "CPUPROFILESIGNAL=USR2", "PROFCORE_SNAPSHOT_SIGNAL=12", NULL};
+    r = parse(tog_same);
+    CHECK(r.status == PCENV_REFUSED && strstr(r.messages, "same signal"), "same as snapshot: %s", r.messages);
+    const char *tog_period[] = {"CPUPROFILE=/x", "CPUPROFILESIGNAL=USR2", "PROFCORE_PERIOD=5s", NULL};
+    r = parse(tog_period);
+    CHECK(r.status == PCENV_REFUSED && strstr(r.messages, "choose one"), "switch + period: %s", r.messages);
+
+    const char *ts_prof[] = {"CPUPROFILE=/x", "CPUPROFILE_TIMER_SIGNAL=27", NULL};
+    r = parse(ts_prof);
+    CHECK(r.status == PCENV_PROFILE && r.config.engine == PCPROF_ENGINE_CTIMER &&
+              strcmp(r.config.engine_from, "CPUPROFILE_TIMER_SIGNAL") == 0,
+          "CPUPROFILE_TIMER_SIGNAL=27: per-thread timers");
+    const char *ts_other[] = {"CPUPROFILE=/x", "CPUPROFILE_TIMER_SIGNAL=34", NULL};
+    r = parse(ts_other);
+    CHECK(r.status == PCENV_REFUSED && strstr(r.messages, "CPUPROFILE_TIMER_SIGNAL='34': profcore's timers deliver SIGPROF only"),
+          "CPUPROFILE_TIMER_SIGNAL=34 refused: %s", r.messages);
+    const char *ts_junk[] = {"CPUPROFILE=/x", "CPUPROFILE_TIMER_SIGNAL=", NULL};
+    r = parse(ts_junk);
+    CHECK(r.status == PCENV_REFUSED && r.nerrors == 1, "empty CPUPROFILE_TIMER_SIGNAL refused");
+
+    static const struct {
+        const char *v;
+        unsigned ms;
+    } good[] = {{"1s", 1000}, {"60s", 60000}, {"1500ms", 1500}, {"5m", 300000}, {"24h", 86400000}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        unsigned ms = 0;
+        CHECK(pcenv_parse_period(good[i].v, &ms) == 0 && ms == good[i].ms, "period %s = %u ms", good[i].v, ms);
+    }
+    static const char *const bad[] = {"0s", "-1s", "60", "1.5s", "999ms", "25h", "s", "", "1 s", "10S",
+                                      "99999999999s", "1sec", "+5s"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        unsigned ms = 7;
+        CHECK(pcenv_parse_period(bad[i], &ms) != 0 && ms == 7, "period '%s' refused", bad[i]);
+    }
+    const char *per[] = {"PROFCORE_OUT=/x.pb.gz", "PROFCORE_PERIOD=2s", NULL};
+    r = parse(per);
+    CHECK(r.status == PCENV_PROFILE && r.config.period_ms == 2000, "PROFCORE_PERIOD=2s");
+    const char *per_bad[] = {"PROFCORE_OUT=/x.pb.gz", "PROFCORE_PERIOD=0", NULL};
+    r = parse(per_bad);
+    CHECK(r.status == PCENV_REFUSED && strstr(r.messages, "PROFCORE_PERIOD='0': expected a duration 1s..24h"),
+          "PROFCORE_PERIOD=0: %s", r.messages);
+}
+
 int main(void) {
+    test_toggle_timer_signal_period();
     test_control_bytes();
     test_off_and_paths();
     test_hz();

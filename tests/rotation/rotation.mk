@@ -1,0 +1,20 @@
+# tests/rotation/rotation.mk — profiles cut while the program runs:
+# gperftools' CPUPROFILESIGNAL switch and PROFCORE_PERIOD rotation, through
+# the preload library (tests/rotation/run.sh has the checks).
+#
+# Suites (each prints "N passed, N failed"):
+#   rotation-signal   CPUPROFILESIGNAL toggled three times, its refusals,
+#                     CPUPROFILE_TIMER_SIGNAL accepted or refused
+ROT_B := $(BUILD)/rotation
+$(ROT_B)/spin: tests/rotation/spin.c profiler/include/profcore_profiler.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -g -fno-omit-frame-pointer -Iprofiler/include -o $@ $< -ldl
+
+ALL_TARGETS += $(ROT_B)/spin
+DEPS_PACKAGES += golang-go python3
+ROT_DEPS := $(PRELOAD_LIB_SO) $(ROT_B)/spin
+ROT_SUITES := rotation-signal
+TEST_SUITES += $(ROT_SUITES)
+.PHONY: $(addprefix suite-,$(ROT_SUITES))
+suite-rotation-signal: $(ROT_DEPS)
+	@$(RUN_SUITE) rotation-signal tests/rotation/run.sh signal $(PRELOAD_LIB_DIR) $(ROT_B)

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# tests/rotation/run.sh MODE PROFILER_DIR BUILD_DIR
+#   PROFILER_DIR holds libprofcore.so; BUILD_DIR the test program spin.
+# Modes (one suite each):
+#   signal   gperftools' CPUPROFILESIGNAL toggled three times: three
+#            readable profiles NAME.0..2 and no fourth; its refusal when the
+#            signal is already taken (ignored at exec); a program that takes
+#            the signal later keeps it; CPUPROFILE_TIMER_SIGNAL: SIGPROF
+#            accepted, any other signal refused with its message
+#   period   PROFCORE_PERIOD rotation (see tests/rotation/README.md)
+# Every wait is for an event (a file, a line) with a generous bound that only
+# a hang reaches; nothing assumes the machine's speed.
+# Prints "N passed, N failed" last; exits non-zero on any failure.
+set -u
+mode=$1
+pdir=$(cd "$2" && pwd)
+bdir=$(cd "$3" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+lib=$pdir/libprofcore.so
+spin=$bdir/spin
+tmp=$(mktemp -d /tmp/profcore-rotation.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+check() { # check DESCRIPTION COMMAND...
+    local what=$1; shift
+    if "$@"; then ok "$what"; else bad "$what"; fi
+}
+PY=/usr/bin/python3
+# wait_for COMMAND...: polls COMMAND until it succeeds; fails after 120 s
+# (a hang, not a slow machine: every wait here is for an event).
+wait_for() {
+    local i
+    for ((i = 0; i < 2400; i++)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+# go_readable FILE: go tool pprof reads it and it has samples
+go_readable() { go tool pprof -top "$1" 2>/dev/null | grep -q 'Showing nodes accounting for [1-9]'; }
+# go_has FILE NAME: NAME is among go tool pprof's functions
+go_has() { go tool pprof -top -nodecount=50 "$1" 2>/dev/null | grep -q " $2\$"; }
+
+signal_mode() {
+    # ---- three toggles: NAME.0, NAME.1, NAME.2 --------------------------------
+    local d=$tmp/t
+    mkdir -p "$d"
+    CPUPROFILE=$d/prof CPUPROFILESIGNAL=12 LD_PRELOAD=$lib "$spin" toggle "$d" >"$d/out" 2>"$d/err" &
+    local pid=$!
+    pids+=("$pid")
+    check "CPUPROFILESIGNAL=12: the switch is announced at load" \
+        wait_for grep -q 'signal 12 (CPUPROFILESIGNAL) starts and stops profiling' "$d/err"
+    check "CPUPROFILESIGNAL: nothing profiled before the first signal" test ! -e "$d/prof"
+    local i
+    for i in 1 2 3; do
+        kill -USR2 "$pid"
+        check "toggle $i: a profile starts (the program sees it enabled)" wait_for test -e "$d/on.$i"
+        kill -USR2 "$pid"
+        check "toggle $i: it stops and NAME.$((i - 1)) is written" \
+            wait_for test -e "$d/off.$i" -a -e "$d/prof.$((i - 1))"
+    done
+    touch "$d/stop"
+    wait "$pid"
+    local st=$?
+    check "the toggled program exits 0 ($st)" test "$st" -eq 0
+    for i in 0 1 2; do
+        check "NAME.$i read by go tool pprof, with samples" go_readable "$d/prof.$i"
+        check "NAME.$i: spin_hot is in it" go_has "$d/prof.$i" spin_hot
+    done
+    check "no NAME.3 and no NAME (gperftools names only NAME.<n>)" test ! -e "$d/prof.3" -a ! -e "$d/prof"
+    check "no message but the announcement" test "$(grep -vc 'starts and stops profiling' "$d/err")" -eq 0
+
+    # ---- on at exit: the running period is written then ----------------------
+    d=$tmp/x
+    mkdir -p "$d"
+    CPUPROFILE=$d/prof CPUPROFILESIGNAL=SIGUSR1 LD_PRELOAD=$lib "$spin" toggle "$d" >/dev/null 2>"$d/err" &
+    pid=$!
+    pids+=("$pid")
+    wait_for grep -q 'starts and stops' "$d/err"
+    kill -USR1 "$pid"
+    wait_for test -e "$d/on.1"
+    touch "$d/stop"
+    wait "$pid"
+    st=$?
+    check "switched on at exit: exit 0 ($st) and NAME.0 written at exit" test "$st" -eq 0 -a -s "$d/prof.0"
+    check "switched on at exit: NAME.0 readable" go_readable "$d/prof.0"
+
+    # ---- refusal: the signal is ignored at exec (gperftools refuses too) ------
+    d=$tmp/r
+    mkdir -p "$d"
+    st=$(bash -c "trap '' USR2; exec env CPUPROFILE=$d/prof CPUPROFILESIGNAL=12 LD_PRELOAD=$lib $spin burn 0.3" \
+        2>"$d/err" >/dev/null; echo $?)
+    check "signal already taken: the program runs and exits 0 ($st)" test "$st" -eq 0
+    check "signal already taken: refused with its message ($(head -c 200 "$d/err"))" \
+        grep -q 'CPUPROFILESIGNAL=12: signal 12 already has a handler or is ignored; not taking it over' "$d/err"
+    check "signal already taken: no profile" test -z "$(ls "$d" | grep prof)"
+
+    # ---- the program takes the signal later: its handler runs -----------------
+    d=$tmp/k
+    mkdir -p "$d"
+    st=$(CPUPROFILE=$d/prof CPUPROFILESIGNAL=12 LD_PRELOAD=$lib "$spin" takeover 2>"$d/err" >/dev/null; echo $?)
+    check "the program's own SIGUSR2 handler ran (exit $st)" test "$st" -eq 0
+    check "the switch is gone, with a message" grep -q 'own action for signal 12 (CPUPROFILESIGNAL): the profiling switch is gone' "$d/err"
+    check "no profile started by the program's signal" test -z "$(ls "$d" | grep prof)"
+
+    # ---- bad values -----------------------------------------------------------
+    for v in 0 65 junk 27 9; do
+        st=$(CPUPROFILE=$tmp/bad.$v CPUPROFILESIGNAL=$v LD_PRELOAD=$lib "$spin" burn 0.05 2>"$tmp/bad.err" >/dev/null; echo $?)
+        check "CPUPROFILESIGNAL=$v: refused with a message, exit 0 ($st), no profile" \
+            bash -c "test $st -eq 0 && grep -q \"CPUPROFILESIGNAL='$v': expected\" '$tmp/bad.err' && ! ls '$tmp'/bad.$v* >/dev/null 2>&1"
+    done
+
+    # ---- CPUPROFILE_TIMER_SIGNAL ----------------------------------------------
+    st=$(CPUPROFILE=$tmp/ts27 CPUPROFILE_TIMER_SIGNAL=27 LD_PRELOAD=$lib "$spin" burn 0.3 2>"$tmp/ts27.err" >/dev/null; echo $?)
+    check "CPUPROFILE_TIMER_SIGNAL=27 (SIGPROF): profiled, exit 0 ($st)" go_readable "$tmp/ts27"
+    check "CPUPROFILE_TIMER_SIGNAL=27: no message" test ! -s "$tmp/ts27.err"
+    for v in 34 SIGUSR1 ''; do
+        st=$(CPUPROFILE=$tmp/ts CPUPROFILE_TIMER_SIGNAL=$v LD_PRELOAD=$lib "$spin" burn 0.05 2>"$tmp/ts.err" >/dev/null; echo $?)
+        check "CPUPROFILE_TIMER_SIGNAL='$v': refused with its message, runs unprofiled (exit $st)" \
+            bash -c "test $st -eq 0 && grep -q \"CPUPROFILE_TIMER_SIGNAL='$v': profcore's timers deliver SIGPROF only\" '$tmp/ts.err' && test ! -e '$tmp/ts'"
+    done
+}
+
+case $mode in
+signal) signal_mode ;;
+
+*) echo "unknown mode $mode"; exit 2 ;;
+esac
+echo "$passed passed, $failed failed"
+test "$failed" -eq 0
