@@ -29,4 +29,10 @@ struct pcprof_bytes;
 int prt_link_encode_profile(int format, struct pcprof_bytes *out, char *err, size_t errlen)
     __attribute__((visibility("hidden")));
 
+/* In a fork child, before the session that profiles it starts: the calling
+ * thread's CPU since the fork is counted by that session (its first timer
+ * expiry is one period after the fork, not after the start; engine ctimer;
+ * see profiler/src/fork.c).  Applies to the next pcp_start only. */
+void prt_link_count_since_fork(void) __attribute__((visibility("hidden")));
+
 #endif

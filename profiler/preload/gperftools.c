@@ -144,6 +144,7 @@ PL_EXPORT int ProfilerStartWithOptions(const char *fname, const struct ProfilerO
         return 0;
     }
     if (getenv("PROFCORE_FORMAT") == NULL) rq.format = "legacy"; /* what gperftools writes */
+    rq.gperftools_names = true; /* a forked child's file: fname_<pid> */
     if (options != NULL && options->filter_in_thread != NULL) {
         __atomic_store_n(&pl_gp.filter_arg, options->filter_in_thread_arg, __ATOMIC_RELEASE);
         __atomic_store_n(&pl_gp.filter, options->filter_in_thread, __ATOMIC_RELEASE);

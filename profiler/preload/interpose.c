@@ -8,7 +8,7 @@
  *   fork            SIGPROF blocked around it; the child forgets the
  *                   session (the runtime's atfork handler and
  *                   pl_after_fork_child) and runs unprofiled, or with
- *                   PROFCORE_CHILDREN=1 profiles itself into OUT.<pid>;
+ *                   PROFCORE_CHILDREN=1 profiles itself into its own file;
  *   exec family     ITIMER_PROF survives execve and the handler does not:
  *                   before exec the profile so far is written, the process
  *                   timer is disarmed, the calling thread's own timer is
@@ -157,7 +157,10 @@ static void pl_block_sigprof(sigset_t *old) {
  *     pl_owns_runtime() is false in it (its pid differs), so its exit paths
  *     and wrappers never call into the runtime, and it writes nothing;
  *   - with PROFCORE_CHILDREN=1 it starts its own session, same settings as
- *     the parent's, into OUT.<pid> (pl_start_forked_child).
+ *     the parent's, into its own file (OUT.<pid>, or gperftools' NAME_<pid>
+ *     under CPUPROFILE), before fork returns: its CPU is counted from the
+ *     fork, and the file is created while the child still has the
+ *     parent's privileges (pl_start_forked_child).
  * SIGPROF is blocked around the real fork so the forking thread is never
  * interrupted by our handler half-way through it. */
 PL_EXPORT pid_t fork(void) {
@@ -168,7 +171,7 @@ PL_EXPORT pid_t fork(void) {
     pid_t pid = real();
     if (pid == 0) {
         pl_after_fork_child();
-        if (profiling && pl_children) pl_start_forked_child();
+        if (profiling && pl_follow_forks()) pl_start_forked_child();
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return pid;

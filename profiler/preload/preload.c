@@ -6,14 +6,23 @@
  * (envconfig.h has the variables and the strict policy).  A setuid/setgid
  * process (AT_SECURE) is never profiled, as with gperftools.
  *
- * Processes.  The first profiled process of a run (the "root") records
- * PROFCORE_ROOT=<pid>:<out> in its environment, which its descendants
- * inherit.  A descendant image (another pid, same out) is profiled only with
- * PROFCORE_CHILDREN=1, into OUT.<pid>; an image exec'd by the root itself
- * (same pid) is the root and writes OUT.  A forked child that does not
- * exec is profiled the same way (PROFCORE_CHILDREN=1: a fresh session into
- * OUT.<pid>, started by the fork wrapper; otherwise nothing), see
- * interpose.c's fork.
+ * Processes.  With PROFCORE_OUT, the first profiled process of a run (the
+ * "root") records PROFCORE_ROOT=<pid>:<out> in its environment, which its
+ * descendants inherit.  A descendant image (another pid, same out) is
+ * profiled only with PROFCORE_CHILDREN=1, into OUT.<pid>; an image exec'd
+ * by the root itself (same pid) is the root and writes OUT.
+ * With CPUPROFILE (drop-in for gperftools 2.10, whose own tests check it)
+ * the marker is gperftools' own: the first image to read CPUPROFILE writes
+ * NAME and sets the high bit of the variable's first byte in its
+ * environment; every image that finds the bit set (an exec'd descendant,
+ * or the same process after exec) strips it and writes NAME_<pid>, whatever
+ * PROFCORE_CHILDREN says (unless it says 0).  A real libprofiler in the
+ * same tree reads and sets the same bit, so the names agree.
+ * A forked child that does not exec is profiled only when
+ * pl_follow_forks() (PROFCORE_CHILDREN=1): a fresh session into its own
+ * file (OUT.<pid>, or NAME_<pid>), started by the fork wrapper before fork
+ * returns, see interpose.c's fork; otherwise it runs unprofiled and
+ * writes nothing.
  *
  * Ways out, and who writes:
  *   - return from main, exit() from any thread: the atexit handler
@@ -143,6 +152,7 @@ pcenv_status pl_request_from_env(pcenv_lookup_fn lookup, void *ctx, pl_request *
      * only the library name keeps a file their pprof reads.  An explicit
      * PROFCORE_FORMAT always wins. */
     bool from_cpuprofile = strcmp(res->config.out_from, "CPUPROFILE") == 0;
+    rq->gperftools_names = from_cpuprofile;
     if (lookup(ctx, "PROFCORE_FORMAT") == NULL && from_cpuprofile) rq->format = "legacy";
     else rq->format = pcprof_format_name(res->config.format);
     return PCENV_PROFILE;
@@ -169,6 +179,29 @@ static void pl_mark_root(const char *out) {
     if (snprintf(value, sizeof value, "%d:%s", (int)getpid(), out) < (int)sizeof value)
         setenv(PL_ROOT_VAR, value, 1);
 }
+
+/* gperftools' marker (see the file comment): is this image a descendant
+ * of the one that first read CPUPROFILE?  Strips the bit from the request's
+ * paths; the first image sets it in the environment for its children. */
+static bool pl_gperftools_descendant(pl_request *rq) {
+    if (((unsigned char)rq->out[0] & 0x80u) != 0) {
+        rq->out[0] = rq->base_out[0] = (char)((unsigned char)rq->out[0] & 0x7fu);
+        return true;
+    }
+    char *v = getenv("CPUPROFILE"); /* the string the request was read from */
+    if (v != NULL && *v != '\0') v[0] = (char)((unsigned char)v[0] | 0x80u);
+    return false;
+}
+
+int pl_child_output(pl_request *rq, int pid) {
+    char out[sizeof rq->out];
+    if (snprintf(out, sizeof out, rq->gperftools_names ? "%s_%d" : "%s.%d", rq->base_out, pid) >= (int)sizeof out)
+        return -1;
+    memcpy(rq->out, out, sizeof out);
+    return 0;
+}
+
+bool pl_follow_forks(void) { return pl_children != 0; }
 
 /* ---- the helper thread and the exit-path signal handlers ------------------- */
 
@@ -432,19 +465,24 @@ void pl_after_fork_child(void) {
 
 /* ---- sessions ----------------------------------------------------------------- */
 
-/* A fork child of a profiling process with PROFCORE_CHILDREN=1.  It calls
+/* A fork child of a profiling process, pl_follow_forks().  It calls
  * malloc and pthread_create: glibc makes both usable in the child of a
  * multi-threaded process (its fork resets the malloc and stdio locks), and
  * the runtime's atfork handler has reset ours.  The atexit handler the
- * parent registered is inherited and writes the child's profile. */
+ * parent registered is inherited and writes the child's profile.  The
+ * session starts before fork returns to the program: its file is created
+ * while the child has the parent's privileges and root directory (a
+ * server's worker drops them next), and the CPU since the fork is counted
+ * (prt_link_count_since_fork). */
 void pl_start_forked_child(void) {
     pl_request rq = pl_started.request;
     int pid = (int)getpid();
-    if (snprintf(rq.out, sizeof rq.out, "%s.%d", rq.base_out, pid) >= (int)sizeof rq.out) {
+    if (pl_child_output(&rq, pid) != 0) {
         pl_say("output path too long for a child's profile; child %d runs unprofiled", pid);
         return;
     }
     pl_owner_pid = getpid();
+    prt_link_count_since_fork();
     char err[512];
     if (pl_session_start(&rq, err, sizeof err) != PCP_OK)
         pl_say("forked child %d runs unprofiled: %s", pid, strncmp(err, "profcore: ", 10) == 0 ? err + 10 : err);
@@ -522,15 +560,18 @@ static void pl_start_from_environment(void) {
         return;
     }
     pl_snapshot_signal = res.config.snapshot_signal;
-    if (pl_is_descendant(rq.out)) {
-        if (!pl_children) return; /* children are not profiled unless asked */
-        size_t len = strlen(rq.out);
-        if (snprintf(rq.out + len, sizeof rq.out - len, ".%d", (int)getpid()) >= (int)(sizeof rq.out - len)) {
-            pl_say("output path too long for a child's profile; child %d runs unprofiled", (int)getpid());
-            return;
-        }
+    bool child;
+    if (rq.gperftools_names) {
+        child = pl_gperftools_descendant(&rq);
+        if (child && !pl_children && getenv("PROFCORE_CHILDREN") != NULL) return; /* said 0 */
     } else {
-        pl_mark_root(rq.out);
+        child = pl_is_descendant(rq.out);
+        if (child && !pl_children) return; /* children are not profiled unless asked */
+        if (!child) pl_mark_root(rq.out);
+    }
+    if (child && pl_child_output(&rq, (int)getpid()) != 0) {
+        pl_say("output path too long for a child's profile; child %d runs unprofiled", (int)getpid());
+        return;
     }
     if (res.config.toggle_signal != 0) { /* gperftools: the signal starts it, not the load */
         pl_gperf_toggle_install(res.config.toggle_signal, &rq);

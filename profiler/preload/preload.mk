@@ -12,6 +12,8 @@
 #   preload-gperftools-api  a program built against gperftools' profiler.h
 #   preload-badinput        bad environment, bad paths, SIGPROF owners,
 #                           setuid, static programs
+#   preload-servers         forked workers without exec (PROFCORE_CHILDREN=1):
+#                           each its own profile, within 10 % of its CPU
 
 # Read near the top of profiler.mk, before its variables exist: targets and
 # prerequisites here use only $(BUILD) and literal paths (recipes may use
@@ -37,7 +39,7 @@ PRELOAD_INTERPOSED_RE := (pthread_create|pthread_exit|fork|_exit|_Exit|execve|ex
 
 PRELOAD_B := $(BUILD)/preload
 PRELOAD_T := tests/preload
-PRELOAD_PROGS := gperf_api exit_paths forker forkchild snapper
+PRELOAD_PROGS := gperf_api exit_paths forker forkchild snapper server
 PRELOAD_BINS := $(addprefix $(PRELOAD_B)/,$(PRELOAD_PROGS)) $(PRELOAD_B)/static_prog
 PRELOAD_PROG_CFLAGS := $(WARN) -D_GNU_SOURCE -O2 -g -fno-omit-frame-pointer -pthread
 # The gperftools program is compiled against gperftools' own header and
@@ -61,7 +63,8 @@ DEPS_PACKAGES += xz-utils python3 sqlite3 libgoogle-perftools-dev google-perftoo
 
 PRELOAD_RUN := $(PRELOAD_T)/run.sh
 PRELOAD_DEPS := $(PRELOAD_LIB_SO) $(PRELOAD_BINS) $(PRELOAD_LIB_DIR)/profcore
-PRELOAD_SUITES := preload-programs preload-forkexec preload-exit-paths preload-gperftools-api preload-badinput
+PRELOAD_SUITES := preload-programs preload-forkexec preload-exit-paths preload-gperftools-api preload-badinput \
+                  preload-servers
 TEST_SUITES += $(PRELOAD_SUITES)
 .PHONY: $(addprefix suite-,$(PRELOAD_SUITES))
 suite-preload-programs: $(PRELOAD_DEPS)
@@ -74,3 +77,5 @@ suite-preload-gperftools-api: $(PRELOAD_DEPS)
 	@$(RUN_SUITE) preload-gperftools-api $(PRELOAD_RUN) gperftools-api $(PRELOAD_LIB_DIR) $(PRELOAD_B)
 suite-preload-badinput: $(PRELOAD_DEPS)
 	@$(RUN_SUITE) preload-badinput $(PRELOAD_RUN) badinput $(PRELOAD_LIB_DIR) $(PRELOAD_B)
+suite-preload-servers: $(PRELOAD_DEPS)
+	@$(RUN_SUITE) preload-servers $(PRELOAD_RUN) servers $(PRELOAD_LIB_DIR) $(PRELOAD_B)

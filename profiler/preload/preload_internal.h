@@ -30,7 +30,8 @@
 /* What a session is started with (from the environment or ProfilerStart). */
 typedef struct pl_request {
     char out[PATH_MAX];
-    char base_out[PATH_MAX]; /* the run's path: a forked child writes base_out.<pid> */
+    char base_out[PATH_MAX]; /* the run's path: a child writes pl_child_output's name of it */
+    bool gperftools_names;   /* CPUPROFILE or ProfilerStart: children write base_out_<pid> */
     const char *engine; /* "ctimer", "itimer", "perf" */
     const char *format; /* "pprof", "legacy", "collapsed" */
     const char *unwind; /* "auto", "tables", "fp" */
@@ -60,10 +61,18 @@ PL_HIDDEN void pl_write_before_quick_exit(void);
 /* The fork child's reset: our signal handlers back to SIG_DFL, no helper.
  * The runtime's own atfork handler has already forgotten the session. */
 PL_HIDDEN void pl_after_fork_child(void);
-/* With PROFCORE_CHILDREN=1, in a fork child of a profiling process: this
+/* Does a fork child of a profiling process get a session of its own
+ * (PROFCORE_CHILDREN=1)?  Otherwise it runs unprofiled and writes nothing. */
+PL_HIDDEN bool pl_follow_forks(void);
+/* In a fork child of a profiling process, when pl_follow_forks(): this
  * process becomes the runtime's owner and starts a fresh session like the
- * parent's, into base_out.<pid>. */
+ * parent's into its own file (pl_child_output), counting its CPU from the
+ * fork. */
 PL_HIDDEN void pl_start_forked_child(void);
+/* rq->out := the file of child process `pid` of the run whose path is
+ * rq->base_out: gperftools' BASE_<pid> with gperftools_names, else
+ * BASE.<pid>.  -1 (rq->out unchanged) if it does not fit. */
+PL_HIDDEN int pl_child_output(pl_request *rq, int pid);
 /* Starts the helper thread (once; 0, or -1 when it cannot). */
 PL_HIDDEN int pl_helper_start(void);
 /* In a signal handler: one CPUPROFILESIGNAL toggle for the helper. */

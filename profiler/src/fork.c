@@ -19,14 +19,34 @@
  * PROFCORE_CHILDREN=1).  The handlers live in the runtime, not in the
  * preload library, so a program linked with libprofcore.a gets them too.
  * glibc's own fork handling (malloc, stdio) has run before the child
- * handler, so free() and close() are usable in it. */
+ * handler, so free() and close() are usable in it.
+ *
+ * The child's CPU before its first sample.  Timers are not inherited: the
+ * child's are new, armed when its session starts, and a relative timer
+ * would count its first period from there, so the CPU the child spent
+ * from the fork to that moment (the rest of fork(), the session start:
+ * about 11 ms here at 100 Hz, most of it the unwind tables) would never be
+ * sampled.  The forking thread's CPU clock starts at zero in the child, so
+ * the preload library asks (prt_link_count_since_fork, right after fork)
+ * that this thread's ctimer be armed absolute: the first expiry is at one
+ * period of the thread's CPU since the fork, and when that is already
+ * past the timer fires at once with the missed periods as its overrun,
+ * which the handler weighs (1 + overrun).  The parent's samples before the
+ * fork stay the parent's: the child's copy of its session is forgotten
+ * here, and signals pending in the parent are not inherited. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 static sigset_t prt_fork_saved_mask; /* under prt_api_mu from prepare to parent/child */
+/* The thread whose CPU since the fork is to be counted (0: none); set in
+ * the child before its session starts, consumed by that thread's arming
+ * (threads.c, under the registry lock). */
+static pid_t prt_fork_count_tid;
 
 static void prt_fork_prepare(void) {
     pthread_mutex_lock(&prt_api_mu);
@@ -61,8 +81,19 @@ static void prt_fork_child(void) {
     prt_session_forget_result(); /* the parent's samples are not the child's profile */
     prt_threads_fork_child();
     prt_snapshot_fork_child();
+    prt_fork_count_tid = 0; /* only asked for by the preload library, after this */
     pthread_sigmask(SIG_SETMASK, &prt_fork_saved_mask, NULL);
 }
+
+void prt_link_count_since_fork(void) { prt_fork_count_tid = (pid_t)syscall(SYS_gettid); }
+
+bool prt_fork_take_count_since_fork(pid_t tid) {
+    if (tid == 0 || tid != prt_fork_count_tid) return false;
+    prt_fork_count_tid = 0;
+    return true;
+}
+
+void prt_fork_drop_count_since_fork(void) { prt_fork_count_tid = 0; }
 
 static pthread_once_t prt_atfork_once = PTHREAD_ONCE_INIT;
 static void prt_atfork_register(void) { pthread_atfork(prt_fork_prepare, prt_fork_parent, prt_fork_child); }

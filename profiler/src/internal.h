@@ -165,6 +165,11 @@ PRT_HIDDEN bool prt_threads_is_profiler(pid_t tid);
 PRT_HIDDEN void prt_threads_fork_prepare(void);
 PRT_HIDDEN void prt_threads_fork_parent(void);
 PRT_HIDDEN void prt_threads_fork_child(void);
+/* fork.c: is tid the fork child's thread whose CPU since the fork is to be
+ * counted (prt_link_count_since_fork)?  True once, then forgotten. */
+PRT_HIDDEN bool prt_fork_take_count_since_fork(pid_t tid);
+/* fork.c: the request ends with the session start that consumed it or not. */
+PRT_HIDDEN void prt_fork_drop_count_since_fork(void);
 
 /* ---- aggregate.c: one entry per distinct (tag, frames), weights summed ---- */
 typedef struct prt_agg_entry {

@@ -283,6 +283,7 @@ PCP_EXPORT int pcp_start(const pcp_options *o, char *err, size_t errlen) {
     prt_view_publish(&prt_g_session.live.view);
     prt_g_session.running = true;
     rc = prt_session_arm(err, errlen);
+    prt_fork_drop_count_since_fork(); /* the start it was asked for is this one */
     if (rc != PCP_OK) {
         prt_session_end();
         prt_g_session.result.have_profile = false;

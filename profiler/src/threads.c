@@ -72,7 +72,9 @@ static int prt_arm_ctimer(prt_thread *t) {
     its.it_interval.tv_sec = (time_t)(prt_g_arm.view->period_ns / 1000000000u);
     its.it_interval.tv_nsec = (long)(prt_g_arm.view->period_ns % 1000000000u);
     its.it_value = its.it_interval;
-    if (timer_settime(t->timer, 0, &its, NULL) != 0) {
+    /* Absolute: one period of the thread's CPU since the fork (fork.c). */
+    int flags = prt_fork_take_count_since_fork(t->tid) ? TIMER_ABSTIME : 0;
+    if (timer_settime(t->timer, flags, &its, NULL) != 0) {
         timer_delete(t->timer);
         return -1;
     }

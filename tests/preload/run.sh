@@ -14,6 +14,8 @@
 #   gperftools-api  a program built against gperftools' header
 #   badinput        bad environment, unwritable outputs, SIGPROF owners,
 #                   setuid and static programs
+#   servers         a pre-forking server (no exec): one profile per worker
+#                   within 10 % of its CPU, workers that drop privileges
 # Prints "N passed, N failed" last; exits non-zero on any failure.
 set -u
 mode=$1
@@ -244,6 +246,57 @@ forkexec() {
     done
 }
 
+# ---- servers: forked workers without exec ----------------------------------------------
+# prof_ms FILE: the profile's total in milliseconds (go tool pprof; 0 if unreadable)
+prof_ms() {
+    go tool pprof -top -unit=ms "$1" 2>/dev/null |
+        sed -n 's/^Showing nodes accounting for \([0-9.]*\)ms, .*/\1/p' | head -n 1 | awk '{print $1 + 0}'
+}
+# worker_checks BASE SEP LOG [HZ1000]: every worker the server printed has its
+# own profile BASE<SEP><pid> within 10 % of the CPU it measured (fork to
+# exit), with worker_work and none of master_work (the master burns before it
+# forks); with HZ1000 (a 1 kHz run) its CPU inside fork() is in the profile.
+# Leaves the number of workers in LOG.n.
+worker_checks() {
+    local base=$1 sep=$2 log=$3 hz1000=${4:-} line wpid cpu f ms nw=0
+    while read -r line; do
+        set -- $line
+        wpid=$4; cpu=$(awk -v n="$6" 'BEGIN {print n / 1e6}')
+        nw=$((nw + 1))
+        f=$base$sep$wpid
+        ms=$(prof_ms "$f")
+        check "worker $wpid: $(basename "$f") has $ms ms of its $cpu ms (within 10 %)" \
+            within "$ms" "$cpu" "$(awk -v c="$cpu" 'BEGIN {print c / 10}')"
+        check "worker $wpid: worker_work in it, none of the master's samples" \
+            bash -c "[ $(cum_ms "$f" worker_work) -gt 0 ] && [ $(cum_ms "$f" master_work) = 0 ]"
+        # The CPU the child spent inside fork() (its session's start) is
+        # counted from the fork, not lost before the first expiry.
+        [ -n "$hz1000" ] && check "worker $wpid: the $(awk -v n="$8" 'BEGIN {print n / 1e6}') ms inside fork() are in its profile ($(cum_ms "$f" fork) ms under fork)" \
+            ge "$(cum_ms "$f" fork)" "$(awk -v n="$8" 'BEGIN {print n / 1e6 * 0.8 - 2}')"
+    done < <(grep '^worker ' "$log")
+    echo "$nw" >"$log.n"
+}
+
+servers() {
+    local d=$tmp/srv st
+    mkdir -p "$d"
+    # PROFCORE_CHILDREN=1: each forked worker profiles itself, counted from the fork.
+    st=$(timeout 60 env PROFCORE_HZ=1000 PROFCORE_CHILDREN=1 PROFCORE_OUT="$d/s.pb.gz" LD_PRELOAD="$lib" "$bdir/server" 2 0.5 \
+        >"$d/s.log" 2>"$d/s.err"; echo $?)
+    check "server, 2 forked workers: exit $st, nothing on stderr ($(head -c 200 "$d/s.err" | tr '\n' ' '))" \
+        bash -c "[ $st -eq 0 ] && [ ! -s '$d/s.err' ]"
+    check "server: three profiles (master + 2 workers): $(ls "$d" | grep -c '^s\.pb\.gz')" \
+        test "$(ls "$d" | grep -c '^s\.pb\.gz')" -eq 3
+    worker_checks "$d/s.pb.gz" . "$d/s.log" hz1000
+    check "server: both workers reported" test "$(cat "$d/s.log.n")" -eq 2
+    check "server: the master's profile has master_work, no worker_work" \
+        bash -c "[ $(cum_ms "$d/s.pb.gz" master_work) -ge 300 ] && [ $(cum_ms "$d/s.pb.gz" worker_work) = 0 ]"
+    # Without PROFCORE_CHILDREN: the workers run unprofiled and write nothing.
+    st=$(timeout 60 env PROFCORE_OUT="$d/n.pb.gz" LD_PRELOAD="$lib" "$bdir/server" 2 0.2 >/dev/null 2>"$d/n.err"; echo $?)
+    check "server without PROFCORE_CHILDREN: exit $st, one profile, the master's" \
+        bash -c "[ $st -eq 0 ] && [ ! -s '$d/n.err' ] && [ \$(ls '$d' | grep -c '^n\.pb\.gz') -eq 1 ] && [ $(cum_ms "$d/n.pb.gz" worker_work) = 0 ]"
+}
+
 # ---- exit paths -----------------------------------------------------------------------
 exit_paths() {
     local prog=$bdir/exit_paths m want st out burn
@@ -440,6 +493,7 @@ forkexec) forkexec ;;
 exit-paths) exit_paths ;;
 gperftools-api) gperftools_api ;;
 badinput) badinput ;;
+servers) servers ;;
 *) echo "unknown mode $mode"; failed=1 ;;
 esac
 echo "$passed passed, $failed failed"
