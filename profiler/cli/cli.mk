@@ -22,9 +22,10 @@ CLI_LIB_SRC := $(CLI_DIR)/readers.c $(CLI_ENV)
 CLI_HDRS := $(CLI_DIR)/readers.h $(wildcard $(CLI_COMMON)/*.h) core/profcore.h
 CLI_FUZZ_SECONDS ?= 25
 
-$(BUILD)/profiler/profcore: $(CLI_DIR)/profcore.c $(CLI_LIB_SRC) $(CLI_HDRS) | $(BUILD)/.dir
+CLI_RECORDER_SRC := $(CLI_DIR)/recorder.c $(CLI_DIR)/recorder_merge.c $(CLI_DIR)/recorder_out.c
+$(BUILD)/profiler/profcore: $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_DIR)/recorder.h $(CLI_LIB_SRC) $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_DIR)/profcore.c $(CLI_LIB_SRC) -lz
+	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_LIB_SRC) -lz
 
 $(CLI_OUT)/test_readers: tests/cli/test_readers.c tests/check.h $(CLI_READ) $(CLI_DIR)/pbbuild.h $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
@@ -53,9 +54,9 @@ $(CLI_OUT)/fuzz_env: $(CLI_DIR)/fuzz_env.c $(CLI_ENV) $(CLI_HDRS) | $(BUILD)/.di
 # record's test fixtures: a stand-in preload library that runs the real
 # env parser and writes a tiny collapsed profile, a command with known
 # exit/signal behaviour, and the same command linked statically.
-$(CLI_OUT)/dummy_preload.so: tests/cli/dummy_preload.c $(CLI_ENV) $(CLI_HDRS) | $(BUILD)/.dir
+$(CLI_OUT)/dummy_preload.so: tests/cli/dummy_preload.c $(CLI_ENV) profiler/preload/record_channel.c profiler/preload/record_channel.h $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(OPT) $(CLI_INC) -shared -fPIC -o $@ tests/cli/dummy_preload.c $(CLI_ENV)
+	$(CC) $(WARN) $(OPT) $(CLI_INC) -Iprofiler/preload -shared -fPIC -o $@ tests/cli/dummy_preload.c profiler/preload/record_channel.c $(CLI_ENV)
 $(CLI_OUT)/testprog: tests/cli/testprog.c | $(BUILD)/.dir
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(OPT) -o $@ $<

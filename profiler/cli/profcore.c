@@ -1,13 +1,19 @@
 /* profcore — the command-line tool.
  *
- *   profcore record [-F hz] [-e engine] [-o file] [--format f] [--children] -- command args...
+ *   profcore record [-F hz] [-e engine] [-o file] [--format f] [--no-children]
+ *                   [--per-process] -- command args...
  *   profcore top [-n N] FILE
  *
  * `record` runs the command with the preload library (libprofcore.so next
  * to this binary, or $PROFCORE_LIB) and the PROFCORE_* variables, forwards
  * termination signals, exits with the command's status (128+signal when it
- * was killed, as shells do), then reads the profile back and prints a
- * summary on stderr (stdout stays the command's).
+ * was killed, as shells do), then prints a summary on stderr (stdout stays
+ * the command's).
+ *
+ * `record` owns the output (recorder.h): no profiled process writes a file;
+ * each sends its profile to the recorder, which writes one profile for the
+ * whole tree (every sample labelled pid and comm) or, with --per-process,
+ * one file per process.  The whole tree is profiled unless --no-children.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -31,6 +37,7 @@
 
 #include "envconfig.h"
 #include "readers.h"
+#include "recorder.h"
 
 #define EXIT_USAGE 2
 
@@ -38,7 +45,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: profcore record [-F hz] [-e ctimer|itimer|perf|wall] [-o file]\n"
             "                       [--format pprof|legacy|collapsed] [--unwind auto|tables|fp]\n"
-            "                       [--children] -- command [args...]\n"
+            "                       [--no-children] [--per-process] -- command [args...]\n"
             "       profcore top [-n N] FILE\n");
 }
 
@@ -211,6 +218,9 @@ static int absolute_output(const char *path, char out[PATH_MAX]) {
 /* ---- record: signals ----------------------------------------------------- */
 
 static volatile sig_atomic_t child_pid;
+/* A signal that came after the program exited: the recorder forwards it to
+ * the processes the program left running. */
+static volatile sig_atomic_t pending_forward;
 static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 /* A terminal's ^C/^\ (si_code > 0, from the kernel) already reached the
@@ -218,7 +228,9 @@ static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
  * twice.  A kill(2) from another process (si_code <= 0) reached only us. */
 static void forward_signal(int sig, siginfo_t *info, void *uc) {
     (void)uc;
-    if (child_pid > 0 && info->si_code <= 0) kill((pid_t)child_pid, sig);
+    if (info->si_code > 0) return;
+    if (child_pid > 0) kill((pid_t)child_pid, sig);
+    else pending_forward = sig;
 }
 
 static void set_forwarding(sigset_t *blocked) {
@@ -239,37 +251,11 @@ static void reset_signals_in_child(const sigset_t *blocked) {
     sa.sa_handler = SIG_DFL;
     for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
         sigaction(forwarded_signals[i], &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL); /* the recorder's */
     sigprocmask(SIG_UNBLOCK, blocked, NULL);
 }
 
 /* ---- record: the summary ------------------------------------------------- */
-
-typedef struct file_id {
-    int exists;
-    dev_t dev;
-    ino_t ino;
-    struct timespec mtime;
-    off_t size;
-} file_id;
-
-static file_id identify(const char *path) {
-    file_id id;
-    struct stat st;
-    memset(&id, 0, sizeof id);
-    if (stat(path, &st) == 0) {
-        id.exists = 1;
-        id.dev = st.st_dev;
-        id.ino = st.st_ino;
-        id.mtime = st.st_mtim;
-        id.size = st.st_size;
-    }
-    return id;
-}
-
-static int same_file_state(const file_id *a, const file_id *b) {
-    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
-}
 
 static double seconds(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
 
@@ -340,6 +326,7 @@ typedef struct record_opts {
     pcenv_config cfg;
     const char *out_arg;
     char **command;
+    int per_process;
 } record_opts;
 
 static const char *default_output(pcprof_format f) {
@@ -354,6 +341,8 @@ static const char *default_output(pcprof_format f) {
 static int parse_record_args(int argc, char **argv, record_opts *o) {
     static const struct option opts[] = {{"format", required_argument, 0, 'f'},
                                          {"children", no_argument, 0, 'c'},
+                                         {"no-children", no_argument, 0, 'C'},
+                                         {"per-process", no_argument, 0, 'p'},
                                          {"unwind", required_argument, 0, 'u'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -363,6 +352,7 @@ static int parse_record_args(int argc, char **argv, record_opts *o) {
     o->cfg.engine = PCPROF_ENGINE_CTIMER;
     o->cfg.unwind = PCPROF_UNWIND_AUTO;
     o->cfg.format = PCPROF_FORMAT_PPROF;
+    o->cfg.children = 1; /* record follows the whole tree, as perf record does */
     optind = 1;
     opterr = 1;
     /* '+': stop at the command's name so its own options stay its own. */
@@ -400,6 +390,8 @@ static int parse_record_args(int argc, char **argv, record_opts *o) {
             }
             break;
         case 'c': o->cfg.children = 1; break;
+        case 'C': o->cfg.children = 0; break;
+        case 'p': o->per_process = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
@@ -414,7 +406,7 @@ static int parse_record_args(int argc, char **argv, record_opts *o) {
 
 /* Puts the configuration in the environment the command will inherit, and
  * checks it with the very parser the preload library will run. */
-static int export_environment(const record_opts *o, const char *lib) {
+static int export_environment(const record_opts *o, const char *lib, const char *channel) {
     char hz[16], ld[2 * PATH_MAX + 2];
     const char *old = getenv("LD_PRELOAD");
     snprintf(hz, sizeof hz, "%u", o->cfg.hz);
@@ -432,7 +424,7 @@ static int export_environment(const record_opts *o, const char *lib) {
         setenv("PROFCORE_ENGINE", pcprof_engine_name(o->cfg.engine), 1) ||
         setenv("PROFCORE_FORMAT", pcprof_format_name(o->cfg.format), 1) ||
         setenv("PROFCORE_UNWIND", pcprof_unwind_name(o->cfg.unwind), 1) ||
-        setenv("PROFCORE_CHILDREN", o->cfg.children ? "1" : "0", 1)) {
+        setenv("PROFCORE_CHILDREN", o->cfg.children ? "1" : "0", 1) || setenv(PCREC_ENV, channel, 1)) {
         fprintf(stderr, "profcore record: setenv: %s\n", strerror(errno));
         return -1;
     }
@@ -478,9 +470,146 @@ static int exit_status_of(int status) {
     return 1;
 }
 
+static int same_format(const rec_image **v, size_t n) {
+    for (size_t i = 1; i < n; i++)
+        if (v[i]->format != v[0]->format) return 0;
+    return 1;
+}
+
+/* One process's images (one per exec) as one file: merged when their
+ * format allows, else the last image (the earlier ones are named). */
+static int write_process(const char *path, const rec_image **imgs, size_t n) {
+    char err[PATH_MAX + 128];
+    unsigned char *data = NULL;
+    size_t len = 0;
+    const rec_image *last = imgs[n - 1];
+    int merged = n > 1 && same_format(imgs, n) && last->format != PCPROF_FORMAT_LEGACY &&
+                 rec_merge(imgs, n, last->format, &data, &len, err, sizeof err) == 0;
+    if (n > 1 && !merged)
+        fprintf(stderr, "profcore: pid %d: only its last image (%s) is in %s; %zu earlier one%s could not be merged\n",
+                (int)last->pid, last->comm, path, n - 1, n == 2 ? "" : "s");
+    int rc = rec_write_file(path, merged ? data : last->data, merged ? len : last->len, err, sizeof err);
+    free(data);
+    if (rc != 0) fprintf(stderr, "profcore: pid %d (%s): %s; its profile is lost\n", (int)last->pid, last->comm, err);
+    return rc;
+}
+
+/* --per-process (or a format with no labels): one file per pid, the root's
+ * OUT, every other OUT.<pid>.  Returns the path the summary reads (OUT, or
+ * the first written), or NULL. */
+static const char *write_per_process(const char *out, pid_t root, const rec_image **v, size_t n, char *first,
+                                     size_t firstlen) {
+    const char *summary_path = NULL;
+    const rec_image **group = malloc((n ? n : 1) * sizeof *group);
+    if (group == NULL) {
+        fprintf(stderr, "profcore: out of memory: no profile written\n");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < i && !seen; k++) seen = v[k]->pid == v[i]->pid;
+        if (seen) continue;
+        size_t g = 0;
+        for (size_t k = i; k < n; k++)
+            if (v[k]->pid == v[i]->pid) group[g++] = v[k];
+        char path[PATH_MAX + 48];
+        int len = v[i]->pid == root ? snprintf(path, sizeof path, "%s", out)
+                                    : snprintf(path, sizeof path, "%s.%d", out, (int)v[i]->pid);
+        if (len >= (int)sizeof path) {
+            fprintf(stderr, "profcore: output path too long for pid %d; its profile is lost\n", (int)v[i]->pid);
+            continue;
+        }
+        if (write_process(path, group, g) != 0) continue;
+        if (summary_path == NULL || v[i]->pid == root) {
+            snprintf(first, firstlen, "%s", path);
+            summary_path = first;
+        }
+    }
+    free(group);
+    return summary_path;
+}
+
+/* One profile for the tree.  Returns the path written, or NULL. */
+static const char *write_merged(const char *out, const rec_image **v, size_t n) {
+    unsigned char *data;
+    size_t len;
+    char err[PATH_MAX + 128];
+    if (rec_merge(v, n, v[0]->format, &data, &len, err, sizeof err) != 0) {
+        fprintf(stderr, "profcore: cannot merge the tree's profiles: %s\n", err);
+        return NULL;
+    }
+    int rc = rec_write_file(out, data, len, err, sizeof err);
+    free(data);
+    if (rc != 0) {
+        fprintf(stderr, "profcore: %s: the tree's profile is lost\n", err);
+        return NULL;
+    }
+    return out;
+}
+
+/* Writes what arrived and prints the summary. */
+static void finish_record(const record_opts *o, recorder *r, pid_t root, int status, double wall) {
+    size_t n;
+    const rec_image **v = rec_profiles(r, &n);
+    if (v == NULL) {
+        fprintf(stderr, "profcore: out of memory: no profile written\n");
+        return;
+    }
+    int several = r->nimages > 1 || n != r->nimages;
+    if (several) fprintf(stderr, "profcore: processes of the tree:\n");
+    if (several || r->refused) rec_report(r, stderr);
+    char first[PATH_MAX + 48];
+    const char *written = NULL;
+    if (n == 0) {
+        fprintf(stderr, "profcore: no profile was written to %s (no process of the tree sent one%s)\n", o->cfg.out,
+                WIFSIGNALED(status) ? "; the program was killed before the profiler could send it" : "");
+    } else if (o->per_process || !same_format(v, n) || v[0]->format == PCPROF_FORMAT_LEGACY) {
+        if (!o->per_process && n > 1)
+            fprintf(stderr, "profcore: %s: one file per process (%s)\n", o->cfg.out,
+                    same_format(v, n) ? "the legacy format has no labels to tell processes apart"
+                                      : "the processes sent different formats");
+        written = write_per_process(o->cfg.out, root, v, n, first, sizeof first);
+    } else {
+        written = write_merged(o->cfg.out, v, n);
+    }
+    free(v);
+    if (written != NULL) summarize(written, &o->cfg, &r->tree_ru, wall);
+}
+
+/* fork + exec of the command, signals reset in the child; -1 if fork failed. */
+static pid_t spawn(const char *cmd, char **argv, const sigset_t *blocked) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "profcore record: fork: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        reset_signals_in_child(blocked);
+        execv(cmd, argv);
+        int e = errno;
+        fprintf(stderr, "profcore record: cannot run %s: %s\n", cmd, strerror(e));
+        _exit(e == ENOENT ? 127 : 126);
+    }
+    child_pid = pid;
+    sigprocmask(SIG_UNBLOCK, blocked, NULL);
+    return pid;
+}
+
+static int run_unprofiled(const char *cmd, char **argv, const sigset_t *blocked) {
+    sigprocmask(SIG_BLOCK, blocked, NULL); /* until child_pid is known */
+    pid_t pid = spawn(cmd, argv, blocked);
+    if (pid < 0) return 1;
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return 1;
+    child_pid = 0;
+    return exit_status_of(status);
+}
+
 static int cmd_record(int argc, char **argv) {
     record_opts o;
-    char lib[PATH_MAX], cmd[PATH_MAX];
+    char lib[PATH_MAX], cmd[PATH_MAX], err[256];
     if (parse_record_args(argc, argv, &o) != 0) return EXIT_USAGE;
     const char *out = o.out_arg ? o.out_arg : default_output(o.cfg.format);
     if (absolute_output(out, o.cfg.out) != 0) {
@@ -496,52 +625,30 @@ static int cmd_record(int argc, char **argv) {
         fprintf(stderr, "profcore record: command not found: %s\n", o.command[0]);
         return 127;
     }
-    int unprofiled = check_command(cmd);
-    if (!unprofiled && export_environment(&o, lib) != 0) return EXIT_USAGE;
-
-    file_id before = identify(o.cfg.out);
     sigset_t blocked;
     set_forwarding(&blocked);
+    if (check_command(cmd) != 0) return run_unprofiled(cmd, o.command, &blocked);
+    recorder r;
+    if (rec_open(&r, err, sizeof err) != 0) {
+        fprintf(stderr, "profcore record: cannot start the recorder: %s\n", err);
+        return 1;
+    }
+    r.hz = o.cfg.hz;
+    if (export_environment(&o, lib, r.name) != 0) return EXIT_USAGE;
     sigprocmask(SIG_BLOCK, &blocked, NULL); /* until child_pid is known */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, "profcore record: fork: %s\n", strerror(errno));
-        return 1;
-    }
-    if (pid == 0) {
-        reset_signals_in_child(&blocked);
-        execv(cmd, o.command);
-        int e = errno;
-        fprintf(stderr, "profcore record: cannot run %s: %s\n", cmd, strerror(e));
-        _exit(e == ENOENT ? 127 : 126);
-    }
-    child_pid = pid;
-    sigprocmask(SIG_UNBLOCK, &blocked, NULL);
+    pid_t pid = spawn(cmd, o.command, &blocked);
+    if (pid < 0) return 1;
     int status;
-    struct rusage ru;
-    while (wait4(pid, &status, 0, &ru) < 0) {
-        if (errno != EINTR) {
-            fprintf(stderr, "profcore record: wait4: %s\n", strerror(errno));
-            return 1;
-        }
-    }
+    rec_serve(&r, pid, &status, &pending_forward, &child_pid);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    child_pid = 0;
     int code = exit_status_of(status);
     if (WIFSIGNALED(status))
         fprintf(stderr, "profcore: %s was killed by signal %d (%s)\n", o.command[0], WTERMSIG(status), strsignal(WTERMSIG(status)));
-    if (unprofiled) return code;
-    file_id after = identify(o.cfg.out);
-    if (!after.exists || same_file_state(&before, &after)) {
-        fprintf(stderr, "profcore: no profile was written to %s%s\n", o.cfg.out,
-                WIFSIGNALED(status) ? " (the program was killed before the profiler could write it)" : "");
-        return code;
-    }
     double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    summarize(o.cfg.out, &o.cfg, &ru, wall);
+    finish_record(&o, &r, pid, status, wall);
+    rec_close(&r);
     return code;
 }
 

@@ -741,6 +741,11 @@ static int gunzip(const uint8_t *in, size_t len, size_t cap, uint8_t **out, size
     return 0;
 }
 
+int rd_gunzip(const uint8_t *in, size_t len, size_t cap, uint8_t **out, size_t *outlen, char *err, size_t errlen) {
+    rd_err e = {err, errlen};
+    return gunzip(in, len, cap, out, outlen, &e);
+}
+
 int rd_read_pprof(const uint8_t *data, size_t len, const rd_limits *lim, rd_profile *out, char *err, size_t errlen) {
     rd_err e = {err, errlen};
     uint8_t *plain = NULL;

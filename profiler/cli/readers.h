@@ -80,6 +80,9 @@ int rd_read_any(const uint8_t *data, size_t len, const rd_limits *lim, rd_profil
                 size_t errlen);
 int rd_read_file(const char *path, const rd_limits *lim, rd_profile *out, char *err, size_t errlen);
 void rd_free(rd_profile *p);
+/* gunzip (one or more gzip members) into a malloc'd *out of at most `cap`
+ * bytes; 0, or -1 with a reason in err. */
+int rd_gunzip(const uint8_t *in, size_t len, size_t cap, uint8_t **out, size_t *outlen, char *err, size_t errlen);
 
 const char *rd_name(const rd_profile *p, uint32_t id);
 /* The weight a sample counts for in percentages: value_ns when every

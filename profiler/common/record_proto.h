@@ -24,7 +24,11 @@
 #ifndef PROFCORE_PROFILER_RECORD_PROTO_H
 #define PROFCORE_PROFILER_RECORD_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 /* The abstract socket's name, without the leading NUL: only
  * [A-Za-z0-9._-], at most PCREC_NAME_MAX bytes. */
@@ -55,9 +59,19 @@ typedef struct pcrec_header {
     uint32_t reserved; /* 0 */
     uint64_t image_id; /* CLOCK_MONOTONIC ns when the image's session started: its hello, flushes and final share it */
     uint64_t cpu_ns;   /* the sender's CLOCK_PROCESS_CPUTIME_ID when it sent */
+    uint64_t encode_cpu_ns; /* of which spent building the payload (symbolizing, encoding) */
     uint64_t len;      /* payload bytes */
     char comm[16];     /* the sender's name (prctl PR_GET_NAME), NUL-terminated */
     char note[96];     /* NUL-terminated: when it was sent ("at exit") or, for a note, why */
 } pcrec_header;
+
+/* The abstract address of `name` (n bytes, n <= PCREC_NAME_MAX): a NUL,
+ * then the name, no terminator; returns the address length. */
+static inline socklen_t pcrec_address(struct sockaddr_un *a, const char *name, size_t n) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    memcpy(a->sun_path + 1, name, n);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
 
 #endif

@@ -205,7 +205,7 @@ static void pl_before_exec(pl_exec_state *s) {
     memset(s, 0, sizeof *s);
     if (!pl_owns_runtime() || prt_link_session_engine() == 0) return;
     char err[512];
-    if (pl_flush_profile(err, sizeof err) != PCP_OK && pcp_is_running()) pl_say("before exec: %s", err);
+    if (pl_flush_before_exec(err, sizeof err) != PCP_OK && pcp_is_running()) pl_say("before exec: %s", err);
     s->prepared = true;
     struct itimerval off;
     memset(&off, 0, sizeof off);

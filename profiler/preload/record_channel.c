@@ -73,10 +73,7 @@ static int pl_record_connect(char *err, size_t errlen) {
         return -1;
     }
     struct sockaddr_un a;
-    memset(&a, 0, sizeof a);
-    a.sun_family = AF_UNIX;
-    memcpy(a.sun_path + 1, pl_record_name, pl_record_name_len); /* sun_path[0] = 0: abstract */
-    socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + pl_record_name_len);
+    socklen_t alen = pcrec_address(&a, pl_record_name, pl_record_name_len);
     int r;
     do r = connect(fd, (struct sockaddr *)&a, alen);
     while (r != 0 && errno == EINTR);
@@ -117,8 +114,15 @@ static int pl_record_read_ack(int fd) {
     }
 }
 
+uint64_t pl_record_cpu_ns(void) { return pl_record_clock(CLOCK_PROCESS_CPUTIME_ID); }
+
 int pl_record_send(uint32_t kind, uint32_t format, const char *note, const void *data, size_t len, char *err,
                    size_t errlen) {
+    return pl_record_send_costed(kind, format, note, data, len, 0, err, errlen);
+}
+
+int pl_record_send_costed(uint32_t kind, uint32_t format, const char *note, const void *data, size_t len,
+                          uint64_t encode_cpu_ns, char *err, size_t errlen) {
     if (!pl_record_active()) {
         snprintf(err, errlen, "no recorder");
         return -1;
@@ -130,6 +134,7 @@ int pl_record_send(uint32_t kind, uint32_t format, const char *note, const void 
     h.format = format;
     h.image_id = pl_record_image;
     h.cpu_ns = pl_record_clock(CLOCK_PROCESS_CPUTIME_ID);
+    h.encode_cpu_ns = encode_cpu_ns;
     h.len = len;
     if (prctl(PR_GET_NAME, h.comm) != 0) h.comm[0] = '\0';
     h.comm[sizeof h.comm - 1] = '\0';

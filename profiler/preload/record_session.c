@@ -34,19 +34,28 @@ int pl_record_ship(uint32_t kind, const char *why) {
     char err[512];
     pcprof_bytes b = {0};
     uint32_t f = pl_record_session_format;
+    uint64_t cpu0 = pl_record_cpu_ns();
     if (prt_link_encode_profile((int)f, &b, err, sizeof err) != PCP_OK) {
         pl_say("record: building the profile %s failed: %s", why, strncmp(err, "profcore: ", 10) == 0 ? err + 10 : err);
         return -1;
     }
-    int rc = pl_record_send(kind, f, why, b.data, b.len, err, sizeof err);
+    int rc = pl_record_send_costed(kind, f, why, b.data, b.len, pl_record_cpu_ns() - cpu0, err, sizeof err);
     if (rc != 0) pl_say("record: the profile %s was not delivered: %s", why, err);
     pcprof_bytes_free(&b);
     return rc;
 }
 
-int pl_flush_profile(char *err, size_t errlen) {
+static int pl_record_flush_as(uint32_t kind, const char *why, char *err, size_t errlen) {
     if (!pl_record_active() || !pcp_is_running()) return pcp_flush(err, errlen); /* or its "not running" error */
-    if (pl_record_ship(PCREC_FLUSH, "flushed") == 0) return PCP_OK;
+    if (pl_record_ship(kind, why) == 0) return PCP_OK;
     snprintf(err, errlen, "profcore: the profile so far was not delivered to the recorder");
     return PCP_E_WRITE;
+}
+
+int pl_flush_profile(char *err, size_t errlen) { return pl_record_flush_as(PCREC_FLUSH, "flushed", err, errlen); }
+
+/* The image's last word if exec succeeds: sent as its final profile (a
+ * failed exec goes on profiling, and its final at exit replaces this). */
+int pl_flush_before_exec(char *err, size_t errlen) {
+    return pl_record_flush_as(PCREC_PROFILE, "before exec", err, errlen);
 }

@@ -170,14 +170,14 @@ print(s)'
 forkexec() {
     gen_text "$tmp/in.txt" 0.6
     local pipeline="xz -9 -T1 -c '$tmp/in.txt' | gzip -9 > '$tmp/in.xz.gz'; $PY -c 'print(sum(i*i for i in range(400000)))' > /dev/null"
-    # Without --children: only the shell's profile; no child writes anything.
-    "$cli" record -o "$tmp/sh.pb.gz" -- /bin/sh -c "$pipeline" >/dev/null 2>"$tmp/sh.err"
+    # --no-children: only the shell's profile; no child writes anything.
+    "$cli" record --no-children -o "$tmp/sh.pb.gz" -- /bin/sh -c "$pipeline" >/dev/null 2>"$tmp/sh.err"
     check "pipeline: exits 0" test $? -eq 0
     check "pipeline: the shell's profile (dash ends with _exit) is written and readable" go_parses "$tmp/sh.pb.gz"
-    check "pipeline: no child profile without --children" test -z "$(ls "$tmp"/sh.pb.gz.* 2>/dev/null)"
+    check "pipeline: no child profile with --no-children" test -z "$(ls "$tmp"/sh.pb.gz.* 2>/dev/null)"
     check "pipeline: the output is right" bash -c "gzip -dc '$tmp/in.xz.gz' | xz -dc | cmp -s - '$tmp/in.txt'"
-    # With --children: each exec'd child writes OUT.<pid>.
-    "$cli" record --children -o "$tmp/ch.pb.gz" -- /bin/sh -c "$pipeline" >/dev/null 2>"$tmp/ch.err"
+    # The whole tree, --per-process: the recorder writes each child's OUT.<pid>.
+    "$cli" record --children --per-process -o "$tmp/ch.pb.gz" -- /bin/sh -c "$pipeline" >/dev/null 2>"$tmp/ch.err"
     check "pipeline --children: exits 0" test $? -eq 0
     local n=0 xzfile="" f
     for f in "$tmp"/ch.pb.gz.*; do
