@@ -19,7 +19,7 @@
  * PROFCORE_CHILDREN says (unless it says 0).  A real libprofiler in the
  * same tree reads and sets the same bit, so the names agree.
  * A forked child that does not exec is profiled only when
- * pl_follow_forks() (PROFCORE_CHILDREN=1, or record mode): a fresh session into its own
+ * pl_follow_forks() (PROFCORE_CHILDREN=1; record sets it unless --no-children): a fresh session into its own
  * file (OUT.<pid>, or NAME_<pid>), started by the fork wrapper before fork
  * returns, see interpose.c's fork; otherwise it runs unprofiled and
  * writes nothing.
@@ -203,7 +203,9 @@ int pl_child_output(pl_request *rq, int pid) {
 
 /* In record mode every process of the tree sends its profile to the
  * recorder, forked ones included (a server's workers are the point). */
-bool pl_follow_forks(void) { return pl_children != 0 || pl_record_active(); }
+/* `profcore record` exports PROFCORE_CHILDREN=1 unless --no-children: its
+ * user's choice holds for forks as for execs. */
+bool pl_follow_forks(void) { return pl_children != 0; }
 
 /* ---- the helper thread and the exit-path signal handlers ------------------- */
 

@@ -62,7 +62,7 @@ PL_HIDDEN void pl_write_before_quick_exit(void);
  * The runtime's own atfork handler has already forgotten the session. */
 PL_HIDDEN void pl_after_fork_child(void);
 /* Does a fork child of a profiling process get a session of its own
- * (PROFCORE_CHILDREN=1, or record mode)?  Otherwise it runs unprofiled and
+ * (PROFCORE_CHILDREN=1: `profcore record` sets it unless --no-children)?  Otherwise it runs unprofiled and
  * writes nothing. */
 PL_HIDDEN bool pl_follow_forks(void);
 /* In a fork child of a profiling process, when pl_follow_forks(): this
