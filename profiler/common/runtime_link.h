@@ -19,6 +19,10 @@
 PROFCORE_SIGNAL_SAFE int prt_link_session_engine(void) __attribute__((visibility("hidden")));
 /* Is this SIGPROF action the runtime's own handler? */
 bool prt_link_is_runtime_handler(const struct sigaction *act) __attribute__((visibility("hidden")));
+/* Is the calling thread inside one of the runtime's own signal-mask changes
+ * (own_sigmask.c)?  Then the preload library's mask filter passes the call
+ * through, and a thread created now is the runtime's, not the program's. */
+PROFCORE_SIGNAL_SAFE bool prt_link_in_own_mask_call(void) __attribute__((visibility("hidden")));
 /* A helper thread of the embedding library that blocks every signal: left
  * out of thread snapshots (at most 4). */
 void prt_link_mark_internal_thread(pid_t tid) __attribute__((visibility("hidden")));

@@ -2,7 +2,10 @@
  * unmodified program is profiled correctly and never dies because of it:
  *
  *   pthread_create  the new thread registers itself (stack bounds cached
- *                   outside any handler) before running the program's code;
+ *                   outside any handler) before running the program's code,
+ *                   with SIGPROF opened if it was born blocked (sigmask.c);
+ *   pthread_sigmask, sigprocmask  (sigmask.c) never block SIGPROF in the
+ *                   program's threads while a session runs;
  *   pthread_exit    unregisters first (its timer is deleted while the thread
  *                   still exists);
  *   fork            SIGPROF blocked around it; the child forgets the
@@ -85,6 +88,7 @@ void pl_resolve_real(void) {
     PL_RESOLVE(fexecve);
     PL_RESOLVE(sigaction);
     PL_RESOLVE(signal);
+    pl_resolve_sigmask();
 }
 
 /* Before the constructor ran (another library's constructor), resolve now;
@@ -104,23 +108,30 @@ int pl_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)
 typedef struct pl_thread_start {
     void *(*fn)(void *);
     void *arg;
+    bool runtime_own; /* created by the runtime (its writer, its ticker) */
+    bool born_believing_blocked; /* the creator's view of SIGPROF (inherited) */
 } pl_thread_start;
 
 static bool pl_sigprof_blocked_here(void) {
     sigset_t cur;
-    return pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGPROF) == 1;
+    return pl_real_pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGPROF) == 1;
 }
 
-/* Registration is for threads that can be sampled, while a session of this
- * process runs.  A thread born with SIGPROF blocked is never registered: it
- * could not be sampled, and the runtime's own writer thread is created that
- * way (registering it would wait on the start that is creating it). */
+/* Registration is for the program's threads, while a session of this
+ * process runs.  The runtime's own threads are created inside its own mask
+ * change (prt_link_in_own_mask_call at creation) and are neither
+ * registered (registering the writer would wait on the start that is
+ * creating it) nor opened to SIGPROF.  A program thread born with SIGPROF
+ * blocked (block-all, create, restore) gets it unblocked first
+ * (sigmask.c); if that fails it stays unregistered, as it could not be
+ * sampled. */
 static void *pl_thread_trampoline(void *p) {
     pl_thread_start st = *(pl_thread_start *)p;
     free(p);
-    if (pl_owns_runtime() && prt_link_session_engine() != 0 &&
-        !pl_sigprof_blocked_here())
-        pcp_register_thread();
+    if (!st.runtime_own && pl_owns_runtime() && prt_link_session_engine() != 0) {
+        pl_keep_sampling_signal_open(st.born_believing_blocked);
+        if (!pl_sigprof_blocked_here()) pcp_register_thread();
+    }
     return st.fn(st.arg);
 }
 
@@ -130,6 +141,8 @@ PL_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
     if (st == NULL) return real(t, attr, fn, arg); /* unregistered: found by the /proc scan */
     st->fn = fn;
     st->arg = arg;
+    st->runtime_own = prt_link_in_own_mask_call();
+    st->born_believing_blocked = pl_program_believes_sampling_blocked();
     int r = real(t, attr, pl_thread_trampoline, st);
     if (r != 0) free(st);
     return r;
@@ -146,7 +159,7 @@ static void pl_block_sigprof(sigset_t *old) {
     sigset_t s;
     sigemptyset(&s);
     sigaddset(&s, SIGPROF);
-    pthread_sigmask(SIG_BLOCK, &s, old);
+    pl_real_pthread_sigmask(SIG_BLOCK, &s, old);
 }
 
 /* The child of a profiled process has the runtime's memory but no writer
@@ -173,7 +186,7 @@ PL_EXPORT pid_t fork(void) {
         pl_after_fork_child();
         if (profiling && pl_follow_forks()) pl_start_forked_child();
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pl_real_pthread_sigmask(SIG_SETMASK, &old, NULL);
     return pid;
 }
 

@@ -385,10 +385,10 @@ int pl_helper_start(void) {
     if (pl_make_pipe(pl_wake_pipe, O_NONBLOCK) != 0 || pl_make_pipe(pl_done_pipe, 0) != 0) return -1;
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pl_real_pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t t;
     int r = pl_real_pthread_create(&t, NULL, pl_helper_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pl_real_pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) return -1;
     pthread_detach(t);
     while (__atomic_load_n(&pl_helper_tid, __ATOMIC_ACQUIRE) == 0) {
@@ -514,6 +514,9 @@ int pl_session_start(const pl_request *rq, char *err, size_t errlen) {
         if (pl_record_active()) pl_record_hello(rq->format);
         if (!pl_atexit_registered && atexit(pl_atexit) == 0) pl_atexit_registered = true;
         pl_install_exit_paths();
+        /* a blocked SIGPROF may have come across exec; a restarted session
+         * keeps what the program asked */
+        pl_keep_sampling_signal_open(pl_program_believes_sampling_blocked());
     }
     pthread_mutex_unlock(&pl_mu);
     return rc;

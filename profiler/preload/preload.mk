@@ -14,6 +14,9 @@
 #                           setuid, static programs
 #   preload-servers         forked workers without exec (PROFCORE_CHILDREN=1):
 #                           each its own profile, within 10 % of its CPU
+#   preload-sigmask         workers that block SIGPROF (born with every
+#                           signal blocked, as in xz -T2) are still sampled,
+#                           and the masks the program reads back are its own
 
 # Read near the top of profiler.mk, before its variables exist: targets and
 # prerequisites here use only $(BUILD) and literal paths (recipes may use
@@ -21,7 +24,8 @@
 PRELOAD_LIB_DIR := $(BUILD)/profiler
 PRELOAD_LIB_SO := $(PRELOAD_LIB_DIR)/libprofcore.so
 PRELOAD_SRCS := profiler/preload/preload.c profiler/preload/interpose.c profiler/preload/gperftools.c \
-                profiler/preload/record_channel.c profiler/preload/record_session.c profiler/common/envconfig.c
+                profiler/preload/record_channel.c profiler/preload/record_session.c profiler/preload/sigmask.c \
+                profiler/common/envconfig.c
 PRELOAD_HDRS := profiler/preload/preload_internal.h profiler/preload/record_channel.h $(wildcard profiler/common/*.h)
 PRELOAD_OBJS := $(patsubst %.c,$(PRELOAD_LIB_DIR)/obj/%.o,$(PRELOAD_SRCS))
 # Same flags as the runtime's obj variant (its -Iprofiler/common has the env
@@ -35,11 +39,11 @@ $(PRELOAD_OBJS): $(PRELOAD_LIB_DIR)/obj/%.o: %.c $(PRELOAD_HDRS) \
 PRELOAD_LDLIBS := -ldl
 # The libc functions the library interposes (exported on purpose; checked by
 # profiler-check-exports, one alternative of an anchored regex).
-PRELOAD_INTERPOSED_RE := (pthread_create|pthread_exit|fork|_exit|_Exit|execve|execv|execvp|execvpe|execl|execlp|execle|fexecve|sigaction|signal)$$$$
+PRELOAD_INTERPOSED_RE := (pthread_create|pthread_exit|pthread_sigmask|sigprocmask|fork|_exit|_Exit|execve|execv|execvp|execvpe|execl|execlp|execle|fexecve|sigaction|signal)$$$$
 
 PRELOAD_B := $(BUILD)/preload
 PRELOAD_T := tests/preload
-PRELOAD_PROGS := gperf_api exit_paths forker forkchild snapper server
+PRELOAD_PROGS := gperf_api exit_paths forker forkchild snapper server maskworkers
 PRELOAD_BINS := $(addprefix $(PRELOAD_B)/,$(PRELOAD_PROGS)) $(PRELOAD_B)/static_prog
 PRELOAD_PROG_CFLAGS := $(WARN) -D_GNU_SOURCE -O2 -g -fno-omit-frame-pointer -pthread
 # The gperftools program is compiled against gperftools' own header and
@@ -64,7 +68,8 @@ DEPS_PACKAGES += xz-utils python3 sqlite3 libgoogle-perftools-dev google-perftoo
 PRELOAD_RUN := $(PRELOAD_T)/run.sh
 PRELOAD_DEPS := $(PRELOAD_LIB_SO) $(PRELOAD_BINS) $(PRELOAD_LIB_DIR)/profcore
 PRELOAD_SUITES := preload-programs preload-forkexec preload-exit-paths preload-gperftools-api preload-badinput \
-                  preload-servers
+                  preload-servers \
+                  preload-sigmask
 TEST_SUITES += $(PRELOAD_SUITES)
 .PHONY: $(addprefix suite-,$(PRELOAD_SUITES))
 suite-preload-programs: $(PRELOAD_DEPS)
@@ -79,3 +84,5 @@ suite-preload-badinput: $(PRELOAD_DEPS)
 	@$(RUN_SUITE) preload-badinput $(PRELOAD_RUN) badinput $(PRELOAD_LIB_DIR) $(PRELOAD_B)
 suite-preload-servers: $(PRELOAD_DEPS)
 	@$(RUN_SUITE) preload-servers $(PRELOAD_RUN) servers $(PRELOAD_LIB_DIR) $(PRELOAD_B)
+suite-preload-sigmask: $(PRELOAD_DEPS)
+	@$(RUN_SUITE) preload-sigmask $(PRELOAD_RUN) sigmask $(PRELOAD_LIB_DIR) $(PRELOAD_B)

@@ -99,6 +99,19 @@ PL_HIDDEN int pl_flush_before_exec(char *err, size_t errlen);
 PL_HIDDEN void pl_resolve_real(void);
 /* The real sigaction, for our own handlers (bypasses the interposer). */
 PL_HIDDEN int pl_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* sigmask.c: the sampling signal kept open in the program's threads. */
+PL_HIDDEN void pl_resolve_sigmask(void);
+/* libc's pthread_sigmask, unfiltered: this library's own mask changes. */
+PL_HIDDEN int pl_real_pthread_sigmask(int how, const sigset_t *set, sigset_t *old);
+/* While a session runs: unblock SIGPROF in the calling program thread if it
+ * is blocked, remembering that the program asked it blocked.
+ * believed_at_birth: the program's view of SIGPROF in the thread's creator
+ * at pthread_create (a new thread inherits it); false for a session's
+ * starting thread. */
+PL_HIDDEN void pl_keep_sampling_signal_open(bool believed_at_birth);
+/* Does the program believe SIGPROF blocked in this thread (its own request,
+ * whether or not the real mask has it)? */
+PL_HIDDEN bool pl_program_believes_sampling_blocked(void);
 /* The real pthread_create, for the helper thread (not registered). */
 PL_HIDDEN int pl_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
                                      void *arg);

@@ -56,11 +56,11 @@ static void prt_fork_prepare(void) {
     sigset_t prof;
     sigemptyset(&prof);
     sigaddset(&prof, SIGPROF);
-    pthread_sigmask(SIG_BLOCK, &prof, &prt_fork_saved_mask);
+    prt_sigmask_own(SIG_BLOCK, &prof, &prt_fork_saved_mask);
 }
 
 static void prt_fork_parent(void) {
-    pthread_sigmask(SIG_SETMASK, &prt_fork_saved_mask, NULL);
+    prt_sigmask_own(SIG_SETMASK, &prt_fork_saved_mask, NULL);
     prt_threads_fork_parent();
     prt_labels_unlock();
     pthread_mutex_unlock(&prt_reader_mu);
@@ -82,7 +82,7 @@ static void prt_fork_child(void) {
     prt_threads_fork_child();
     prt_snapshot_fork_child();
     prt_fork_count_tid = 0; /* only asked for by the preload library, after this */
-    pthread_sigmask(SIG_SETMASK, &prt_fork_saved_mask, NULL);
+    prt_sigmask_own(SIG_SETMASK, &prt_fork_saved_mask, NULL);
 }
 
 void prt_link_count_since_fork(void) { prt_fork_count_tid = (pid_t)syscall(SYS_gettid); }

@@ -295,6 +295,15 @@ PRT_HIDDEN int prt_write_profile(const struct pcprof_profile *p, const char *pat
 /* The human summary of the session (api lock held); PCP_OK or PCP_E_SYSTEM. */
 PRT_HIDDEN int prt_summarize_session(FILE *out, int top);
 
+/* ---- own_sigmask.c: the runtime's own mask changes (not filtered) ---- */
+/* pthread_sigmask, marked as the runtime's own: the preload library's
+ * filter (which keeps SIGPROF open in the program's threads) passes it
+ * through.  Every mask change of the runtime goes through it. */
+PRT_HIDDEN int prt_sigmask_own(int how, const sigset_t *set, sigset_t *old);
+/* Bracket a stretch of the runtime's own mask business (nests). */
+PRT_HIDDEN void prt_own_mask_enter(void);
+PRT_HIDDEN void prt_own_mask_leave(void);
+
 /* ---- wall.c: the wall-clock engine's ticker thread ---- */
 PRT_HIDDEN int prt_ticker_start(char *err, size_t errlen);
 PRT_HIDDEN void prt_ticker_stop(void);

@@ -283,7 +283,7 @@ static prt_snap_entry *prt_snap_list(size_t *n) {
  * it is a profiler-internal thread (the preload helper) and is left out. */
 static bool prt_snap_caller_blocks_sigprof(void) {
     sigset_t cur;
-    return pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGPROF) == 1;
+    return prt_sigmask_own(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGPROF) == 1;
 }
 
 static int prt_snap_run(prt_snap_entry *e, size_t n, int timeout_ms, prt_snap_result *r) {

@@ -28,11 +28,16 @@ uint64_t prt_clock_ns(clockid_t c) {
 int prt_helper_start(prt_helper *h, void *(*main_fn)(void *), const sigset_t *blocked, const char *what,
                      char *err, size_t errlen) {
     sigset_t old;
-    pthread_sigmask(SIG_BLOCK, blocked, &old); /* the thread inherits the blocked set */
+    /* Marked as the runtime's own from the block to the restore: the
+     * thread is born with `blocked` and is not one of the program's
+     * (own_sigmask.c). */
+    prt_own_mask_enter();
+    prt_sigmask_own(SIG_BLOCK, blocked, &old); /* the thread inherits the blocked set */
     __atomic_store_n(&h->stop, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&h->tid, 0, __ATOMIC_RELEASE);
     int r = pthread_create(&h->thread, NULL, main_fn, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    prt_sigmask_own(SIG_SETMASK, &old, NULL);
+    prt_own_mask_leave();
     if (r != 0) {
         prt_set_error(err, errlen, "profcore: cannot start the %s thread: %s", what, strerror(r));
         return PCP_E_SYSTEM;

@@ -4,7 +4,7 @@
  * and, linked statically, as the "static program" of the bad-input suite.
  *
  *   return | exit | exit-thread | quick-exit (_exit(4)) | sigterm | sigint | sighup | abort | segv |
- *   flush-then-kill | block-sigprof | own-sigprof | sigprof-state
+ *   flush-then-kill | block-sigprof | block-sigprof-raw | own-sigprof | sigprof-state
  * sigprof-state prints "sigprof: installed" or "sigprof: default" (whether
  * anything put a SIGPROF handler in place before main, i.e. whether the
  * preloaded profiler is on), then exits like exit.
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,8 +38,18 @@ __attribute__((noinline)) static void burn_cpu(long ms) {
     }
 }
 
+/* block-sigprof-raw: every thread blocks SIGPROF itself, around libc. */
+static int raw_block;
+static void block_sigprof_raw(void) {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPROF);
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &s, NULL, _NSIG / 8);
+}
+
 __attribute__((noinline)) static void *worker_spin(void *arg) {
     (void)arg;
+    if (raw_block) block_sigprof_raw(); /* a thread born blocked is opened for it: block again */
     while (!stop_workers) sink++;
     return NULL;
 }
@@ -62,11 +73,17 @@ static void own_sigprof_handler(int sig) {
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "return";
     if (argc > 2) burn_ms = atol(argv[2]);
-    if (strcmp(mode, "block-sigprof") == 0) {
+    if (strcmp(mode, "block-sigprof") == 0 || strcmp(mode, "block-sigprof-raw") == 0) {
         sigset_t s;
         sigemptyset(&s);
         sigaddset(&s, SIGPROF);
-        pthread_sigmask(SIG_BLOCK, &s, NULL); /* before any thread: all inherit it */
+        /* Before any thread: all inherit it.  Through libc the preload
+         * library keeps SIGPROF open (the program is still sampled); the
+         * raw system call goes around it (nothing can be sampled). */
+        raw_block = strcmp(mode, "block-sigprof-raw") == 0;
+        if (raw_block) block_sigprof_raw();
+        else pthread_sigmask(SIG_BLOCK, &s, NULL);
+        mode = "block-sigprof";
     }
     if (strcmp(mode, "own-sigprof") == 0) {
         /* The program's own profiling: a handler and ITIMER_PROF.  It must

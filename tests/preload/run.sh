@@ -16,6 +16,8 @@
 #                   setuid and static programs
 #   servers         a pre-forking server (no exec): one profile per worker
 #                   within 10 % of its CPU, workers that drop privileges
+#   sigmask         workers that block SIGPROF are sampled (maskworkers,
+#                   xz -T2); the masks the program reads back are its own
 # Prints "N passed, N failed" last; exits non-zero on any failure.
 set -u
 mode=$1
@@ -462,10 +464,17 @@ badinput() {
     check "own SIGPROF handler: its ticks reach it, status $st == 0" test "$st" -eq 0
     check "own SIGPROF handler: we step aside with a message" grep -q 'own SIGPROF action' "$tmp/own.err"
     check "own SIGPROF handler: the profile so far is written" go_parses "$tmp/own.pb.gz"
-    # SIGPROF blocked in every thread.
+    # SIGPROF blocked in every thread through libc: kept open (sigmask.c),
+    # the program is sampled; blocked by the raw system call: nothing can
+    # be, and the empty profile says so.
     st=$(PROFCORE_OUT=$tmp/blk.pb.gz LD_PRELOAD=$lib "$bdir/exit_paths" block-sigprof 400 2>"$tmp/blk.err" >/dev/null; echo $?)
-    check "SIGPROF blocked everywhere: status $st == 0" test "$st" -eq 0
-    check "SIGPROF blocked everywhere: says the profile is empty" grep -q 'no SIGPROF was delivered' "$tmp/blk.err"
+    check "SIGPROF blocked everywhere through libc: status $st == 0, sampled anyway" \
+        bash -c "[ $st -eq 0 ] && ! grep -q 'no SIGPROF was delivered' '$tmp/blk.err'"
+    check "SIGPROF blocked everywhere through libc: the profile has the burn" go_readable "$tmp/blk.pb.gz"
+    st=$(PROFCORE_OUT=$tmp/blkraw.pb.gz LD_PRELOAD=$lib "$bdir/exit_paths" block-sigprof-raw 400 2>"$tmp/blkraw.err" >/dev/null; echo $?)
+    check "SIGPROF blocked by the raw system call: status $st == 0" test "$st" -eq 0
+    check "SIGPROF blocked by the raw system call: says the profile is empty" \
+        grep -q 'no SIGPROF was delivered' "$tmp/blkraw.err"
 
     # setuid: the library linked into a setuid-root program run by nobody.
     local sdir=$tmp/suid
@@ -487,8 +496,42 @@ badinput() {
         bash -c "grep -q 'statically linked' '$tmp/static.err' && grep -q 'link' '$tmp/static.err'"
 }
 
+# Workers that block SIGPROF: born with every signal blocked (block all,
+# create, restore: xz -T2, most thread pools) and blocking it again on
+# purpose.  The preload library keeps SIGPROF open in them while the
+# session runs and the program still reads back the masks it asked for.
+sigmask() {
+    check "maskworkers without the profiler: the masks read back are the kernel's" \
+        "$bdir/maskworkers" 2 50
+    "$cli" record -F 1000 -o "$tmp/mask.pb.gz" -- "$bdir/maskworkers" 2 400 >/dev/null 2>"$tmp/mask.err"
+    local st=$?
+    check "maskworkers under record: exit $st == 0 (every mask read back is the program's)" test "$st" -eq 0
+    [ "$st" -eq 0 ] || sed -n '1,5p' "$tmp/mask.err"
+    local pct burn
+    pct=$(record_pct "$tmp/mask.err")
+    check "maskworkers: profiled CPU ${pct:-?}% of measured (>= 80: start-up and thread tails are not the workers)" ge "${pct:-0}" 80
+    burn=$(cum_ms "$tmp/mask.pb.gz" masked_worker_burn)
+    check "maskworkers: masked_worker_burn has ${burn:-0} ms of the workers' 800 (>= 680)" ge "${burn:-0}" 680
+
+    # Debian's xz, two worker threads (small blocks so both get work): its
+    # workers are born with every signal blocked.
+    gen_text "$tmp/small.txt" 2.5
+    "$cli" record -F 1000 -o "$tmp/xz2.pb.gz" -- xz -6 -T2 --block-size=512KiB -c "$tmp/small.txt" \
+        >"$tmp/xz2.out" 2>"$tmp/xz2.err"
+    st=$?
+    check "xz -T2: exits 0 and its output decompresses" \
+        bash -c "[ $st -eq 0 ] && xz -dc '$tmp/xz2.out' | cmp -s - '$tmp/small.txt'"
+    pct=$(record_pct "$tmp/xz2.err")
+    check "xz -T2: profiled CPU ${pct:-?}% of measured (>= 85; it was 0.2 % with blocked workers)" \
+        ge "${pct:-0}" 85
+    local lz
+    lz=$(go_top "$tmp/xz2.pb.gz" | awk '/(\[liblzma[^]]*\]|liblzma[^ ]*\+0x[0-9a-f]+)$/ {v=$2; sub(/%/, "", v); t+=v} END {print t+0}')
+    check "xz -T2: liblzma has ${lz:-0}% of the samples (>= 80)" ge "${lz:-0}" 80
+}
+
 case $mode in
 programs) programs ;;
+sigmask) sigmask ;;
 forkexec) forkexec ;;
 exit-paths) exit_paths ;;
 gperftools-api) gperftools_api ;;
