@@ -11,6 +11,7 @@ PROF_SRCS := profiler/src/core.c profiler/src/handler.c profiler/src/unwind.c \
              profiler/src/threads.c profiler/src/snapshot.c \
              profiler/src/session.c profiler/src/options.c profiler/src/writer.c profiler/src/wall.c \
              profiler/src/labels.c profiler/src/fork.c profiler/src/aggregate.c profiler/src/support.c \
+             profiler/src/rotate.c \
              profiler/src/unwind_core.c profiler/src/unwind_tables.c profiler/src/unwind_objects.c \
              profiler/src/own_sigmask.c
 PROF_HDRS := profiler/src/internal.h profiler/include/profcore_profiler.h \

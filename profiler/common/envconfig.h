@@ -135,8 +135,8 @@ int pcenv_parse_period(const char *s, unsigned *out_ms);
 #define PCENV_ACCEPT_BOOL "one of 0, 1, true, false, yes, no"
 #define PCENV_ACCEPT_SIGNAL                                                                        \
     "a catchable signal number or name (SIGUSR2, USR2, SIGRTMIN+3), not KILL/STOP/PROF/SEGV/BUS/ILL/FPE/TRAP"
-#define PCENV_PERIOD_MIN_MS 1000ul
-#define PCENV_PERIOD_MAX_MS 86400000ul
+#define PCENV_PERIOD_MIN_MS ((unsigned long)PCP_MIN_PERIOD_MS) /* the API's limits */
+#define PCENV_PERIOD_MAX_MS ((unsigned long)PCP_MAX_PERIOD_MS)
 #define PCENV_ACCEPT_PERIOD "a duration 1s..24h with a unit: 60s, 1500ms, 5m, 1h"
 #define PCENV_ACCEPT_PATH "a non-empty path shorter than PATH_MAX"
 

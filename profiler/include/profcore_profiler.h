@@ -75,12 +75,20 @@ typedef struct pcp_options {
     const char *unwind;      /* "auto" (tables from each object's call-frame information where it
                                 has them, frame pointers elsewhere), "tables" (stacks end where no
                                 table covers a frame), "fp" (frame pointers only); NULL: auto */
+    int period_ms;           /* rotation: 0 (one profile, written at stop), or a complete profile
+                                every period_ms (PCP_MIN_PERIOD_MS..PCP_MAX_PERIOD_MS) into
+                                output_path.<n>, n = 0, 1, ... (before a ".pb.gz" ending:
+                                prof.pb.gz -> prof.0.pb.gz), each with its own time and duration,
+                                while sampling goes on; pcp_flush ends the period so far, pcp_stop
+                                writes the last one; output_path itself is not written */
 } pcp_options;
 
 #define PCP_MAX_DEPTH 256
 #define PCP_MAX_HZ 100000
 #define PCP_MAX_HZ_PERF 10000 /* the perf engine: one timer interrupt per sample */
-#define PCP_OPTIONS_INIT {"ctimer", 100, NULL, "pprof", 64, 0, NULL}
+#define PCP_MIN_PERIOD_MS 1000
+#define PCP_MAX_PERIOD_MS 86400000
+#define PCP_OPTIONS_INIT {"ctimer", 100, NULL, "pprof", 64, 0, NULL, 0}
 
 PCP_EXPORT int pcp_start(const pcp_options *opts, char *err, size_t errlen);
 /* Stops sampling, drains everything, writes output_path (if set).  If the

@@ -147,6 +147,7 @@ pcenv_status pl_request_from_env(pcenv_lookup_fn lookup, void *ctx, pl_request *
     memcpy(rq->base_out, res->config.out, sizeof rq->base_out);
     rq->engine = pl_engine_string(res->config.engine);
     rq->hz = (int)res->config.hz;
+    rq->period_ms = res->config.period_ms;
     rq->unwind = pcprof_unwind_name(res->config.unwind);
     /* gperftools writes its legacy format; a gperftools user who changes
      * only the library name keeps a file their pprof reads.  An explicit
@@ -504,6 +505,9 @@ int pl_session_start(const pl_request *rq, char *err, size_t errlen) {
     o.format = rq->format;
     o.hz = rq->hz;
     o.output_path = pl_record_active() ? NULL : rq->out; /* record mode: the recorder writes */
+    o.period_ms = pl_record_active() ? 0 : (int)rq->period_ms;
+    if (pl_record_active() && rq->period_ms > 0)
+        pl_say("PROFCORE_PERIOD is not used under profcore record (the recorder writes one profile)");
     o.unwind = rq->unwind;
     pthread_mutex_lock(&pl_mu);
     int rc = pcp_start(&o, err, errlen);

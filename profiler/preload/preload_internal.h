@@ -36,6 +36,7 @@ typedef struct pl_request {
     const char *format; /* "pprof", "legacy", "collapsed" */
     const char *unwind; /* "auto", "tables", "fp" */
     int hz;
+    unsigned period_ms; /* PROFCORE_PERIOD: rotation, 0 for none */
 } pl_request;
 
 /* ---- preload.c ---- */

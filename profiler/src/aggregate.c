@@ -93,3 +93,17 @@ void prt_agg_emit(void *ctx, const profcore_record *rec) {
         a->dropped_weight += rec->weight;
 }
 
+
+void prt_agg_move(prt_agg *to, prt_agg *from) {
+    *to = *from;
+    memset(from, 0, sizeof *from);
+}
+
+void prt_agg_merge(prt_agg *dst, const prt_agg *src) {
+    for (size_t i = 0; i < src->n; i++) {
+        const prt_agg_entry *e = &src->entries[i];
+        if (prt_agg_add(dst, e->tag, src->frames + e->frames_at, e->depth, e->weight) != 0)
+            dst->dropped_weight += e->weight;
+    }
+    dst->dropped_weight += src->dropped_weight;
+}

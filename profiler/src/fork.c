@@ -6,7 +6,7 @@
  * not inherited; perf fds are, but their signals go to the parent's
  * threads).  The atfork handlers make the child a process with no session:
  *   prepare  takes every runtime lock in the documented order (api ->
- *            reader -> label -> registry), so the child's copy of every
+ *            period -> reader -> label -> registry), so the child's copy of every
  *            structure they guard is consistent, and blocks SIGPROF on the
  *            forking thread;
  *   parent   restores the mask and releases the locks;
@@ -50,6 +50,7 @@ static pid_t prt_fork_count_tid;
 
 static void prt_fork_prepare(void) {
     pthread_mutex_lock(&prt_api_mu);
+    pthread_mutex_lock(&prt_period_mu);
     pthread_mutex_lock(&prt_reader_mu);
     prt_labels_lock();
     prt_threads_fork_prepare();
@@ -64,6 +65,7 @@ static void prt_fork_parent(void) {
     prt_threads_fork_parent();
     prt_labels_unlock();
     pthread_mutex_unlock(&prt_reader_mu);
+    pthread_mutex_unlock(&prt_period_mu);
     pthread_mutex_unlock(&prt_api_mu);
 }
 
@@ -72,6 +74,7 @@ static void prt_fork_parent(void) {
  * and none can start before the mask is restored. */
 static void prt_fork_child(void) {
     pthread_mutex_init(&prt_api_mu, NULL);
+    pthread_mutex_init(&prt_period_mu, NULL);
     pthread_mutex_init(&prt_reader_mu, NULL);
     prt_labels_fork_child();
     __atomic_store_n(&prt_g_view, NULL, __ATOMIC_SEQ_CST); /* no acquire pair: no handler can run */

@@ -155,7 +155,8 @@ PRT_HIDDEN int prt_perf_probe(char *err, size_t errlen);
 /* The wall-clock ticker: one tick of `weight` to every known thread (but
  * the profiler's own), each with its state read from /proc. */
 PRT_HIDDEN void prt_threads_wall_tick(int token, uint32_t weight);
-/* A second profiler thread that is never sampled (the ticker). */
+/* Another profiler thread that is never sampled (the ticker, the rotator;
+ * at most these two). */
 PRT_HIDDEN void prt_threads_skip(pid_t tid);
 /* Is tid one of the profiler's own threads (writer, ticker, or marked
  * internal)? */
@@ -190,6 +191,12 @@ typedef struct prt_agg {
 } prt_agg;
 
 PRT_HIDDEN void prt_agg_free(prt_agg *a);
+/* Moves *from into *to (which must be empty) and leaves *from empty. */
+PRT_HIDDEN void prt_agg_move(prt_agg *to, prt_agg *from);
+/* Adds every entry of src into dst (a period whose write failed goes back
+ * into the aggregate); weights that find no memory are counted in
+ * dst->dropped_weight. */
+PRT_HIDDEN void prt_agg_merge(prt_agg *dst, const prt_agg *src);
 /* The core's record callback (ctx: a prt_agg). */
 PRT_HIDDEN void prt_agg_emit(void *ctx, const profcore_record *rec);
 
@@ -198,8 +205,9 @@ PRT_HIDDEN void prt_agg_emit(void *ctx, const profcore_record *rec);
  *   prt_api_mu     serializes the public calls that change the session;
  *   prt_reader_mu  the core's single reader (writer thread, flush, write)
  *                  and the aggregate it fills;
+ *   prt_period_mu  cuts and period writes of a rotating session (rotate.c);
  *   label lock     (labels.c) the label table.
- * Order: api -> reader -> label; the registry's own mutex (threads.c) is
+ * Order: api -> period -> reader -> label; the registry's own mutex (threads.c) is
  * taken alone or after api.  fork.c takes them all in this order. */
 extern pthread_mutex_t prt_api_mu PRT_HIDDEN;
 extern pthread_mutex_t prt_reader_mu PRT_HIDDEN;
@@ -219,9 +227,28 @@ typedef struct prt_live {
     size_t mem_size;
     prt_helper writer;
     prt_helper ticker;
+    prt_helper rotator;  /* rotation only (rotate.c) */
+    int rotator_fd;      /* eventfd that wakes the rotator to stop; 0: none */
     long writer_delay_us; /* test knob PCP_TEST_WRITER_DELAY_MS: a slow writer */
     uint64_t start_mono_ns, start_cpu_ns;
 } prt_live;
+
+/* The session's clocks and counters at one instant: a period runs from one
+ * mark to the next (rotate.c). */
+typedef struct prt_mark {
+    uint64_t mono_ns, cpu_ns;
+    int64_t unix_ns;
+    profcore_stats core;
+    prt_counters counters;
+} prt_mark;
+
+/* Rotation (pcp_options.period_ms): the period being recorded.  Under
+ * prt_period_mu; `start` is also written by a cut under prt_reader_mu. */
+typedef struct prt_period {
+    uint64_t period_ns; /* 0: no rotation */
+    uint32_t seq;       /* of the period being recorded: OUT.<seq> */
+    prt_mark start;
+} prt_period;
 
 /* What a stopped session leaves: the profile and its final statistics. */
 typedef struct prt_result {
@@ -236,6 +263,7 @@ typedef struct prt_result {
     profcore_stats core;
     prt_counters counters;
     uint64_t threads_registered, threads_discovered, timers_created, timers_deleted;
+    prt_period period; /* the last period is written by pcp_stop, after the session ended */
 } prt_result;
 
 typedef struct prt_session {
@@ -303,6 +331,39 @@ PRT_HIDDEN int prt_sigmask_own(int how, const sigset_t *set, sigset_t *old);
 /* Bracket a stretch of the runtime's own mask business (nests). */
 PRT_HIDDEN void prt_own_mask_enter(void);
 PRT_HIDDEN void prt_own_mask_leave(void);
+/* The cut of a period: under prt_reader_mu, harvests the core
+ * (profcore_collect: a busy shard's records stay for the next period),
+ * moves the aggregate into *out and leaves it empty, and takes the mark
+ * that ends the period.  A record the reader emitted before the cut is in
+ * *out, every later one in the next period; each record is emitted once
+ * (the core's I2), so no sample is lost or counted twice at a boundary. */
+PRT_HIDDEN void prt_cut(prt_agg *out, prt_mark *end);
+/* A copy of counters the handler bumps (each a relaxed atomic load). */
+PRT_HIDDEN void prt_counters_read(prt_counters *out, const prt_counters *c);
+/* The mark now (running session: live counters). */
+PRT_HIDDEN void prt_mark_now(prt_mark *m);
+/* Writes the profile of one period: aggregate `a` (private to the caller)
+ * with the statistics from `from` to `to`; PCP_OK, PCP_E_SYSTEM or
+ * PCP_E_WRITE. */
+PRT_HIDDEN int prt_write_period(const prt_agg *a, const prt_mark *from, const prt_mark *to, const char *path,
+                                int format, char *err, size_t errlen);
+
+/* ---- rotate.c: a complete profile every period ---- */
+/* Serializes cuts and period writes (rotator, flush, stop).  Order: api ->
+ * period -> reader -> label. */
+extern pthread_mutex_t prt_period_mu PRT_HIDDEN;
+/* A new session's first period (prt_result_begin; clocks just read). */
+PRT_HIDDEN void prt_period_begin(uint64_t period_ns);
+PRT_HIDDEN int prt_rotator_start(char *err, size_t errlen);
+/* Wakes the rotator and joins it (a write under way finishes first). */
+PRT_HIDDEN void prt_rotator_stop(void);
+/* pcp_flush while rotating: the period so far is cut now and written as
+ * the next file. */
+PRT_HIDDEN int prt_period_cut_now(char *err, size_t errlen);
+/* pcp_stop while rotating (the session has ended): the last period. */
+PRT_HIDDEN int prt_period_write_last(char *err, size_t errlen);
+/* OUT.<seq>, the sequence number before a ".pb.gz" ending; -1 if too long. */
+PRT_HIDDEN int prt_period_path(const char *out, uint32_t seq, char *path, size_t size);
 
 /* ---- wall.c: the wall-clock engine's ticker thread ---- */
 PRT_HIDDEN int prt_ticker_start(char *err, size_t errlen);

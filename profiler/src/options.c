@@ -104,6 +104,15 @@ int prt_validate(const pcp_options *o, char *err, size_t errlen) {
         prt_set_error(err, errlen, "profcore: unknown unwinder '%s' (expected fp, tables or auto)", o->unwind);
         return PCP_E_INVAL;
     }
+    if (o->period_ms != 0 && (o->period_ms < PCP_MIN_PERIOD_MS || o->period_ms > PCP_MAX_PERIOD_MS)) {
+        prt_set_error(err, errlen, "profcore: period %d ms out of range (0, or %d..%d)", o->period_ms,
+                      PCP_MIN_PERIOD_MS, PCP_MAX_PERIOD_MS);
+        return PCP_E_INVAL;
+    }
+    if (o->period_ms != 0 && o->output_path == NULL) {
+        prt_set_error(err, errlen, "profcore: a period (rotation) needs an output path");
+        return PCP_E_PATH;
+    }
     if (o->output_path != NULL && prt_check_path(o->output_path, err, errlen) != 0) return PCP_E_PATH;
     return PCP_OK;
 }

@@ -61,6 +61,7 @@ void prt_session_release_live(void) {
     prt_live *l = &prt_g_session.live;
     if (l->mem != NULL) munmap(l->mem, l->mem_size);
     if (l->view.wake_fd >= 0) close(l->view.wake_fd);
+    if (l->rotator_fd > 0) close(l->rotator_fd); /* a fork child's copy; a stop closed its own */
     memset(l, 0, sizeof *l);
     l->view.wake_fd = -1;
     memset(&prt_g_counters, 0, sizeof prt_g_counters);
@@ -175,6 +176,7 @@ static void prt_result_begin(const pcp_options *o, int engine) {
     r->start_unix_ns = (int64_t)prt_clock_ns(CLOCK_REALTIME);
     prt_g_session.live.start_mono_ns = prt_clock_ns(CLOCK_MONOTONIC);
     prt_g_session.live.start_cpu_ns = prt_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    prt_period_begin(o->period_ms > 0 ? (uint64_t)o->period_ms * 1000000u : 0);
 }
 
 /* ---- the process-wide itimer (engine itimer) ----------------------------------- */
@@ -212,6 +214,7 @@ static int prt_session_arm(char *err, size_t errlen) {
         rc = PCP_E_SYSTEM;
     }
     if (rc == PCP_OK && v->engine == PCPROF_ENGINE_WALL) rc = prt_ticker_start(err, errlen);
+    if (rc == PCP_OK && prt_g_session.result.period.period_ns > 0) rc = prt_rotator_start(err, errlen);
     return rc;
 }
 
@@ -236,6 +239,7 @@ static void prt_session_end(void) {
     if (l->view.engine == PCPROF_ENGINE_ITIMER) prt_disarm_itimer();
     prt_ticker_stop(); /* ticks already queued arrive after the unpublish: ignored */
     prt_threads_disarm_all();
+    prt_rotator_stop(); /* before the final drain: the last period is everything after its cut */
     prt_writer_stop();
     pthread_mutex_lock(&prt_reader_mu);
     while (profcore_stop(pc) == PROFCORE_BUSY) prt_sleep_us(100);
@@ -302,7 +306,8 @@ PCP_EXPORT int pcp_stop(char *err, size_t errlen) {
     prt_session_end();
     const prt_result *r = &prt_g_session.result;
     int rc = PCP_OK;
-    if (r->output_path != NULL) rc = prt_write_session(r->output_path, r->format, err, errlen);
+    if (r->output_path != NULL && r->period.period_ns > 0) rc = prt_period_write_last(err, errlen);
+    else if (r->output_path != NULL) rc = prt_write_session(r->output_path, r->format, err, errlen);
     pthread_mutex_unlock(&prt_api_mu);
     return rc;
 }
@@ -324,6 +329,8 @@ PCP_EXPORT int pcp_flush(char *err, size_t errlen) {
     } else if (r->output_path == NULL) {
         prt_set_error(err, errlen, "profcore: flush: no output path was given at start");
         rc = PCP_E_PATH;
+    } else if (r->period.period_ns > 0) { /* rotating: the period so far becomes the next file */
+        rc = prt_period_cut_now(err, errlen);
     } else {
         prt_collect();
         rc = prt_write_session(r->output_path, r->format, err, errlen);
@@ -361,16 +368,18 @@ PCP_EXPORT int pcp_print_summary(FILE *out, int top) {
     return rc;
 }
 
-static void prt_stats_from_counters(pcp_stats *out, const prt_counters *c, const profcore_stats *core) {
-    out->signals = __atomic_load_n(&c->signals, __ATOMIC_RELAXED);
-    out->signals_foreign = __atomic_load_n(&c->signals_foreign, __ATOMIC_RELAXED);
-    out->offered_weight = __atomic_load_n(&c->offered_weight, __ATOMIC_RELAXED);
-    out->offered_samples = __atomic_load_n(&c->offered_samples, __ATOMIC_RELAXED);
-    out->unregistered_samples = __atomic_load_n(&c->unregistered_samples, __ATOMIC_RELAXED);
-    out->critical_weight = __atomic_load_n(&c->critical_weight, __ATOMIC_RELAXED);
-    out->unwind_failures = __atomic_load_n(&c->unwind_failures, __ATOMIC_RELAXED);
-    out->handler_ns_total = __atomic_load_n(&c->handler_ns_total, __ATOMIC_RELAXED);
-    out->handler_ns_max = __atomic_load_n(&c->handler_ns_max, __ATOMIC_RELAXED);
+static void prt_stats_from_counters(pcp_stats *out, const prt_counters *live, const profcore_stats *core) {
+    prt_counters c;
+    prt_counters_read(&c, live);
+    out->signals = c.signals;
+    out->signals_foreign = c.signals_foreign;
+    out->offered_weight = c.offered_weight;
+    out->offered_samples = c.offered_samples;
+    out->unregistered_samples = c.unregistered_samples;
+    out->critical_weight = c.critical_weight;
+    out->unwind_failures = c.unwind_failures;
+    out->handler_ns_total = c.handler_ns_total;
+    out->handler_ns_max = c.handler_ns_max;
     out->core_offered_weight = core->offered_weight;
     out->core_recorded_weight = core->recorded_weight;
     out->core_rejected_weight = core->rejected_weight;

@@ -45,11 +45,12 @@ static pthread_once_t prt_reg_key_once = PTHREAD_ONCE_INIT;
 static struct {
     const prt_view *view;
     pid_t skip_tid;   /* the writer thread: never sampled */
-    pid_t skip_tid2;  /* the wall-clock ticker: never sampled */
+    pid_t skip_more[2]; /* the wall-clock ticker, the rotator: never sampled */
 } prt_g_arm;
 
 static bool prt_is_profiler_thread(pid_t tid) {
-    return tid == prt_g_arm.skip_tid || (prt_g_arm.skip_tid2 != 0 && tid == prt_g_arm.skip_tid2);
+    return tid == prt_g_arm.skip_tid || (prt_g_arm.skip_more[0] != 0 && tid == prt_g_arm.skip_more[0]) ||
+           (prt_g_arm.skip_more[1] != 0 && tid == prt_g_arm.skip_more[1]);
 }
 
 static uint64_t prt_timers_created, prt_timers_deleted;
@@ -304,7 +305,7 @@ int prt_threads_arm_all(const prt_view *v, pid_t skip_tid, char *err, size_t err
     pthread_mutex_lock(&prt_reg_mu);
     prt_g_arm.view = v; /* fixed until prt_threads_disarm_all */
     prt_g_arm.skip_tid = skip_tid;
-    prt_g_arm.skip_tid2 = 0;
+    memset(prt_g_arm.skip_more, 0, sizeof prt_g_arm.skip_more);
     int failed = 0, first_errno = 0;
     for (prt_thread *t = prt_reg_head; t != NULL; t = t->next)
         if (prt_arm(t) != 0 && failed++ == 0) first_errno = errno;
@@ -378,7 +379,8 @@ bool prt_threads_is_profiler(pid_t tid) {
 
 void prt_threads_skip(pid_t tid) {
     pthread_mutex_lock(&prt_reg_mu);
-    prt_g_arm.skip_tid2 = tid;
+    int slot = prt_g_arm.skip_more[0] == 0 || prt_g_arm.skip_more[0] == tid ? 0 : 1;
+    prt_g_arm.skip_more[slot] = tid;
     prt_thread *t = prt_find(tid);
     if (t != NULL && !t->registered) prt_unregister_entry(t); /* discovered before it said so */
     pthread_mutex_unlock(&prt_reg_mu);

@@ -76,15 +76,13 @@ typedef struct prt_profile_copy {
     const char **labels;
 } prt_profile_copy;
 
-static int prt_copy_aggregate(prt_profile_copy *s) {
-    pthread_mutex_lock(&prt_reader_mu);
-    const prt_agg *a = &prt_g_session.agg;
+static void prt_profile_copy_free(prt_profile_copy *s);
+
+/* The stacks of `a` into s (the caller keeps `a` still: lock or ownership). */
+static int prt_copy_agg(prt_profile_copy *s, const prt_agg *a) {
     s->stacks = calloc(a->n ? a->n : 1, sizeof *s->stacks);
     s->frames = malloc((a->nframes ? a->nframes : 1) * sizeof *s->frames);
-    if (s->stacks == NULL || s->frames == NULL) {
-        pthread_mutex_unlock(&prt_reader_mu);
-        return -1;
-    }
+    if (s->stacks == NULL || s->frames == NULL) return -1;
     if (a->nframes > 0) memcpy(s->frames, a->frames, a->nframes * sizeof *s->frames); /* NULL when empty */
     for (size_t i = 0; i < a->n; i++) {
         s->stacks[i].weight = a->entries[i].weight;
@@ -93,19 +91,31 @@ static int prt_copy_aggregate(prt_profile_copy *s) {
         s->stacks[i].frames = s->frames + a->entries[i].frames_at;
     }
     s->p.nstacks = a->n;
-    pthread_mutex_unlock(&prt_reader_mu);
     s->p.stacks = s->stacks;
     return 0;
+}
+
+static int prt_copy_aggregate(prt_profile_copy *s) {
+    pthread_mutex_lock(&prt_reader_mu);
+    int r = prt_copy_agg(s, &prt_g_session.agg);
+    pthread_mutex_unlock(&prt_reader_mu);
+    return r;
+}
+
+/* What every profile of the session says about its sampling. */
+static void prt_copy_identity(pcprof_profile *p) {
+    const prt_result *res = &prt_g_session.result;
+    p->period_ns = 1000000000u / (uint64_t)(res->hz > 0 ? res->hz : 1);
+    p->engine = res->engine_name;
+    p->hz = (uint32_t)res->hz;
 }
 
 /* The statistics: live while running, the final ones once stopped. */
 static void prt_copy_stats(pcprof_profile *p) {
     const prt_session *ss = &prt_g_session;
     const prt_result *res = &ss->result;
-    p->period_ns = 1000000000u / (uint64_t)(res->hz > 0 ? res->hz : 1);
+    prt_copy_identity(p);
     p->start_unix_ns = res->start_unix_ns;
-    p->engine = res->engine_name;
-    p->hz = (uint32_t)res->hz;
     const prt_counters *c = &res->counters;
     if (ss->running) {
         profcore_stats_read(ss->live.view.pc, &p->core);
@@ -121,6 +131,87 @@ static void prt_copy_stats(pcprof_profile *p) {
     p->handler_ns_total = __atomic_load_n(&c->handler_ns_total, __ATOMIC_RELAXED);
     p->handler_ns_max = __atomic_load_n(&c->handler_ns_max, __ATOMIC_RELAXED);
     prt_unwind_report_read(&p->unwind);
+}
+
+/* ---- periods (rotation): a cut, and the profile between two marks ----------- */
+
+void prt_counters_read(prt_counters *out, const prt_counters *c) {
+    out->signals = __atomic_load_n(&c->signals, __ATOMIC_RELAXED);
+    out->signals_foreign = __atomic_load_n(&c->signals_foreign, __ATOMIC_RELAXED);
+    out->offered_samples = __atomic_load_n(&c->offered_samples, __ATOMIC_RELAXED);
+    out->offered_weight = __atomic_load_n(&c->offered_weight, __ATOMIC_RELAXED);
+    out->unregistered_samples = __atomic_load_n(&c->unregistered_samples, __ATOMIC_RELAXED);
+    out->critical_weight = __atomic_load_n(&c->critical_weight, __ATOMIC_RELAXED);
+    out->unwind_failures = __atomic_load_n(&c->unwind_failures, __ATOMIC_RELAXED);
+    out->handler_ns_total = __atomic_load_n(&c->handler_ns_total, __ATOMIC_RELAXED);
+    out->handler_ns_max = __atomic_load_n(&c->handler_ns_max, __ATOMIC_RELAXED);
+}
+
+void prt_mark_now(prt_mark *m) {
+    memset(m, 0, sizeof *m);
+    m->mono_ns = prt_clock_ns(CLOCK_MONOTONIC);
+    m->cpu_ns = prt_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    m->unix_ns = (int64_t)prt_clock_ns(CLOCK_REALTIME);
+    if (prt_g_session.running) {
+        profcore_stats_read(prt_g_session.live.view.pc, &m->core);
+        prt_counters_read(&m->counters, &prt_g_counters);
+    } else { /* the session has ended: its final counters */
+        m->core = prt_g_session.result.core;
+        m->counters = prt_g_session.result.counters;
+    }
+}
+
+void prt_cut(prt_agg *out, prt_mark *end) {
+    pthread_mutex_lock(&prt_reader_mu);
+    uint32_t busy = 0;
+    profcore_collect(prt_g_session.live.view.pc, prt_agg_emit, &prt_g_session.agg, &busy);
+    prt_agg_move(out, &prt_g_session.agg);
+    prt_mark_now(end);
+    pthread_mutex_unlock(&prt_reader_mu);
+}
+
+/* to - from, counter by counter (all of them only grow). */
+static void prt_core_between(profcore_stats *d, const profcore_stats *a, const profcore_stats *b) {
+    d->offered_samples = b->offered_samples - a->offered_samples;
+    d->offered_weight = b->offered_weight - a->offered_weight;
+    d->recorded_samples = b->recorded_samples - a->recorded_samples;
+    d->recorded_weight = b->recorded_weight - a->recorded_weight;
+    for (int i = 0; i < PROFCORE_LOSS_REASONS; i++) {
+        d->lost_samples[i] = b->lost_samples[i] - a->lost_samples[i];
+        d->lost_weight[i] = b->lost_weight[i] - a->lost_weight[i];
+    }
+    d->rejected_samples = b->rejected_samples - a->rejected_samples;
+    d->rejected_weight = b->rejected_weight - a->rejected_weight;
+    d->evictions = b->evictions - a->evictions;
+    d->handoffs = b->handoffs - a->handoffs;
+    d->truncated = b->truncated - a->truncated;
+}
+
+int prt_write_period(const prt_agg *a, const prt_mark *from, const prt_mark *to, const char *path, int format,
+                     char *err, size_t errlen) {
+    prt_profile_copy s;
+    memset(&s, 0, sizeof s);
+    if (prt_copy_agg(&s, a) != 0) {
+        prt_profile_copy_free(&s);
+        prt_set_error(err, errlen, "profcore: out of memory building the profile");
+        return PCP_E_SYSTEM;
+    }
+    size_t nl;
+    s.labels = prt_labels_copy(&nl);
+    s.p.labels = (const char *const *)s.labels;
+    s.p.nlabels = nl;
+    prt_copy_identity(&s.p);
+    s.p.start_unix_ns = from->unix_ns;
+    s.p.duration_ns = (int64_t)(to->mono_ns - from->mono_ns);
+    s.p.cpu_measured_ns = to->cpu_ns - from->cpu_ns;
+    prt_core_between(&s.p.core, &from->core, &to->core);
+    s.p.handler_samples = to->counters.offered_samples - from->counters.offered_samples;
+    s.p.handler_ns_total = to->counters.handler_ns_total - from->counters.handler_ns_total;
+    s.p.handler_ns_max = to->counters.handler_ns_max; /* a maximum has no difference: the session's so far */
+    prt_unwind_report_read(&s.p.unwind);
+    int r = prt_write_profile(&s.p, path, format, err, errlen);
+    prt_profile_copy_free(&s);
+    return r;
 }
 
 static void prt_profile_copy_free(prt_profile_copy *s) {

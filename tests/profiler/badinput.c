@@ -97,6 +97,10 @@ int main(void) {
     o = good(); o.shards = 3; expect_start(o, PCP_E_INVAL, "shards", "shards 3");
     o = good(); o.output_path = "/nonexistent-dir/p.pb.gz"; expect_start(o, PCP_E_PATH, "not writable", "unwritable path");
     o = good(); o.output_path = dir; expect_start(o, PCP_E_PATH, "directory", "path is a directory");
+    o = good(); o.period_ms = -1; expect_start(o, PCP_E_INVAL, "period", "period -1 ms");
+    o = good(); o.period_ms = 999; expect_start(o, PCP_E_INVAL, "period", "period 999 ms (too small)");
+    o = good(); o.period_ms = PCP_MAX_PERIOD_MS + 1; expect_start(o, PCP_E_INVAL, "period", "period past 24 h");
+    o = good(); o.period_ms = 1000; o.output_path = NULL; expect_start(o, PCP_E_PATH, "needs an output path", "period without a path");
 
     /* The program's own SIGPROF handler is refused, and stays installed. */
     struct sigaction mine, now;

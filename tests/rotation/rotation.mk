@@ -5,6 +5,8 @@
 # Suites (each prints "N passed, N failed"):
 #   rotation-signal   CPUPROFILESIGNAL toggled three times, its refusals,
 #                     CPUPROFILE_TIMER_SIGNAL accepted or refused
+#   rotation-period   PROFCORE_PERIOD=1s for 10 periods: conservation
+#                     across files, contiguity, SIGKILL, bad values
 ROT_B := $(BUILD)/rotation
 $(ROT_B)/spin: tests/rotation/spin.c profiler/include/profcore_profiler.h
 	@mkdir -p $(@D)
@@ -13,8 +15,10 @@ $(ROT_B)/spin: tests/rotation/spin.c profiler/include/profcore_profiler.h
 ALL_TARGETS += $(ROT_B)/spin
 DEPS_PACKAGES += golang-go python3
 ROT_DEPS := $(PRELOAD_LIB_SO) $(ROT_B)/spin
-ROT_SUITES := rotation-signal
+ROT_SUITES := rotation-signal rotation-period
 TEST_SUITES += $(ROT_SUITES)
 .PHONY: $(addprefix suite-,$(ROT_SUITES))
 suite-rotation-signal: $(ROT_DEPS)
 	@$(RUN_SUITE) rotation-signal tests/rotation/run.sh signal $(PRELOAD_LIB_DIR) $(ROT_B)
+suite-rotation-period: $(ROT_DEPS)
+	@$(RUN_SUITE) rotation-period tests/rotation/run.sh period $(PRELOAD_LIB_DIR) $(ROT_B)

@@ -7,7 +7,16 @@
 #            signal is already taken (ignored at exec); a program that takes
 #            the signal later keeps it; CPUPROFILE_TIMER_SIGNAL: SIGPROF
 #            accepted, any other signal refused with its message
-#   period   PROFCORE_PERIOD rotation (see tests/rotation/README.md)
+#   period   PROFCORE_PERIOD=1s: the test waits for the 10th cut file
+#            (NAME.9.pb.gz), then the program stops its profile, which
+#            writes the last, shorter period: files NAME.0..K, K >= 10 (10
+#            cut periods, more if the machine was slow to notice the 10th,
+#            and the last one), contiguous in time, the K cut periods ending
+#            at or after their deadlines, every file read by go tool pprof,
+#            the sum of their samples equal to the session's offered minus
+#            rejected weight (no sample lost or counted twice at a cut);
+#            SIGKILL after the 3rd cut leaves every file written complete;
+#            bad values refused with a message
 # Every wait is for an event (a file, a line) with a generous bound that only
 # a hang reaches; nothing assumes the machine's speed.
 # Prints "N passed, N failed" last; exits non-zero on any failure.
@@ -129,8 +138,100 @@ signal_mode() {
     done
 }
 
+# sums FILE...: "FILE time duration samples lost" per file (pprof_sums.py)
+sums() { "$PY" "$here/pprof_sums.py" "$@"; }
+# go_parses FILE: go tool pprof reads it (a period may hold no sample)
+go_parses() { go tool pprof -top "$1" 2>/dev/null | grep -q '^Showing nodes accounting for'; }
+# files_upto DIR: the NAME.<k>.pb.gz of DIR in order of k, while contiguous from 0
+files_upto() {
+    local k=0
+    while test -e "$1/p.$k.pb.gz"; do echo "$1/p.$k.pb.gz"; k=$((k + 1)); done
+}
+
+period_mode() {
+    # ---- 1 s periods: 10 cuts, then the last period at stop -------------------
+    local d=$tmp/p
+    mkdir -p "$d"
+    PROFCORE_OUT=$d/p.pb.gz PROFCORE_PERIOD=1s LD_PRELOAD=$lib "$spin" rotate "$d/stop" >"$d/out" 2>"$d/err" &
+    local pid=$!
+    pids+=("$pid")
+    check "PROFCORE_PERIOD=1s: the 10th cut file NAME.9.pb.gz appears" wait_for test -e "$d/p.9.pb.gz"
+    touch "$d/stop"
+    wait "$pid"
+    local st=$?
+    check "the rotating program exits 0 ($st), nothing on stderr" test "$st" -eq 0 -a ! -s "$d/err"
+    mapfile -t files < <(files_upto "$d")
+    local n=${#files[@]}
+    check "NAME.0 .. NAME.$((n - 1)): at least 11 files (10 cuts and the last period), contiguous" test "$n" -ge 11
+    check "no other file: no NAME itself, no temporary left ($(ls "$d" | tr '\n' ' '))" \
+        test "$(ls "$d" | grep -vc -e '^p\.[0-9]*\.pb\.gz$' -e '^stop$' -e '^out$' -e '^err$')" -eq 0
+    local all_parse=1 f
+    for f in "${files[@]}"; do go_parses "$f" || all_parse=0; done
+    check "every file read by go tool pprof" test "$all_parse" -eq 1
+    sums "${files[@]}" >"$d/sums"
+    check "every file decodes completely" test "$(wc -l <"$d/sums")" -eq "$n"
+    local offered rejected total
+    offered=$(sed -n 's/^offered=\([0-9]*\) .*/\1/p' "$d/out")
+    rejected=$(sed -n 's/.* rejected=\([0-9]*\)$/\1/p' "$d/out")
+    total=$(awk '{ s += $4 } END { print s + 0 }' "$d/sums")
+    check "conservation: samples over the $n files ($total) == offered - rejected (${offered:-?} - ${rejected:-?})" \
+        test -n "$offered" -a "$total" -eq "$((offered - ${rejected:-0}))" -a "$total" -gt 0
+    check "contiguous: each period starts where the one before ended (within 2 ms of the two clocks)" \
+        awk 'NR > 1 { d = $2 - (t + dur); if (d < 0) d = -d; if (d > 2000000) bad = 1 } { t = $2; dur = $3 }
+             END { exit bad }' "$d/sums"
+    check "the cut periods end at or after their deadlines (k+1 s from the start)" \
+        awk -v n="$n" 'NR < n { c += $3; if (c < NR * 1000000000) bad = 1 } END { exit bad }' "$d/sums"
+    local hot=0
+    for f in "${files[@]}"; do go_has "$f" spin_hot && hot=$((hot + 1)); done
+    check "spin_hot found in the periods ($hot of $n)" test "$hot" -ge $((n / 2))
+    echo "     periods (time duration samples lost):"
+    awk '{ printf "       %s %.3f s %d samples, %d lost\n", $1, $3 / 1e9, $4, $5 }' "$d/sums"
+
+    # ---- ProfilerFlush cuts: 3 flushes, then the stop: NAME.0..3 ----------------
+    d=$tmp/f
+    mkdir -p "$d"
+    st=$(PROFCORE_OUT=$d/p.pb.gz PROFCORE_PERIOD=1h LD_PRELOAD=$lib "$spin" flushes 3 >"$d/out" 2>"$d/err"; echo $?)
+    mapfile -t files < <(files_upto "$d")
+    check "3 ProfilerFlush calls and the stop: exactly NAME.0..3 (exit $st)" \
+        test "$st" -eq 0 -a "${#files[@]}" -eq 4 -a "$(ls "$d" | grep -c 'pb.gz$')" -eq 4
+    sums "${files[@]}" >"$d/sums"
+    total=$(awk '{ s += $4 } END { print s + 0 }' "$d/sums")
+    offered=$(sed -n 's/^offered=\([0-9]*\) .*/\1/p' "$d/out")
+    rejected=$(sed -n 's/.* rejected=\([0-9]*\)$/\1/p' "$d/out")
+    check "flush cuts: samples over the files ($total) == offered - rejected (${offered:-?} - ${rejected:-?})" \
+        test -n "$offered" -a "$total" -eq "$((offered - ${rejected:-0}))" -a "$total" -gt 0
+
+    # ---- SIGKILL after the 3rd cut: every file written is complete ------------
+    d=$tmp/k
+    mkdir -p "$d"
+    PROFCORE_OUT=$d/p.pb.gz PROFCORE_PERIOD=1s LD_PRELOAD=$lib "$spin" rotate "$d/stop" >/dev/null 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    wait_for test -e "$d/p.2.pb.gz"
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    mapfile -t files < <(files_upto "$d")
+    n=${#files[@]}
+    check "SIGKILL: NAME.0..$((n - 1)) left ($n >= 3)" test "$n" -ge 3
+    all_parse=1
+    for f in "${files[@]}"; do go_parses "$f" || all_parse=0; done
+    check "SIGKILL: every file left is read by go tool pprof" test "$all_parse" -eq 1
+    check "SIGKILL: every file left decodes completely" sums "${files[@]}"
+    check "SIGKILL: no NAME.<k> beyond the contiguous ones" \
+        test "$(ls "$d" | grep -c '^p\.[0-9]*\.pb\.gz$')" -eq "$n"
+
+    # ---- bad values: refused with a message, the program runs unprofiled -------
+    local v
+    for v in 0 -1s junk 500ms 60 25h 1.5s; do
+        st=$(PROFCORE_OUT=$tmp/bad.pb.gz PROFCORE_PERIOD=$v LD_PRELOAD=$lib "$spin" burn 0.05 2>"$tmp/bad.err" >/dev/null; echo $?)
+        check "PROFCORE_PERIOD=$v: refused with a message, exit 0 ($st), nothing written" \
+            bash -c "test $st -eq 0 && grep -q \"PROFCORE_PERIOD='$v': expected a duration 1s..24h\" '$tmp/bad.err' && ! ls '$tmp'/bad.*pb.gz >/dev/null 2>&1"
+    done
+}
+
 case $mode in
 signal) signal_mode ;;
+period) period_mode ;;
 
 *) echo "unknown mode $mode"; exit 2 ;;
 esac

@@ -13,6 +13,8 @@
  *   spin rotate STOPFILE       burns until STOPFILE exists, then stops the
  *                              profile itself (pcp_stop) and prints the
  *                              counters: "offered=W rejected=W" (weights)
+ *   spin flushes K             K times: burns 0.1 CPU-seconds, ProfilerFlush;
+ *                              then stops and prints the counters as rotate
  * The profiler's functions are found with dlsym: the program is not linked
  * against the library, it is preloaded. */
 #define _GNU_SOURCE
@@ -101,12 +103,11 @@ static int takeover(void) {
     return own_handler_ran ? 0 : 4;
 }
 
-static int rotate(const char *stopfile) {
+static int stop_and_report(void) {
     int (*stop)(char *, size_t);
     int (*stats)(pcp_stats *);
     *(void **)&stop = must_find("pcp_stop");
     *(void **)&stats = must_find("pcp_get_stats");
-    while (!exists(stopfile)) burn(0.01);
     char err[512];
     if (stop(err, sizeof err) != 0) {
         fprintf(stderr, "spin: pcp_stop: %s\n", err);
@@ -119,6 +120,21 @@ static int rotate(const char *stopfile) {
     return 0;
 }
 
+static int rotate(const char *stopfile) {
+    while (!exists(stopfile)) burn(0.01);
+    return stop_and_report();
+}
+
+static int flushes(int k) {
+    void (*flush)(void);
+    *(void **)&flush = must_find("ProfilerFlush");
+    for (int i = 0; i < k; i++) {
+        burn(0.1);
+        flush();
+    }
+    return stop_and_report();
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "burn") == 0) {
         burn(atof(argv[2]));
@@ -127,6 +143,7 @@ int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "toggle") == 0) return toggle(argv[2]);
     if (argc == 2 && strcmp(argv[1], "takeover") == 0) return takeover();
     if (argc == 3 && strcmp(argv[1], "rotate") == 0) return rotate(argv[2]);
-    fprintf(stderr, "usage: spin burn SECONDS | toggle DIR | takeover | rotate STOPFILE\n");
+    if (argc == 3 && strcmp(argv[1], "flushes") == 0) return flushes(atoi(argv[2]));
+    fprintf(stderr, "usage: spin burn SECONDS | toggle DIR | takeover | rotate STOPFILE | flushes K\n");
     return 2;
 }
