@@ -117,6 +117,18 @@ int pcprof_write_legacy(const pcprof_profile *p, const char *path, char *err, si
 int pcprof_write_collapsed(const pcprof_profile *p, const char *path, char *err, size_t errlen);
 int pcprof_write(const pcprof_profile *p, int format, const char *path, char *err, size_t errlen);
 
+/* Reserved outputs (profiler/output/reserved.c).  pcprof_output_reserve
+ * opens `path` for writing now (creating it empty when missing), so the
+ * profile can still be written there after the process has lost the right
+ * to create files in its directory or to see it (setuid, chroot, chdir):
+ * the pcprof_write_* fall back to the descriptor.  0, or -1 (no
+ * reservation; the normal write is unaffected).  pcprof_output_release
+ * closes it (and removes the file if it made it and nothing was written);
+ * pcprof_output_fork_child forgets the parent's in a fork child. */
+int pcprof_output_reserve(const char *path);
+void pcprof_output_release(const char *path);
+void pcprof_output_fork_child(void);
+
 /* The human summary: samples, CPU profiled vs measured, losses by reason,
  * handler cost, the top `top` functions by flat and cumulative share. */
 void pcprof_print_summary(FILE *out, const pcprof_profile *p, int top);

@@ -8,7 +8,7 @@
 #   output-unit-asan   the same under ASan + UBSan
 #   output-tools       the files read back by go tool pprof and google-pprof
 
-PROFILER_OUTPUT_SRCS := profiler/output/util.c profiler/output/symbolize.c \
+PROFILER_OUTPUT_SRCS := profiler/output/util.c profiler/output/reserved.c profiler/output/symbolize.c \
                         profiler/output/pprof.c profiler/output/legacy.c \
                         profiler/output/collapsed.c profiler/output/summary.c \
                         profiler/output/cfi_fde.c profiler/output/unwind_info.c \

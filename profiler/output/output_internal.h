@@ -8,6 +8,7 @@
 #ifndef PROFCORE_PROFILER_OUTPUT_INTERNAL_H
 #define PROFCORE_PROFILER_OUTPUT_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -128,9 +129,24 @@ const char *pcout_state_name(uint32_t state); /* NULL for PCPROF_STATE_NONE */
  * Writes data to a temporary file in path's directory, fsyncs it, renames
  * it over path and fsyncs the directory.  On any failure the temporary file
  * is removed, path is untouched, and err gets one line naming the step,
- * the file and strerror.  Returns 0 or -1. */
+ * the file and strerror.  Returns 0 or -1.  A path reserved at the start of
+ * its session (reserved.c) is written in place through the descriptor
+ * opened then when the path no longer names that file or the atomic write
+ * fails (a privilege drop, a chroot). */
 int pcout_write_file_atomic(const char *path, const void *data, size_t len, char *err,
                             size_t errlen);
+
+/* ---- reserved outputs (reserved.c) ---- */
+#define PCOUT_RESERVED_NOT_USED 1
+/* When `path` is reserved, its descriptor still the reserved file, and
+ * either the process sees another file tree (chroot, chdir for a relative
+ * path) or atomic_failed while the path still names the file: writes data
+ * in place through the descriptor and returns 0 (or -1, reason in err).
+ * Otherwise PCOUT_RESERVED_NOT_USED, err untouched. */
+int pcout_reserved_write_if_needed(const char *path, const void *data, size_t len, bool atomic_failed,
+                                   char *err, size_t errlen);
+/* An atomic write renamed a new file onto `path`: the reservation follows it. */
+void pcout_reserved_replaced(const char *path);
 
 /* Formats a one-line error into err (if err and errlen are usable). */
 void pcout_set_error(char *err, size_t errlen, const char *fmt, ...)

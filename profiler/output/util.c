@@ -250,11 +250,16 @@ int pcout_write_file_atomic(const char *path, const void *data, size_t len, char
     }
     char dir[PATH_MAX];
     split_dir(path, dir, sizeof dir);
+    /* The path no longer names the file reserved at the start (chroot,
+     * chdir): that file, in place. */
+    int in_place = pcout_reserved_write_if_needed(path, data, len, false, err, errlen);
+    if (in_place != PCOUT_RESERVED_NOT_USED) return in_place;
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         pcout_set_error(err, errlen, "cannot create a temporary file in directory '%s' for '%s': %s",
                         dir, path, strerror(errno));
-        return -1;
+        in_place = pcout_reserved_write_if_needed(path, data, len, true, err, errlen);
+        return in_place == PCOUT_RESERVED_NOT_USED ? -1 : in_place;
     }
     const char *step = NULL;
     if (fchmod(fd, 0644) != 0) step = "chmod";
@@ -273,8 +278,10 @@ int pcout_write_file_atomic(const char *path, const void *data, size_t len, char
         unlink(tmp);
         pcout_set_error(err, errlen, "cannot write '%s' (%s failed): %s", path, step,
                         strerror(saved));
-        return -1;
+        in_place = pcout_reserved_write_if_needed(path, data, len, true, err, errlen);
+        return in_place == PCOUT_RESERVED_NOT_USED ? -1 : in_place;
     }
+    pcout_reserved_replaced(path);
     sync_dir(dir);
     return 0;
 }

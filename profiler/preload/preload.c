@@ -540,12 +540,24 @@ static void pl_check_delivery(void) {
                (double)cpu / 1e9);
 }
 
+/* The one line a profile that could not be written leaves: whose, how much
+ * CPU it held, and why (the write's own reason, without its prefix). */
+static void pl_say_lost(const char *why, const char *err) {
+    pcp_stats st;
+    double cpu_s = 0;
+    if (pcp_get_stats(&st) == PCP_OK && pl_started.request.hz > 0)
+        cpu_s = (double)st.profile_weight / (double)pl_started.request.hz;
+    pl_say("process %d: its profile (%.3f s of CPU, %llu samples) is lost: writing it %s failed: %s", (int)getpid(),
+           cpu_s, (unsigned long long)(pcp_get_stats(&st) == PCP_OK ? st.profile_weight : 0), why,
+           strncmp(err, "profcore: ", 10) == 0 ? err + 10 : err);
+}
+
 void pl_session_finish(const char *why) {
     if (!pl_owns_runtime()) return;
     pthread_mutex_lock(&pl_mu);
     if (pcp_is_running()) {
         char err[512];
-        if (pcp_stop(err, sizeof err) != PCP_OK) pl_say("writing the profile %s failed: %s", why, err);
+        if (pcp_stop(err, sizeof err) != PCP_OK) pl_say_lost(why, err);
         else if (pl_record_active()) pl_record_ship(PCREC_PROFILE, why);
         pl_check_delivery();
         pl_gperf_session_ended();

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "profile.h"
 
 static sigset_t prt_fork_saved_mask; /* under prt_api_mu from prepare to parent/child */
 /* The thread whose CPU since the fork is to be counted (0: none); set in
@@ -84,6 +85,7 @@ static void prt_fork_child(void) {
     prt_session_forget_result(); /* the parent's samples are not the child's profile */
     prt_threads_fork_child();
     prt_snapshot_fork_child();
+    pcprof_output_fork_child(); /* the parent's reserved output files are not the child's */
     prt_fork_count_tid = 0; /* only asked for by the preload library, after this */
     prt_sigmask_own(SIG_SETMASK, &prt_fork_saved_mask, NULL);
 }

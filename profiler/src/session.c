@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "profile.h"
 #include "unwind_tables.h"
 
 pthread_mutex_t prt_api_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -167,6 +168,9 @@ static void prt_result_begin(const pcp_options *o, int engine) {
     pthread_mutex_unlock(&prt_reader_mu);
     prt_result *r = &prt_g_session.result;
     r->output_path = o->output_path ? strdup(o->output_path) : NULL;
+    /* Opened now, while the process surely may: the profile still arrives
+     * after a setuid or chroot (profiler/output/reserved.c). */
+    if (r->output_path != NULL && o->period_ms <= 0) pcprof_output_reserve(r->output_path); /* rotation: files of their own */
     r->format = prt_format_code(o->format);
     r->engine_name = pcprof_engine_name(engine);
     r->hz = o->hz;
@@ -291,6 +295,7 @@ PCP_EXPORT int pcp_start(const pcp_options *o, char *err, size_t errlen) {
     if (rc != PCP_OK) {
         prt_session_end();
         prt_g_session.result.have_profile = false;
+        pcprof_output_release(prt_g_session.result.output_path);
     }
     pthread_mutex_unlock(&prt_api_mu);
     return rc;
@@ -308,6 +313,7 @@ PCP_EXPORT int pcp_stop(char *err, size_t errlen) {
     int rc = PCP_OK;
     if (r->output_path != NULL && r->period.period_ns > 0) rc = prt_period_write_last(err, errlen);
     else if (r->output_path != NULL) rc = prt_write_session(r->output_path, r->format, err, errlen);
+    pcprof_output_release(r->output_path);
     pthread_mutex_unlock(&prt_api_mu);
     return rc;
 }

@@ -22,7 +22,11 @@ static void *prt_writer_main(void *arg) {
     uint64_t last_scan = prt_clock_ns(CLOCK_MONOTONIC);
     struct pollfd pfd = {l->view.wake_fd, POLLIN, 0};
     while (!prt_helper_stopping(&l->writer)) {
-        poll(&pfd, 1, 100); /* a handoff wakes us; otherwise every 100 ms */
+        /* A handoff wakes us; otherwise every 100 ms.  A program that closed
+         * every descriptor (daemons do) closed the eventfd too: poll then
+         * returns at once (POLLNVAL), and the wait becomes a plain 100 ms
+         * sleep instead of a busy loop. */
+        if (poll(&pfd, 1, 100) > 0 && (pfd.revents & POLLNVAL)) prt_sleep_us(100000);
         uint64_t junk;
         ssize_t r = read(l->view.wake_fd, &junk, sizeof junk);
         (void)r;

@@ -293,6 +293,50 @@ servers() {
     check "server: both workers reported" test "$(cat "$d/s.log.n")" -eq 2
     check "server: the master's profile has master_work, no worker_work" \
         bash -c "[ $(cum_ms "$d/s.pb.gz" master_work) -ge 300 ] && [ $(cum_ms "$d/s.pb.gz" worker_work) = 0 ]"
+    # Workers that drop privileges right after fork, the output directory
+    # root's (0755): nobody cannot create a file there at exit.  The file
+    # was opened by the session the fork started, while still root.
+    local p=$tmp/priv
+    mkdir -p "$p" && chmod 755 "$p"
+    st=$(timeout 60 env PROFCORE_CHILDREN=1 PROFCORE_OUT="$p/u.pb.gz" LD_PRELOAD="$lib" "$bdir/server" 2 0.4 setuid \
+        >"$p/u.log" 2>"$p/u.err"; echo $?)
+    check "setuid workers: exit $st, nothing on stderr ($(head -c 200 "$p/u.err" | tr '\n' ' '))" \
+        bash -c "[ $st -eq 0 ] && [ ! -s '$p/u.err' ]"
+    worker_checks "$p/u.pb.gz" . "$p/u.log"
+    check "setuid workers: both profiles arrived (the workers could not create them)" test "$(cat "$p/u.log.n")" -eq 2
+    check "setuid workers: nobody could not have created them: the directory is root's, 0755" \
+        bash -c "[ \"\$(stat -c %U:%a '$p')\" = root:755 ] && ! setpriv --reuid=nobody --regid=nogroup --clear-groups touch '$p/probe' 2>/dev/null"
+    # chroot into an empty directory, then setuid: the path does not even
+    # exist for the worker any more.  (Symbols need /proc and the binaries,
+    # which a chroot hides: the profile arrives with its samples and CPU.)
+    mkdir -p "$p/jail"
+    st=$(timeout 60 env SERVER_CHROOT="$p/jail" PROFCORE_CHILDREN=1 PROFCORE_OUT="$p/c.pb.gz" LD_PRELOAD="$lib" \
+        "$bdir/server" 2 0.4 chroot >"$p/c.log" 2>"$p/c.err"; echo $?)
+    check "chroot workers: exit $st, nothing written inside the jail ($(ls -A "$p/jail" | tr '\n' ' '))" \
+        bash -c "[ $st -eq 0 ] && [ -z \"\$(ls -A '$p/jail')\" ]"
+    local line wpid cpu ms nc=0
+    while read -r line; do
+        set -- $line
+        wpid=$4; cpu=$(awk -v n="$6" 'BEGIN {print n / 1e6}'); nc=$((nc + 1))
+        ms=$(prof_ms "$p/c.pb.gz.$wpid")
+        check "chroot worker $wpid: its profile arrived with $ms ms of its $cpu ms (within 10 %)" \
+            within "$ms" "$cpu" "$(awk -v c="$cpu" 'BEGIN {print c / 10}')"
+    done < <(grep '^worker ' "$p/c.log")
+    check "chroot workers: both reported" test "$nc" -eq 2
+    # A worker that closes every descriptor (the one opened at the start
+    # too) and then cannot create its file: one line each on stderr naming
+    # the CPU lost, never silence; the server's status is its own.
+    st=$(timeout 60 env PROFCORE_CHILDREN=1 PROFCORE_OUT="$p/x.pb.gz" LD_PRELOAD="$lib" "$bdir/server" 2 0.3 closefds \
+        >"$p/x.log" 2>"$p/x.err"; echo $?)
+    local nlost
+    nlost=$(grep -c '^profcore: process [0-9]*: its profile (0\.[1-9][0-9]* s of CPU, [0-9]* samples) is lost: .*Permission denied' "$p/x.err")
+    check "closefds workers: exit $st == 0, one line per worker naming the lost CPU ($nlost of 2): $(head -n 1 "$p/x.err" | cut -c1-160)" \
+        bash -c "[ $st -eq 0 ] && [ $nlost -eq 2 ] && [ \$(wc -l < '$p/x.err') -eq 2 ]"
+    local xcpu
+    xcpu=$(awk '/^worker / {if ($6 > m) m = $6} END {print m / 1e6}' "$p/x.log")
+    check "closefds workers: no busy writer after its eventfd was closed (worker CPU $xcpu ms of ~300)" \
+        within "$xcpu" 300 60
+
     # Without PROFCORE_CHILDREN: the workers run unprofiled and write nothing.
     st=$(timeout 60 env PROFCORE_OUT="$d/n.pb.gz" LD_PRELOAD="$lib" "$bdir/server" 2 0.2 >/dev/null 2>"$d/n.err"; echo $?)
     check "server without PROFCORE_CHILDREN: exit $st, one profile, the master's" \

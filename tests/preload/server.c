@@ -4,7 +4,8 @@
  *   server WORKERS SECONDS [DROP]
  * The master forks WORKERS workers (no exec).  Each worker optionally drops
  * privileges (DROP: "setuid" = setgid/setuid to nobody; "chroot" = chroot
- * into an empty directory, then setuid to nobody), burns SECONDS of CPU in
+ * into the empty directory $SERVER_CHROOT, then setuid; "closefds" = close
+ * every descriptor above 2, then setuid), burns SECONDS of CPU in
  * worker_work, reads its own process CPU time and prints
  *   worker I pid P cpu_ns C fork_cpu_ns F
  * (C: CPU from fork to just before exit(); F: CPU spent inside fork() in
@@ -48,12 +49,11 @@ static int drop_privileges(const char *how) {
     struct passwd *pw = getpwnam("nobody");
     if (pw == NULL) return -1;
     if (strcmp(how, "chroot") == 0) {
-        char dir[64];
-        snprintf(dir, sizeof dir, "/tmp/profcore-chroot-%d", (int)getpid());
-        if (mkdir(dir, 0755) != 0 || chroot(dir) != 0 || chdir("/") != 0) return -1;
-        /* Nothing in it: the directory is removed from outside, by path,
-         * once we are gone (the test does it). */
+        const char *dir = getenv("SERVER_CHROOT"); /* an empty directory the caller made */
+        if (dir == NULL || chroot(dir) != 0 || chdir("/") != 0) return -1;
     }
+    if (strcmp(how, "closefds") == 0) /* as daemons do: every descriptor but 0-2 */
+        for (int fd = 3; fd < 1024; fd++) close(fd);
     if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) return -1;
     return 0;
 }
@@ -72,7 +72,7 @@ static int worker(int i, double s, const char *drop, uint64_t fork_cpu) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: server WORKERS SECONDS [setuid|chroot]\n");
+        fprintf(stderr, "usage: server WORKERS SECONDS [setuid|chroot|closefds]\n");
         return 2;
     }
     int n = atoi(argv[1]);
