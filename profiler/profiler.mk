@@ -120,6 +120,15 @@ $(PROF_B)/tests/thread_tails-tsan: tests/profiler/thread_tails.c tests/check.h $
 	$(CC) $(PROF_PROG_CFLAGS) $(PROF_SAN_TSAN) $(PROF_INC) $(PROF_PROG_LDFLAGS) -o $@ $< $(PROF_OBJS_tsan) $(PROF_LDLIBS)
 PROF_TAILS_BINS := $(PROF_B)/tests/thread_tails $(PROF_B)/tests/thread_tails-asan $(PROF_B)/tests/thread_tails-tsan
 ALL_TARGETS += $(PROF_TAILS_BINS)
+# Every CPU-second of short threads in the profile (tests/profiler/thread_tails.sh).
+TEST_SUITES += profiler-thread-tails profiler-thread-tails-asan profiler-thread-tails-tsan
+.PHONY: suite-profiler-thread-tails suite-profiler-thread-tails-asan suite-profiler-thread-tails-tsan
+suite-profiler-thread-tails: $(PROF_B)/tests/thread_tails
+	@$(RUN_SUITE) profiler-thread-tails tests/profiler/thread_tails.sh $(PROF_B) plain
+suite-profiler-thread-tails-asan: $(PROF_B)/tests/thread_tails-asan
+	@$(RUN_SUITE) profiler-thread-tails-asan tests/profiler/thread_tails.sh $(PROF_B) asan
+suite-profiler-thread-tails-tsan: $(PROF_B)/tests/thread_tails-tsan
+	@$(RUN_SUITE) profiler-thread-tails-tsan tests/profiler/thread_tails.sh $(PROF_B) tsan
 
 ALL_TARGETS += $(PROF_LIB_A) $(PROF_LIB_SO) $(PROF_B)/demo $(PROF_B)/demo-shared $(PROF_TEST_BINS)
 

@@ -181,6 +181,12 @@ typedef struct pcp_stats {
     uint64_t profile_stacks;
     uint64_t threads_registered, threads_discovered;
     uint64_t timers_created, timers_deleted;
+    /* Thread tails (ctimer, perf): CPU of a registered thread that no
+     * delivered expiry covered, offered when it exits or unregisters and
+     * for every thread at stop, under "[unsampled: thread tail]"; included
+     * in offered_weight. */
+    uint64_t tail_samples, tail_weight;
+    uint64_t signals_after_tail; /* deliveries already covered by their thread's tail, not offered */
 } pcp_stats;
 /* The running profile's (or the last stopped one's) counters. */
 PCP_EXPORT int pcp_get_stats(pcp_stats *out);

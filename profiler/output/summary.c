@@ -143,13 +143,14 @@ static void print_losses(FILE *out, const profcore_stats *c) {
 void pcprof_print_summary(FILE *out, const pcprof_profile *p, int top) {
     if (!out || !p) return;
     const profcore_stats *c = &p->core;
-    uint64_t total = 0, recorded = 0;
+    uint64_t total = 0, recorded = 0, tails = 0;
     for (size_t i = 0; i < p->nstacks; i++) {
         const pcprof_stack *st = &p->stacks[i];
         total += st->weight;
         int loss = st->depth == 1 && st->frames && st->frames[0] >= PROFCORE_FRAME_LOST(0) &&
                    st->frames[0] < PROFCORE_FRAME_LOST(PROFCORE_LOSS_REASONS);
         if (!loss) recorded += st->weight;
+        if (st->depth == 1 && st->frames && st->frames[0] == PCPROF_FRAME_UNSAMPLED_TAIL) tails += st->weight;
     }
     uint64_t lost_w = 0, lost_samples = 0;
     for (int r = 0; r < PROFCORE_LOSS_REASONS; r++) {
@@ -173,6 +174,11 @@ void pcprof_print_summary(FILE *out, const pcprof_profile *p, int top) {
     fprintf(out, "  CPU       profiled %.3f s + lost %.3f s vs measured %.3f s: %.1f %% (%.1f %% with losses)\n",
             profiled, lost, measured, measured > 0 ? 100.0 * profiled / measured : 0.0,
             measured > 0 ? 100.0 * (profiled + lost) / measured : 0.0);
+    /* Part of "profiled": CPU after each thread's last delivered expiry,
+     * counted at its exit and at the stop, with no stack. */
+    if (tails > 0)
+        fprintf(out, "            of which %.3f s unsampled thread tails (%.1f %%): CPU no timer expiry reached\n",
+                (double)tails * period_s, recorded ? 100.0 * (double)tails / (double)recorded : 0.0);
     print_losses(out, c);
     double mean_us = p->handler_samples
                          ? (double)p->handler_ns_total / (double)p->handler_samples / 1000.0

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "vocab.h"
 
 static uint64_t prt_agg_hash(uint64_t tag, const uint64_t *f, uint32_t depth) {
     uint64_t h = 0xcbf29ce484222325ull ^ tag;
@@ -89,7 +90,12 @@ static int prt_agg_add(prt_agg *a, uint64_t tag, const uint64_t *f, uint32_t dep
 
 void prt_agg_emit(void *ctx, const profcore_record *rec) {
     prt_agg *a = (prt_agg *)ctx;
-    if (prt_agg_add(a, rec->tag, rec->frames, rec->depth, rec->weight) != 0)
+    const uint64_t *frames = rec->frames;
+    /* A thread tail crossed the core under a stand-in frame (handler.c);
+     * the profile names it with its synthetic frame. */
+    static const uint64_t tail[1] = {PCPROF_FRAME_UNSAMPLED_TAIL};
+    if (rec->depth == 1 && frames[0] == (uint64_t)prt_tail_core_frame()) frames = tail;
+    if (prt_agg_add(a, rec->tag, frames, rec->depth, rec->weight) != 0)
         a->dropped_weight += rec->weight;
 }
 

@@ -6,8 +6,10 @@
  *
  * Every delivery ends in exactly one of: ignored as foreign (not from a
  * timer of the running session: counted in signals_foreign, never offered),
- * or offered to the core once with its weight (profcore_add, _nohandoff or
- * _loss).  Hence handler offered_weight == core offered_weight (I1 across
+ * ignored as already covered by its thread's tail (signals_after_tail, see
+ * prt_note_delivery), or offered to the core once with its weight
+ * (profcore_add, _nohandoff or _loss).  A thread tail (prt_offer_tail) is
+ * one more offer, counted the same way.  Hence handler offered_weight == core offered_weight (I1 across
  * the boundary), which the stress tests check.
  */
 #define _GNU_SOURCE
@@ -134,6 +136,37 @@ PROFCORE_SIGNAL_SAFE static void prt_take_sample(const prt_view *s, profcore *pc
     }
 }
 
+/* ---- thread tails: offered from normal context (threads.c) ---- */
+
+/* Its address is the tail's frame inside the core: a data address is never
+ * an unwound pc, and it is above PROFCORE_FRAME_RESERVED_END, so the core
+ * records it like any stack; the aggregate renames it. */
+static const char prt_tail_mark = 't';
+
+uintptr_t prt_tail_core_frame(void) { return (uintptr_t)&prt_tail_mark; }
+
+void prt_offer_tail(const prt_view *v, uint32_t tid, uint32_t label, uint32_t weight) {
+    uintptr_t frame = prt_tail_core_frame();
+    prt_count(&prt_g_counters.offered_samples, 1);
+    prt_count(&prt_g_counters.offered_weight, weight);
+    prt_count(&prt_g_counters.tail_samples, 1);
+    prt_count(&prt_g_counters.tail_weight, weight);
+    uint64_t tag = PCPROF_TAG_MAKE(tid, label, PCPROF_STATE_NONE, 0);
+    if (profcore_add(v->pc, tag, &frame, 1, weight, tid) == PROFCORE_RECORDED_HANDOFF)
+        prt_wake_writer(v->wake_fd);
+}
+
+/* A delivery of the thread's own timer (ctimer, perf) adds its weight to
+ * the thread's entry; false when the thread's tail was already taken (the
+ * tail counted this CPU: offering it again would count it twice).  The one
+ * atomic add against the tail's exchange (prt_thread_tail, threads.c) is
+ * what orders the two, even when the tail is taken from another thread. */
+PROFCORE_SIGNAL_SAFE static bool prt_note_delivery(const prt_view *v, prt_thread *self, uint32_t weight) {
+    if (self == NULL || (v->engine != PCPROF_ENGINE_CTIMER && v->engine != PCPROF_ENGINE_PERF)) return true;
+    uint64_t before = __atomic_fetch_add(&self->delivered, weight, __ATOMIC_RELAXED);
+    return (before & PRT_TAIL_CLOSED) == 0;
+}
+
 #ifdef PRT_TEST_VIEW_PROBE
 /* Tests only (tests/profiler/session_race.c): sees every non-NULL view a
  * handler acts on, before it is used. */
@@ -163,6 +196,8 @@ PROFCORE_SIGNAL_SAFE void prt_handler_entry(int sig, siginfo_t *si, void *uc) {
         uint32_t weight = prt_signal_weight(v, si, &state);
         if (weight == 0) {
             prt_count(&prt_g_counters.signals_foreign, 1);
+        } else if (!prt_note_delivery(v, prt_tls_self, weight)) {
+            prt_count(&prt_g_counters.signals_after_tail, 1);
         } else {
             prt_take_sample(v, v->pc, uc, weight, state);
             uint64_t dt = prt_mono_ns() - t0;

@@ -68,8 +68,18 @@ typedef struct prt_thread {
     bool seen; /* mark of the current /proc scan */
     timer_t timer;
     int perf_fd;
+    /* Thread tails (threads.c, prt_thread_tail): the weight of this
+     * thread's own timer deliveries offered so far (the handler adds it,
+     * relaxed: only its value at the close matters), and the thread's CPU
+     * clock when the timer was armed.  PRT_TAIL_CLOSED set by the tail:
+     * a delivery that sees it was already counted in the tail and is not
+     * offered again (prt_handler_entry). */
+    uint64_t delivered; /* atomic */
+    uint64_t cpu_armed_ns;
+    bool tail_from_start; /* registered as it began, inside the session: its whole CPU clock counts */
     struct prt_thread *next;
 } prt_thread;
+#define PRT_TAIL_CLOSED (UINT64_C(1) << 63)
 
 /* The calling thread's state, set only outside signal handlers. */
 extern __thread prt_thread *prt_tls_self PRT_IE;
@@ -105,6 +115,8 @@ typedef struct prt_counters {
     uint64_t offered_samples, offered_weight;
     uint64_t unregistered_samples, critical_weight, unwind_failures;
     uint64_t handler_ns_total, handler_ns_max;
+    uint64_t tail_samples, tail_weight; /* thread tails offered (prt_offer_tail) */
+    uint64_t signals_after_tail;        /* deliveries already covered by their thread's tail */
 } prt_counters;
 
 extern const prt_view *prt_g_view PRT_HIDDEN; /* atomic: NULL when no session */
@@ -119,6 +131,17 @@ extern void *prt_g_hook_user PRT_HIDDEN;
 /* ---- handler.c ---- */
 PRT_HIDDEN void prt_handler_entry(int sig, siginfo_t *si, void *uc);
 PRT_HIDDEN pid_t prt_gettid(void);
+/* Offers a thread's tail (CPU no delivered expiry covered) to the core as
+ * one sample of `weight` under PCPROF_FRAME_UNSAMPLED_TAIL, counted like a
+ * delivery (offered_weight), so handler offered == core offered (I1).
+ * Called outside handlers, while the view's core runs (threads.c holds the
+ * registry lock with the session armed); the thread's own SIGPROF may
+ * nest into it, which the core allows. */
+PRT_HIDDEN void prt_offer_tail(const prt_view *v, uint32_t tid, uint32_t label, uint32_t weight);
+/* The frame value a tail carries through the core (a data address, never
+ * a code address nor reserved); aggregate.c turns it into
+ * PCPROF_FRAME_UNSAMPLED_TAIL. */
+PRT_HIDDEN uintptr_t prt_tail_core_frame(void);
 
 /* ---- unwind.c ---- */
 typedef struct prt_bounds {

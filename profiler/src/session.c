@@ -386,6 +386,9 @@ static void prt_stats_from_counters(pcp_stats *out, const prt_counters *live, co
     out->unwind_failures = c.unwind_failures;
     out->handler_ns_total = c.handler_ns_total;
     out->handler_ns_max = c.handler_ns_max;
+    out->tail_samples = c.tail_samples;
+    out->tail_weight = c.tail_weight;
+    out->signals_after_tail = c.signals_after_tail;
     out->core_offered_weight = core->offered_weight;
     out->core_recorded_weight = core->recorded_weight;
     out->core_rejected_weight = core->rejected_weight;

@@ -46,6 +46,7 @@ static struct {
     const prt_view *view;
     pid_t skip_tid;   /* the writer thread: never sampled */
     pid_t skip_more[2]; /* the wall-clock ticker, the rotator: never sampled */
+    uint64_t start_ticks; /* the session's start, in /proc starttime units (clock ticks since boot) */
 } prt_g_arm;
 
 static bool prt_is_profiler_thread(pid_t tid) {
@@ -123,9 +124,14 @@ static int prt_arm_perf(prt_thread *t) {
     return 0;
 }
 
-/* Arms t for the running session; the registry lock is held. */
+/* Arms t for the running session; the registry lock is held.  The tail
+ * starts here: the thread's CPU clock now, nothing delivered (no signal of
+ * this timer exists yet, and the handler's adds of a previous session
+ * ended with its unpublish). */
 static int prt_arm(prt_thread *t) {
     if (t->armed || prt_g_arm.view == NULL || prt_is_profiler_thread(t->tid)) return 0;
+    __atomic_store_n(&t->delivered, 0, __ATOMIC_RELAXED);
+    t->cpu_armed_ns = t->tail_from_start ? 0 : prt_clock_ns(prt_thread_cpu_clock(t->tid));
     int r = 0;
     if (prt_g_arm.view->engine == PCPROF_ENGINE_CTIMER) r = prt_arm_ctimer(t);
     else if (prt_g_arm.view->engine == PCPROF_ENGINE_PERF) r = prt_arm_perf(t);
@@ -151,6 +157,53 @@ static void prt_disarm(prt_thread *t) {
     }
     t->armed = false;
     prt_timers_deleted++;
+}
+
+/* ---- thread tails (lock held) ----
+ *
+ * A thread's timer covers its CPU only up to the last expiry delivered:
+ * the kernel checks CPU timers at a tick that finds the thread running and
+ * re-arms a periodic one only when its signal is dequeued, so a thread that
+ * exits (or is stopped) with an expiry due or queued loses it
+ * (bench/RESULTS.md, "Thread tails").  The tail is the rest: the thread's
+ * CPU since its timer was armed minus the delivered weight x period,
+ * offered as one sample under [unsampled: thread tail].
+ *
+ * Order (the timer is already disarmed: nothing new is generated, and a
+ * queued signal was discarded with it):
+ *   1. exchange `delivered` for PRT_TAIL_CLOSED: the weight read here is
+ *      every delivery the handler will offer; one arriving later (already
+ *      dequeued on another CPU) sees CLOSED and is not offered, its CPU
+ *      being in the tail (prt_note_delivery, handler.c);
+ *   2. read the thread's CPU clock (after 1, so it covers any such one);
+ *   3. offer the difference, in periods.  The sub-period remainder is
+ *      carried to the next tail of the session, so the sum of tails is
+ *      exact to one period and each thread to one period. */
+static uint64_t prt_tail_residual_ns; /* the session's carried remainder */
+
+static void prt_thread_tail(prt_thread *t) {
+    const prt_view *v = prt_g_arm.view;
+    uint64_t delivered = __atomic_exchange_n(&t->delivered, PRT_TAIL_CLOSED, __ATOMIC_RELAXED) & ~PRT_TAIL_CLOSED;
+    struct timespec ts;
+    if (clock_gettime(prt_thread_cpu_clock(t->tid), &ts) != 0) return; /* gone: nothing to read */
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    uint64_t covered = t->cpu_armed_ns + delivered * v->period_ns;
+    if (now <= covered) return;
+    uint64_t ns = now - covered + prt_tail_residual_ns;
+    uint64_t weight = ns / v->period_ns;
+    if (weight > UINT32_MAX) weight = UINT32_MAX;
+    prt_tail_residual_ns = ns - weight * v->period_ns;
+    if (weight == 0) return;
+    uint32_t label = t == prt_tls_self ? prt_tls_label : 0; /* another thread's label is its TLS */
+    prt_offer_tail(v, (uint32_t)t->tid, label, (uint32_t)weight);
+}
+
+/* Disarms t and, when its engine is a per-thread clock, offers its tail. */
+static void prt_disarm_with_tail(prt_thread *t) {
+    bool per_thread = t->armed && (prt_g_arm.view->engine == PCPROF_ENGINE_CTIMER ||
+                                   prt_g_arm.view->engine == PCPROF_ENGINE_PERF);
+    prt_disarm(t);
+    if (per_thread && t->registered) prt_thread_tail(t);
 }
 
 /* ---- registry list (lock held) ---- */
@@ -201,19 +254,25 @@ static uint64_t prt_task_starttime(pid_t tid) {
 /* ---- registration (public) ---- */
 
 static void prt_unregister_entry(prt_thread *t) {
-    prt_disarm(t);
+    prt_disarm_with_tail(t);
     prt_unlink(t);
     free(t);
 }
 
-static void prt_thread_exit_destructor(void *arg) {
-    prt_thread *t = (prt_thread *)arg;
+/* The calling thread's own entry t goes.  Its timer is deleted and its
+ * tail taken while its TLS still points at t, so every delivery before the
+ * delete was added to t->delivered (a delivery after it cannot exist); the
+ * TLS is cleared (with a signal fence) before t is freed. */
+static void prt_unregister_self(prt_thread *t) {
+    pthread_mutex_lock(&prt_reg_mu);
+    prt_disarm_with_tail(t);
     prt_tls_self = NULL;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    pthread_mutex_lock(&prt_reg_mu);
     prt_unregister_entry(t);
     pthread_mutex_unlock(&prt_reg_mu);
 }
+
+static void prt_thread_exit_destructor(void *arg) { prt_unregister_self((prt_thread *)arg); }
 
 static bool prt_reg_key_made;
 static void prt_make_key(void) {
@@ -234,6 +293,7 @@ PCP_EXPORT int pcp_register_thread(void) {
     pid_t tid = prt_gettid();
     pthread_mutex_lock(&prt_reg_mu);
     prt_thread *t = prt_find(tid);
+    bool fresh = t == NULL;
     if (t == NULL) t = prt_new_entry(tid);
     if (t == NULL) {
         pthread_mutex_unlock(&prt_reg_mu);
@@ -242,24 +302,32 @@ PCP_EXPORT int pcp_register_thread(void) {
     t->stack_lo = (uintptr_t)stack_addr;
     t->stack_hi = (uintptr_t)stack_addr + stack_size;
     t->starttime = prt_task_starttime(tid);
+    /* A thread that began inside the session and was never sampled before
+     * (no discovered entry): the CPU it spent before registering (start-up,
+     * the registration itself) is the session's too.  starttime has clock
+     * tick resolution, so a thread begun in the tick of the start counts
+     * from its beginning. */
+    t->tail_from_start = fresh && prt_g_arm.view != NULL && t->starttime >= prt_g_arm.start_ticks;
     t->registered = true;
-    int armed = prt_arm(t);
+    /* A discovered entry's timer ran without TLS: its deliveries were not
+     * added to `delivered`.  Armed again once the TLS is set, so the tail
+     * counts only what this entry's handler saw. */
+    prt_disarm(t);
     pthread_mutex_unlock(&prt_reg_mu);
     pthread_setspecific(prt_reg_key, t);
     __atomic_signal_fence(__ATOMIC_SEQ_CST); /* entry complete before the handler sees it */
     prt_tls_self = t;
+    pthread_mutex_lock(&prt_reg_mu);
+    int armed = prt_arm(t);
+    pthread_mutex_unlock(&prt_reg_mu);
     return armed == 0 ? PCP_OK : PCP_E_SYSTEM;
 }
 
 PCP_EXPORT int pcp_unregister_thread(void) {
     prt_thread *t = prt_tls_self;
     if (t == NULL) return PCP_OK;
-    prt_tls_self = NULL;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     pthread_setspecific(prt_reg_key, NULL);
-    pthread_mutex_lock(&prt_reg_mu);
-    prt_unregister_entry(t);
-    pthread_mutex_unlock(&prt_reg_mu);
+    prt_unregister_self(t);
     return PCP_OK;
 }
 
@@ -306,6 +374,8 @@ int prt_threads_arm_all(const prt_view *v, pid_t skip_tid, char *err, size_t err
     prt_g_arm.view = v; /* fixed until prt_threads_disarm_all */
     prt_g_arm.skip_tid = skip_tid;
     memset(prt_g_arm.skip_more, 0, sizeof prt_g_arm.skip_more);
+    prt_tail_residual_ns = 0;
+    prt_g_arm.start_ticks = prt_clock_ns(CLOCK_BOOTTIME) / (1000000000u / (uint64_t)sysconf(_SC_CLK_TCK));
     int failed = 0, first_errno = 0;
     for (prt_thread *t = prt_reg_head; t != NULL; t = t->next)
         if (prt_arm(t) != 0 && failed++ == 0) first_errno = errno;
@@ -324,7 +394,7 @@ void prt_threads_disarm_all(void) {
     prt_thread *t = prt_reg_head;
     while (t != NULL) {
         prt_thread *next = t->next;
-        prt_disarm(t);
+        prt_disarm_with_tail(t); /* every live thread's tail, the exit of the whole process too */
         if (!t->registered) prt_unregister_entry(t);
         t = next;
     }

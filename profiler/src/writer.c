@@ -149,6 +149,9 @@ void prt_counters_read(prt_counters *out, const prt_counters *c) {
     out->unwind_failures = __atomic_load_n(&c->unwind_failures, __ATOMIC_RELAXED);
     out->handler_ns_total = __atomic_load_n(&c->handler_ns_total, __ATOMIC_RELAXED);
     out->handler_ns_max = __atomic_load_n(&c->handler_ns_max, __ATOMIC_RELAXED);
+    out->tail_samples = __atomic_load_n(&c->tail_samples, __ATOMIC_RELAXED);
+    out->tail_weight = __atomic_load_n(&c->tail_weight, __ATOMIC_RELAXED);
+    out->signals_after_tail = __atomic_load_n(&c->signals_after_tail, __ATOMIC_RELAXED);
 }
 
 void prt_mark_now(prt_mark *m) {
