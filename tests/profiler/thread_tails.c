@@ -16,8 +16,8 @@
  *   - profile total (sampled + tail) of the workers within 1 % of their
  *     measured CPU;
  *   - each worker's total within one period + 1 % of its measured CPU;
- *   - the sampled part alone at most one period + 10 ms per thread below
- *     the truth (under TSan, which delays signals, only not above it);
+ *   - the sampled part alone never above the truth (how far below depends
+ *     on the machine's load: printed, not checked);
  *   - the tail frame present whenever threads are short against a period;
  *   - conservation: handler offered weight == core offered weight, and the
  *     core's offered = recorded + lost + rejected;
@@ -269,16 +269,12 @@ int main(int argc, char **argv) {
     CHECK(total >= 0.99 * (double)truth && total <= 1.01 * (double)truth,
           "workers' profile %.1f ms (sampled %.1f + tail %.1f) vs measured %.1f ms", total / 1e6, ms(sampled),
           ms(tails), ms(truth));
-    /* A tail is the CPU after the last expiry a thread saw: less than one
-     * period plus the timer's lateness (one tick, at most 10 ms at HZ=100). */
-    double tail_bound = (double)n * ((double)period + 10e6);
-#if defined(__SANITIZE_THREAD__)
-    /* TSan holds a signal until the thread enters its runtime, so under it
-     * deliveries come late and the tails grow: only the total is checked. */
-    tail_bound = (double)truth;
-#endif
-    CHECK((double)sampled <= (double)truth * 1.01 && (double)sampled + tail_bound >= (double)truth,
-          "sampled %.1f ms vs measured %.1f ms (bound %.1f ms below)", ms(sampled), ms(truth), tail_bound / 1e6);
+    /* The sampled part alone is not bounded below: how many expiries a
+     * thread loses grows with how long it waits for a CPU between slices
+     * (bench/RESULTS.md, "Thread tails"), i.e. with the machine's load.
+     * It must never exceed the truth; its share is printed below. */
+    CHECK((double)sampled <= (double)truth * 1.01, "sampled %.1f ms not above measured %.1f ms", ms(sampled),
+          ms(truth));
     int per_thread_bad = 0;
     for (int i = 0; i < n; i++) {
         const worker *w = &workers[i];
