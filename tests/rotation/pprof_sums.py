@@ -96,12 +96,17 @@ def summarize(path):
     return t, d, total, lost
 
 
-status = 0
-for path in sys.argv[1:]:
-    try:
-        t, d, total, lost = summarize(path)
-        print(path, t, d, total, lost)
-    except Exception as e:  # a cut-off or foreign file
-        print(path, "unreadable:", e, file=sys.stderr)
-        status = 1
-sys.exit(status)
+def main():
+    status = 0
+    for path in sys.argv[1:]:
+        try:
+            t, d, total, lost = summarize(path)
+            print(path, t, d, total, lost)
+        except Exception as e:  # a cut-off or foreign file
+            print(path, "unreadable:", e, file=sys.stderr)
+            status = 1
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,8 @@
 #            signal is already taken (ignored at exec); a program that takes
 #            the signal later keeps it; CPUPROFILE_TIMER_SIGNAL: SIGPROF
 #            accepted, any other signal refused with its message
+#   api      rotate_api (plain, ASan+UBSan, TSan): flushes and rotator cuts
+#            at once from the C API, conservation over the files
 #   period   PROFCORE_PERIOD=1s: the test waits for the 10th cut file
 #            (NAME.9.pb.gz), then the program stops its profile, which
 #            writes the last, shorter period: files NAME.0..K, K >= 10 (10
@@ -229,9 +231,24 @@ period_mode() {
     done
 }
 
+api_mode() {
+    local v out
+    for v in rotate_api rotate_api-asan rotate_api-tsan; do
+        mkdir -p "$tmp/$v"
+        out=$(TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$here/tsan.supp" "$bdir/$v" "$tmp/$v" 2>&1)
+        local st=$?
+        echo "$out" | sed "s/^/     $v: /"
+        local line
+        line=$(echo "$out" | tail -n 1)
+        check "$v: exit 0 ($st), $line, no sanitizer report" \
+            bash -c "test $st -eq 0 && ! grep -q 'WARNING: ThreadSanitizer\|ERROR: AddressSanitizer\|runtime error' <<<'$(echo "$out" | tr -d "'")' && grep -q ' 0 failed\$' <<<'$line'"
+    done
+}
+
 case $mode in
 signal) signal_mode ;;
 period) period_mode ;;
+api) api_mode ;;
 
 *) echo "unknown mode $mode"; exit 2 ;;
 esac
