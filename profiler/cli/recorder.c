@@ -326,6 +326,7 @@ static int take_message(recorder *r, rec_conn *c, const pcrec_header *h) {
     if (h->kind == PCREC_HELLO) {
         im->said_hello = 1;
         im->hello_cpu_ns = h->cpu_ns;
+        im->forked = strncmp(h->note, PCREC_HELLO_FORKED, sizeof h->note) == 0;
         return PCREC_ACK_OK;
     }
     if (h->kind == PCREC_NOTE) {
@@ -552,13 +553,14 @@ static void missing_reason(const recorder *r, const rec_image *im, char *buf, si
     }
 }
 
-/* The CPU the profile covers: from its session's start (the hello) to the
- * stop, by the sender's own clock; the profiler's start-up (before the
- * hello) and its writing (after the stop) are named apart, and /proc's
- * count of the whole process is shown as the independent measure. */
+/* The CPU the profile covers, by the sender's own clock: from its
+ * session's start (the hello; a fork child's from the fork, start-up
+ * included) to the stop; the profiler's writing (after the stop) and an
+ * unsampled start-up are named apart, and /proc's count of the whole
+ * process is shown as the independent measure. */
 static uint64_t session_cpu_ns(const rec_image *im) {
     uint64_t used = im->sender_cpu_ns > im->encode_cpu_ns ? im->sender_cpu_ns - im->encode_cpu_ns : 0;
-    return im->said_hello && used > im->hello_cpu_ns ? used - im->hello_cpu_ns : used;
+    return im->said_hello && !im->forked && used > im->hello_cpu_ns ? used - im->hello_cpu_ns : used;
 }
 
 static void print_image(FILE *out, const rec_image *im) {
@@ -567,10 +569,11 @@ static void print_image(FILE *out, const rec_image *im) {
     uint64_t session = session_cpu_ns(im);
     fprintf(out,
             "profcore:   pid %-7d %-16s %8" PRId64 " samples, CPU profiled %.3f s of %.3f s in its session "
-            "(%.1f%%); /proc: %s in all, profiler start-up %.3f s, writing %.3f s%s%s\n",
+            "(%.1f%%); /proc: %s in all, profiler start-up %.3f s%s, writing %.3f s%s%s\n",
             (int)im->pid, im->comm, im->samples, im->profiled_s, (double)session / 1e9,
             session ? 100.0 * im->profiled_s * 1e9 / (double)session : 0.0, measured,
-            (double)im->hello_cpu_ns / 1e9, (double)im->encode_cpu_ns / 1e9, im->exec_note[0] ? "; then " : "",
+            (double)im->hello_cpu_ns / 1e9, im->forked ? " (sampled: counted from the fork)" : "",
+            (double)im->encode_cpu_ns / 1e9, im->exec_note[0] ? "; then " : "",
             im->exec_note);
 }
 
@@ -595,13 +598,13 @@ size_t rec_report(const recorder *r, FILE *out) {
         if (im->data == NULL) continue;
         prof += im->profiled_s;
         sess += (double)session_cpu_ns(im) / 1e9;
-        start += (double)im->hello_cpu_ns / 1e9;
+        if (!im->forked) start += (double)im->hello_cpu_ns / 1e9;
         writing += (double)im->encode_cpu_ns / 1e9;
     }
     if (with > 1)
         fprintf(out,
                 "profcore: the tree: CPU profiled %.3f s of %.3f s in the sessions (%.1f%%); the profiler's own: "
-                "start-up %.3f s, writing %.3f s\n",
+                "start-up %.3f s (not sampled), writing %.3f s\n",
                 prof, sess, sess > 0 ? 100.0 * prof / sess : 0.0, start, writing);
     if (missing > 0)
         fprintf(out, "profcore: %zu process%s of the tree sent no final profile (above)\n", missing,

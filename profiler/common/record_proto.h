@@ -46,6 +46,11 @@ enum pcrec_kind {
     PCREC_NOTE = 4,    /* no payload; `note` says why what follows will not be profiled */
 };
 
+/* The note of a hello from a fork child's session, whose profile counts
+ * the CPU from the fork (its cpu_ns is start-up the profile covers); any
+ * other hello's profile counts from cpu_ns on. */
+#define PCREC_HELLO_FORKED "forked"
+
 enum pcrec_ack {
     PCREC_ACK_OK = 'A',      /* stored */
     PCREC_ACK_REFUSED = 'R', /* not a process of the recorded tree */

@@ -34,6 +34,7 @@
 static char pl_record_name[PCREC_NAME_MAX + 1];
 static size_t pl_record_name_len;
 static uint64_t pl_record_image;
+static pid_t pl_record_loaded_pid; /* the pid when the library loaded (its constructor) */
 
 static bool pl_record_name_ok(const char *s, size_t n) {
     if (n == 0 || n > PCREC_NAME_MAX) return false;
@@ -48,6 +49,7 @@ static bool pl_record_name_ok(const char *s, size_t n) {
 
 int pl_record_configure(const char *value) {
     pl_record_name_len = 0;
+    pl_record_loaded_pid = getpid();
     if (value == NULL) return 0;
     size_t n = strlen(value);
     if (!pl_record_name_ok(value, n)) return -1;
@@ -65,6 +67,11 @@ static uint64_t pl_record_clock(clockid_t c) {
 }
 
 void pl_record_image_began(void) { pl_record_image = pl_record_clock(CLOCK_MONOTONIC); }
+
+/* A session that starts in a pid other than the one the library loaded in
+ * is a fork child's: its profile counts the CPU from the fork (fork.c's
+ * count since fork), not from this moment. */
+bool pl_record_in_fork_child(void) { return getpid() != pl_record_loaded_pid; }
 
 static int pl_record_connect(char *err, size_t errlen) {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

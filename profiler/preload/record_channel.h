@@ -20,6 +20,8 @@ PL_RECORD_HIDDEN int pl_record_configure(const char *value);
 PL_RECORD_HIDDEN bool pl_record_active(void);
 /* A session started in this image: the id its hello and profiles carry. */
 PL_RECORD_HIDDEN void pl_record_image_began(void);
+/* Is this a fork child of the process the library loaded in? */
+PL_RECORD_HIDDEN bool pl_record_in_fork_child(void);
 /* One message (kind: PCREC_*), waits for the answer.  0 when stored; -1
  * with a one-line reason in err. */
 PL_RECORD_HIDDEN int pl_record_send(uint32_t kind, uint32_t format, const char *note, const void *data, size_t len,

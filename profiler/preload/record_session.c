@@ -26,7 +26,8 @@ void pl_record_hello(const char *format) {
     char err[256];
     pl_record_session_format = pl_record_format(format);
     pl_record_image_began();
-    if (pl_record_send(PCREC_HELLO, pl_record_session_format, "started", NULL, 0, err, sizeof err) != 0)
+    const char *how = pl_record_in_fork_child() ? PCREC_HELLO_FORKED : "started";
+    if (pl_record_send(PCREC_HELLO, pl_record_session_format, how, NULL, 0, err, sizeof err) != 0)
         pl_say("record: %s", err);
 }
 

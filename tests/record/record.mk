@@ -1,0 +1,29 @@
+# tests/record/record.mk — `profcore record` owning a whole tree's output
+# (profiler/cli/recorder.h): the recorder's suites and their programs.
+#
+#   record-nginx   Debian's nginx (master + 2 workers as nobody) under ab,
+#                  SIGQUIT and SIGTERM shutdowns, a bad config's status
+#   record-tree    a chrooted setuid daemon, 50 children at once, a foreign
+#                  process, truncated and garbage messages, SIGKILL,
+#                  --per-process, a full disk
+
+RECORD_B := $(BUILD)/record
+RECORD_T := tests/record
+RECORD_PROGS := $(RECORD_B)/daemon $(RECORD_B)/kids $(RECORD_B)/client
+RECORD_CFLAGS := $(WARN) -O1 -g -fno-omit-frame-pointer
+$(RECORD_B)/daemon $(RECORD_B)/kids: $(RECORD_B)/%: $(RECORD_T)/%.c | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(RECORD_CFLAGS) -o $@ $<
+$(RECORD_B)/client: $(RECORD_T)/client.c profiler/common/record_proto.h | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(RECORD_CFLAGS) -Iprofiler/common -o $@ $<
+
+RECORD_DEPS := $(RECORD_PROGS) $(BUILD)/profiler/profcore $(BUILD)/profiler/libprofcore.so
+ALL_TARGETS += $(RECORD_PROGS)
+TEST_SUITES += record-nginx record-tree
+DEPS_PACKAGES += nginx apache2-utils golang-go python3 procps mount
+.PHONY: suite-record-nginx suite-record-tree
+suite-record-nginx: $(RECORD_DEPS)
+	@$(RUN_SUITE) record-nginx $(RECORD_T)/run.sh nginx $(BUILD)/profiler/profcore $(RECORD_B) $(RECORD_B)/nginx-scratch
+suite-record-tree: $(RECORD_DEPS)
+	@$(RUN_SUITE) record-tree $(RECORD_T)/run.sh tree $(BUILD)/profiler/profcore $(RECORD_B) $(RECORD_B)/tree-scratch
