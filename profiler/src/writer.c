@@ -45,10 +45,14 @@ static void *prt_writer_main(void *arg) {
 }
 
 int prt_writer_start(char *err, size_t errlen) {
-    sigset_t prof;
-    sigemptyset(&prof);
-    sigaddset(&prof, SIGPROF); /* the writer is never sampled */
-    return prt_helper_start(&prt_g_session.live.writer, prt_writer_main, &prof, "writer", err, errlen);
+    sigset_t all;
+    /* Never sampled, and no signal of the program lands on it: a process-
+     * directed signal the program's threads block for a moment (nginx's
+     * master blocks SIGCHLD between its sigsuspend calls) would otherwise
+     * run the program's handler here, and the thread waiting in sigsuspend
+     * for it would wait forever. */
+    sigfillset(&all);
+    return prt_helper_start(&prt_g_session.live.writer, prt_writer_main, &all, "writer", err, errlen);
 }
 
 void prt_writer_stop(void) {
