@@ -340,15 +340,20 @@ static int take_message(recorder *r, rec_conn *c, const pcrec_header *h) {
         fprintf(stderr, "profcore: pid %d (%s): %s\n", (int)c->pid, im->comm, why);
         return PCREC_ACK_BAD;
     }
-    unsigned char *copy = malloc(h->len ? h->len : 1);
+    unsigned char *copy = NULL;
+    size_t clen = 0;
+    if (h->format != PCPROF_FORMAT_PPROF || rec_attach_mappings(c->pid, data, h->len, &copy, &clen) != 0) {
+        copy = malloc(h->len ? h->len : 1);
+        clen = h->len;
+        if (copy != NULL) memcpy(copy, data, h->len);
+    }
     if (copy == NULL) {
         snprintf(im->problem, sizeof im->problem, "out of memory in the recorder");
         return PCREC_ACK_BAD;
     }
-    memcpy(copy, data, h->len);
     free(im->data);
     im->data = copy;
-    im->len = h->len;
+    im->len = clen;
     im->format = h->format;
     im->final = h->kind == PCREC_PROFILE;
     im->problem[0] = '\0';

@@ -98,6 +98,12 @@ const rec_image **rec_profiles(const recorder *r, size_t *n);
 int rec_merge(const rec_image *const *imgs, size_t n, uint32_t format, unsigned char **out, size_t *outlen,
               char *err, size_t errlen);
 
+/* recorder_merge.c: a pprof profile (gz) of the live process `pid` whose
+ * locations have addresses but no mapping (it could not read /proc in its
+ * chroot) with mappings from /proc/PID/maps attached, so pprof can name
+ * them from the files.  0 and *out malloc'd, or -1: nothing to attach. */
+int rec_attach_mappings(pid_t pid, const unsigned char *gz, size_t len, unsigned char **out, size_t *outlen);
+
 /* recorder_out.c: writes `path` atomically (temporary file in the same
  * directory, fsync, rename); 0, or -1 with a reason. */
 int rec_write_file(const char *path, const void *data, size_t len, char *err, size_t errlen);

@@ -596,3 +596,125 @@ int rec_merge(const rec_image *const *imgs, size_t n, uint32_t format, unsigned 
              pcprof_format_name((pcprof_format)format));
     return -1;
 }
+
+/* ---- mappings for a profile written where /proc was out of reach ------------------------------
+ *
+ * A process that chrooted cannot read /proc/self/maps nor its libraries at
+ * exit: its locations come with addresses, no mapping and no name.  The
+ * sender is alive while the recorder reads its message (it waits for the
+ * answer), so the recorder reads /proc/PID/maps for it and gives each such
+ * location the mapping that holds its address; `go tool pprof` then names
+ * them from the files themselves. */
+
+typedef struct exec_map {
+    uint64_t start, limit, offset;
+    char path[256];
+} exec_map;
+
+static size_t read_exec_maps(pid_t pid, exec_map *maps, size_t cap) {
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "re");
+    size_t n = 0;
+    if (f == NULL) return 0;
+    while (n < cap && fgets(line, sizeof line, f)) {
+        unsigned long long s, e, off;
+        char perms[8], file[256];
+        file[0] = '\0';
+        if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %255s", &s, &e, perms, &off, file) < 4) continue;
+        if (perms[2] != 'x' || file[0] != '/') continue;
+        maps[n] = (exec_map){s, e, off, ""};
+        snprintf(maps[n].path, sizeof maps[n].path, "%s", file);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* The location's address and whether it has a mapping. */
+static void location_facts(const unsigned char *p, size_t n, uint64_t *address, int *has_mapping) {
+    const unsigned char *end = p + n;
+    pfield f;
+    *address = 0;
+    *has_mapping = 0;
+    while (next_field(&p, end, &f) == 0) {
+        if (f.num == 3 && f.wire == 0) *address = f.v;
+        if (f.num == 2 && f.wire == 0 && f.v != 0) *has_mapping = 1;
+    }
+}
+
+int rec_attach_mappings(pid_t pid, const unsigned char *gz, size_t len, unsigned char **out, size_t *outlen) {
+    uint8_t *plain = NULL;
+    size_t plen = 0;
+    char err[200];
+    *out = NULL;
+    if (rd_gunzip(gz, len, (size_t)512 << 20, &plain, &plen, err, sizeof err) != 0) return -1;
+    /* What is there: the highest mapping id, the strings, locations that need one. */
+    const unsigned char *p = plain, *end = plain + plen;
+    pfield f;
+    uint64_t max_map = 0, nstrings = 0;
+    int orphans = 0;
+    while (next_field(&p, end, &f) == 0) {
+        if (f.num == 6) nstrings++;
+        if (f.num == 3 && f.wire == 2) {
+            const unsigned char *q = f.p, *qe = f.p + f.n;
+            pfield g;
+            while (next_field(&q, qe, &g) == 0)
+                if (g.num == 1 && g.wire == 0 && g.v > max_map) max_map = g.v;
+        }
+        if (f.num == 4 && f.wire == 2) {
+            uint64_t a;
+            int has;
+            location_facts(f.p, f.n, &a, &has);
+            orphans += a != 0 && !has;
+        }
+    }
+    exec_map maps[256];
+    size_t nmaps = orphans ? read_exec_maps(pid, maps, 256) : 0;
+    if (nmaps == 0) {
+        free(plain);
+        return -1; /* nothing to attach, or nothing to attach it to */
+    }
+    mbuf b = {0};
+    unsigned used[256] = {0};
+    for (p = plain; next_field(&p, end, &f) == 0;) {
+        uint64_t a;
+        int has;
+        size_t k = nmaps;
+        if (f.num == 4 && f.wire == 2) {
+            location_facts(f.p, f.n, &a, &has);
+            for (k = 0; !has && a != 0 && k < nmaps; k++)
+                if (a >= maps[k].start && a < maps[k].limit) break;
+            if (has || a == 0) k = nmaps;
+        }
+        if (k == nmaps) {
+            mb_put(&b, f.raw, f.rawn);
+            continue;
+        }
+        used[k] = 1;
+        mbuf loc = {0};
+        mb_put(&loc, f.p, f.n);
+        mb_field_varint(&loc, 2, max_map + 1 + k);
+        mb_field_bytes(&b, 4, loc.d, loc.n);
+        if (loc.failed) b.failed = 1;
+        free(loc.d);
+    }
+    uint64_t next_string = nstrings;
+    for (size_t k = 0; k < nmaps; k++) {
+        if (!used[k]) continue;
+        mbuf m = {0};
+        mb_field_varint(&m, 1, max_map + 1 + k);
+        mb_field_varint(&m, 2, maps[k].start);
+        mb_field_varint(&m, 3, maps[k].limit);
+        mb_field_varint(&m, 4, maps[k].offset);
+        mb_field_varint(&m, 5, next_string++);
+        mb_field_bytes(&b, 3, m.d, m.n);
+        mb_field_bytes(&b, 6, maps[k].path, strlen(maps[k].path));
+        if (m.failed) b.failed = 1;
+        free(m.d);
+    }
+    free(plain);
+    int rc = b.failed ? -1 : gzip_bytes(&b, out, outlen);
+    free(b.d);
+    return rc;
+}

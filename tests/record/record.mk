@@ -6,6 +6,9 @@
 #   record-tree    a chrooted setuid daemon, 50 children at once, a foreign
 #                  process, truncated and garbage messages, SIGKILL,
 #                  --per-process, a full disk
+#   record-tree-asan  the same with profcore (the recorder) built with
+#                  ASan+UBSan (leaks included).  No TSan variant: the
+#                  recorder is one thread (one poll loop).
 
 RECORD_B := $(BUILD)/record
 RECORD_T := tests/record
@@ -18,12 +21,20 @@ $(RECORD_B)/client: $(RECORD_T)/client.c profiler/common/record_proto.h | $(BUIL
 	@mkdir -p $(@D)
 	$(CC) $(RECORD_CFLAGS) -Iprofiler/common -o $@ $<
 
+# The recorder under ASan+UBSan: the same sources as $(BUILD)/profiler/profcore.
+$(RECORD_B)/profcore-asan: $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_DIR)/recorder.h $(CLI_LIB_SRC) $(CLI_HDRS) | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CLI_SAN) $(CLI_INC) -o $@ $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_LIB_SRC) -lz
+
 RECORD_DEPS := $(RECORD_PROGS) $(BUILD)/profiler/profcore $(BUILD)/profiler/libprofcore.so
-ALL_TARGETS += $(RECORD_PROGS)
-TEST_SUITES += record-nginx record-tree
+ALL_TARGETS += $(RECORD_PROGS) $(RECORD_B)/profcore-asan
+TEST_SUITES += record-nginx record-tree record-tree-asan
 DEPS_PACKAGES += nginx apache2-utils golang-go python3 procps mount
-.PHONY: suite-record-nginx suite-record-tree
+.PHONY: suite-record-nginx suite-record-tree suite-record-tree-asan
 suite-record-nginx: $(RECORD_DEPS)
 	@$(RUN_SUITE) record-nginx $(RECORD_T)/run.sh nginx $(BUILD)/profiler/profcore $(RECORD_B) $(RECORD_B)/nginx-scratch
 suite-record-tree: $(RECORD_DEPS)
 	@$(RUN_SUITE) record-tree $(RECORD_T)/run.sh tree $(BUILD)/profiler/profcore $(RECORD_B) $(RECORD_B)/tree-scratch
+suite-record-tree-asan: $(RECORD_DEPS) $(RECORD_B)/profcore-asan
+	@PROFCORE_LIB=$(abspath $(BUILD)/profiler/libprofcore.so) $(RUN_SUITE) record-tree-asan $(RECORD_T)/run.sh tree \
+	    $(RECORD_B)/profcore-asan $(RECORD_B) $(RECORD_B)/tree-asan-scratch

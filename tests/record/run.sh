@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # run.sh MODE PROFCORE BINDIR SCRATCH — `profcore record` owning the output
+# (PROFCORE may be an ASan build; PROFCORE_LIB then names the preload library)
 # of a whole process tree (profiler/cli/recorder.h).  MODE:
 #   nginx   Debian's nginx, a master and 2 workers running as nobody, under
 #           ab; shut down by SIGQUIT (graceful) and by SIGTERM (fast): one
@@ -153,6 +154,8 @@ daemon_case() {
     check "daemon: its profile arrived after fork, setsid, close-all, chroot, setuid ($n samples)" ge "${n:-0}" 100
     check "daemon: no process of the tree was lost" bash -c "! grep -q 'no profile:' '$d/err'"
     check "daemon: its pid is in the one profile" bash -c "pids_of '$d/d.pb.gz' | grep -qxF '$dpid'"
+    # In its chroot it could name nothing; the recorder attached its mappings from /proc.
+    check "daemon: daemon_work is named under its pid" bash -c "pid_funcs '$d/d.pb.gz' | grep -qx '$dpid daemon_work'"
 }
 export -f pids_of pid_funcs
 
