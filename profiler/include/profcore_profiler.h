@@ -78,7 +78,8 @@ typedef struct pcp_options {
     int period_ms;           /* rotation: 0 (one profile, written at stop), or a complete profile
                                 every period_ms (PCP_MIN_PERIOD_MS..PCP_MAX_PERIOD_MS) into
                                 output_path.<n>, n = 0, 1, ... (before a ".pb.gz" ending:
-                                prof.pb.gz -> prof.0.pb.gz), each with its own time and duration,
+                                prof.pb.gz -> prof.0.pb.gz; n goes on after the highest one already
+                                there, never overwriting), each with its own time and duration,
                                 while sampling goes on; pcp_flush ends the period so far, pcp_stop
                                 writes the last one; output_path itself is not written */
 } pcp_options;

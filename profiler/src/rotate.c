@@ -3,7 +3,11 @@
  * by SIGKILL or the OOM killer loses at most the period under way.
  *
  * Files.  Period k goes to OUT.<k> (k = 0, 1, ...), the number before a
- * ".pb.gz" ending (prof.pb.gz -> prof.0.pb.gz), each written atomically
+ * ".pb.gz" ending (prof.pb.gz -> prof.0.pb.gz).  A session starts its
+ * numbering after the highest OUT.<k> already in the directory, so an
+ * image exec'd by the process (whose flush before exec wrote OUT.<k>), a
+ * second session of the process or a restarted program never overwrites
+ * a file a shipping agent may not have taken yet.  Each is written atomically
  * (temporary file, rename) with its own start time, duration, measured CPU
  * and core counters (the difference of the marks that bound it).  A period
  * ends at each deadline start + n x period (a late cut does not shift the
@@ -32,6 +36,7 @@
  * drain, so the last period holds everything after the last cut.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -54,10 +59,47 @@ int prt_period_path(const char *out, uint32_t seq, char *path, size_t size) {
     return w < 0 || (size_t)w >= size ? -1 : 0;
 }
 
+/* "<prefix>.<digits><suffix>" -> digits + 1, else 0. */
+static uint32_t prt_period_after(const char *name, const char *prefix, size_t plen, const char *suffix) {
+    if (strncmp(name, prefix, plen) != 0 || name[plen] != '.') return 0;
+    const char *d = name + plen + 1;
+    size_t nd = strspn(d, "0123456789");
+    if (nd == 0 || nd > 9 || strcmp(d + nd, suffix) != 0) return 0;
+    return (uint32_t)strtoul(d, NULL, 10) + 1u;
+}
+
+/* The first sequence number after every OUT.<n> of `out`'s directory (0
+ * when there is none or the directory cannot be read: the write will say
+ * why then). */
+static uint32_t prt_period_next_free(const char *out) {
+    static const char gz[] = ".pb.gz";
+    char dir[PATH_MAX], prefix[PATH_MAX];
+    const char *slash = strrchr(out, '/');
+    const char *base = slash != NULL ? slash + 1 : out;
+    if (slash == NULL) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", slash == out ? 1 : (int)(slash - out), out);
+    size_t blen = strlen(base), g = sizeof gz - 1;
+    const char *suffix = blen > g && strcmp(base + blen - g, gz) == 0 ? gz : "";
+    size_t plen = blen - strlen(suffix);
+    snprintf(prefix, sizeof prefix, "%.*s", (int)plen, base);
+    DIR *d = opendir(dir);
+    if (d == NULL) return 0;
+    uint32_t next = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        uint32_t after = prt_period_after(e->d_name, prefix, plen, suffix);
+        if (after > next) next = after;
+    }
+    closedir(d);
+    return next;
+}
+
 void prt_period_begin(uint64_t period_ns) {
     prt_period *p = &prt_g_session.result.period;
     memset(p, 0, sizeof *p);
     p->period_ns = period_ns;
+    if (period_ns == 0) return;
+    const char *out = prt_g_session.result.output_path;
+    p->seq = out != NULL ? prt_period_next_free(out) : 0;
     /* The session's own clocks: its first period starts with it; the
      * counters start at 0 with the fresh core. */
     p->start.mono_ns = prt_g_session.live.start_mono_ns;

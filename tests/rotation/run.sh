@@ -203,6 +203,40 @@ period_mode() {
     check "flush cuts: samples over the files ($total) == offered - rejected (${offered:-?} - ${rejected:-?})" \
         test -n "$offered" -a "$total" -eq "$((offered - ${rejected:-0}))" -a "$total" -gt 0
 
+    # ---- a second run into the same files: numbering goes on, nothing overwritten
+    local before
+    before=$(md5sum "${files[@]}")
+    st=$(PROFCORE_OUT=$d/p.pb.gz PROFCORE_PERIOD=1h LD_PRELOAD=$lib "$spin" flushes 1 >/dev/null 2>&1; echo $?)
+    check "a second run (exit $st) writes NAME.4 and NAME.5 after the first run's NAME.0..3" \
+        test "$st" -eq 0 -a -e "$d/p.4.pb.gz" -a -e "$d/p.5.pb.gz" -a ! -e "$d/p.6.pb.gz"
+    check "the first run's files are untouched" test "$(md5sum "${files[@]}")" = "$before"
+
+    # ---- a write that fails loses nothing: the period goes into the next file -
+    d=$tmp/w
+    mkdir -p "$d"
+    PROFCORE_OUT=$d/p.pb.gz PROFCORE_PERIOD=1s LD_PRELOAD=$lib "$spin" rotate "$tmp/w.stop" >"$tmp/w.out" 2>"$tmp/w.err" &
+    pid=$!
+    pids+=("$pid")
+    wait_for test -e "$d/p.1.pb.gz"
+    mv "$d" "$tmp/w.away" # the directory is gone: the next write fails
+    check "a failed period write is reported, the period kept" \
+        wait_for grep -q 'PROFCORE_PERIOD: the period is kept for the next file' "$tmp/w.err"
+    mkdir "$d"
+    check "the next write, into the directory back again, succeeds" \
+        wait_for bash -c "ls '$d' | grep -q '^p\.[0-9]*\.pb\.gz\$'"
+    touch "$tmp/w.stop"
+    wait "$pid"
+    mapfile -t files < <(ls "$tmp/w.away"/p.*.pb.gz "$d"/p.*.pb.gz 2>/dev/null)
+    local seqs
+    seqs=$(printf '%s\n' "${files[@]}" | sed 's/.*p\.\([0-9]*\)\.pb\.gz$/\1/' | sort -n | tr '\n' ' ')
+    check "no number skipped or used twice across the failure ($seqs)" \
+        test "$seqs" = "$(seq 0 $((${#files[@]} - 1)) | tr '\n' ' ')"
+    total=$(sums "${files[@]}" | awk '{ s += $4 } END { print s + 0 }')
+    offered=$(sed -n 's/^offered=\([0-9]*\) .*/\1/p' "$tmp/w.out")
+    rejected=$(sed -n 's/.* rejected=\([0-9]*\)$/\1/p' "$tmp/w.out")
+    check "nothing lost across the failed write: $total == offered - rejected (${offered:-?} - ${rejected:-?})" \
+        test -n "$offered" -a "$total" -eq "$((offered - ${rejected:-0}))" -a "$total" -gt 0
+
     # ---- SIGKILL after the 3rd cut: every file written is complete ------------
     d=$tmp/k
     mkdir -p "$d"
