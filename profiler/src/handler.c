@@ -1,7 +1,8 @@
 /* handler.c — the SIGPROF handler: validate the signal, weigh it, unwind,
  * hand the sample to the core.  Everything here is async-signal-safe and
  * wait-free: no lock, no allocation, no libc beyond the async-signal-safe
- * list (clock_gettime, write, syscall for gettid / process_vm_readv), and
+ * list (clock_gettime, read of a perf event fd, write, syscall for gettid /
+ * process_vm_readv), and
  * the only indirect call is the traceback hook (profcore_traceback_fn).
  *
  * Every delivery ends in exactly one of: ignored as foreign (not from a
@@ -31,6 +32,8 @@ const prt_view *prt_g_view;
 prt_counters prt_g_counters;
 uint32_t prt_g_inflight;
 uint32_t prt_g_perf_fd_owner[PRT_PERF_FD_LIMIT];
+uint64_t prt_g_perf_periods[PRT_PERF_FD_LIMIT];
+uint64_t prt_g_itimer_covered_ns;
 profcore_traceback_fn prt_g_hook;
 void *prt_g_hook_user;
 
@@ -56,6 +59,51 @@ PROFCORE_SIGNAL_SAFE static void prt_count_max(uint64_t *c, uint64_t v) {
             return;
 }
 
+/* A weight stays a sane 32-bit value. */
+#define PRT_MAX_WEIGHT 1000000u
+
+/* itimer: ITIMER_PROF runs on the process's CPU clock but the kernel
+ * coalesces its expiries and reports no overrun (at 1 kHz a quarter of
+ * them arrive), so a signal weighs the process CPU since the CPU the
+ * previous ones covered, in whole periods (the remainder stays for the
+ * next).  An estimate: the CPU of every thread (the profiler's own too)
+ * lands on the stack of the thread the signal hit.  At least 1, so a
+ * signal earlier than a full period borrows from the next.  Bounded
+ * retries; under contention, one period. */
+PROFCORE_SIGNAL_SAFE static uint32_t prt_itimer_weight(uint64_t period_ns) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 1u;
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    uint64_t old = __atomic_load_n(&prt_g_itimer_covered_ns, __ATOMIC_RELAXED);
+    for (int i = 0; i < 4; i++) {
+        if (old & PRT_TAIL_CLOSED) return 0u; /* after the stop's tail took this CPU */
+        uint64_t w = now > old ? (now - old) / period_ns : 0;
+        if (w == 0) w = 1;
+        if (w > PRT_MAX_WEIGHT) w = PRT_MAX_WEIGHT;
+        if (__atomic_compare_exchange_n(&prt_g_itimer_covered_ns, &old, old + w * period_ns, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return (uint32_t)w;
+    }
+    old = __atomic_fetch_add(&prt_g_itimer_covered_ns, period_ns, __ATOMIC_RELAXED);
+    return (old & PRT_TAIL_CLOSED) ? 0u : 1u;
+}
+
+/* perf: a signal weighs the periods the task-clock counter advanced since
+ * the previous one of this fd (read(2) of the event fd is
+ * async-signal-safe and returns its count, read_format 0), so overflows
+ * the kernel coalesced into one signal count.  At least 1: the signal says
+ * one overflow happened. */
+PROFCORE_SIGNAL_SAFE static uint32_t prt_perf_weight(int fd, uint64_t period_ns) {
+    uint64_t count = 0;
+    if (read(fd, &count, sizeof count) != (ssize_t)sizeof count) return 1u;
+    uint64_t periods = count / period_ns;
+    uint64_t last = __atomic_load_n(&prt_g_perf_periods[fd], __ATOMIC_RELAXED);
+    uint64_t w = periods > last ? periods - last : 1u;
+    if (w > PRT_MAX_WEIGHT) w = PRT_MAX_WEIGHT;
+    __atomic_store_n(&prt_g_perf_periods[fd], last + w, __ATOMIC_RELAXED);
+    return (uint32_t)w;
+}
+
 /* The weight of a delivery, or 0 when it is not ours (foreign): the
  * engine decides which si_code is legitimate, and the timer identity (the
  * session token in si_value, the perf fd's owner) rules out signals of
@@ -75,17 +123,17 @@ PROFCORE_SIGNAL_SAFE static uint32_t prt_signal_weight(const prt_view *s, const 
         if (si->si_code != SI_TIMER || si->si_value.sival_int != s->token) return 0;
         int over = si->si_overrun;
         if (over < 0) over = 0;
-        if (over > 1000000) over = 1000000; /* a weight stays a sane 32-bit value */
+        if (over > (int)PRT_MAX_WEIGHT) over = (int)PRT_MAX_WEIGHT;
         return 1u + (uint32_t)over;
     }
     case PCPROF_ENGINE_ITIMER:
-        return si->si_code == SI_KERNEL ? 1u : 0u;
+        return si->si_code == SI_KERNEL ? prt_itimer_weight(s->period_ns) : 0u;
     case PCPROF_ENGINE_PERF: {
         if (si->si_code != POLL_IN && si->si_code != POLL_HUP) return 0;
         int fd = si->si_fd;
         if (fd < 0 || fd >= PRT_PERF_FD_LIMIT) return 0;
         uint32_t owner = __atomic_load_n(&prt_g_perf_fd_owner[fd], __ATOMIC_ACQUIRE);
-        return owner != 0 && owner == (uint32_t)prt_gettid() ? 1u : 0u;
+        return owner != 0 && owner == (uint32_t)prt_gettid() ? prt_perf_weight(fd, s->period_ns) : 0u;
     }
     default:
         return 0;

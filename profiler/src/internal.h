@@ -124,6 +124,14 @@ extern prt_counters prt_g_counters PRT_HIDDEN;
 extern uint32_t prt_g_inflight PRT_HIDDEN; /* atomic: handlers between entry and exit */
 /* Owner tid of each perf fd of the session (0: none); atomic. */
 extern uint32_t prt_g_perf_fd_owner[PRT_PERF_FD_LIMIT] PRT_HIDDEN;
+/* Periods each perf fd's counter had advanced at its last accepted
+ * signal (the handler's weight is the difference); set to 0 before the
+ * event is enabled, then written only by the owner thread's handler. */
+extern uint64_t prt_g_perf_periods[PRT_PERF_FD_LIMIT] PRT_HIDDEN;
+/* itimer: the process CPU (CLOCK_PROCESS_CPUTIME_ID) the delivered
+ * samples cover so far; set before setitimer, advanced by the handler in
+ * whole periods (atomic). */
+extern uint64_t prt_g_itimer_covered_ns PRT_HIDDEN;
 /* The traceback hook and its argument; atomic. */
 extern profcore_traceback_fn prt_g_hook PRT_HIDDEN;
 extern void *prt_g_hook_user PRT_HIDDEN;

@@ -191,13 +191,27 @@ static int prt_arm_itimer(uint64_t period_ns) {
     it.it_interval.tv_usec = (suseconds_t)((period_ns % 1000000000u) / 1000u);
     if (it.it_interval.tv_sec == 0 && it.it_interval.tv_usec == 0) it.it_interval.tv_usec = 1;
     it.it_value = it.it_interval;
+    /* The handler weighs each signal from here (prt_itimer_weight); the
+     * setitimer system call orders this store before any of its signals. */
+    __atomic_store_n(&prt_g_itimer_covered_ns, prt_clock_ns(CLOCK_PROCESS_CPUTIME_ID), __ATOMIC_RELAXED);
     return setitimer(ITIMER_PROF, &it, NULL);
 }
 
-static void prt_disarm_itimer(void) {
+/* Disarms the itimer and offers the process's tail: the CPU since what
+ * the delivered signals covered, as one sample under [unsampled: thread
+ * tail] with tid 0 (the itimer knows no thread).  The exchange closes the
+ * count first: a signal already on its way then sees PRT_TAIL_CLOSED and
+ * is not offered (counted foreign; its CPU is in this tail). */
+static void prt_disarm_itimer(const prt_view *v) {
     struct itimerval it;
     memset(&it, 0, sizeof it);
     setitimer(ITIMER_PROF, &it, NULL);
+    uint64_t covered = __atomic_exchange_n(&prt_g_itimer_covered_ns, PRT_TAIL_CLOSED, __ATOMIC_RELAXED);
+    uint64_t now = prt_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    if ((covered & PRT_TAIL_CLOSED) || now <= covered) return;
+    uint64_t w = (now - covered) / v->period_ns;
+    if (w > UINT32_MAX) w = UINT32_MAX;
+    if (w > 0) prt_offer_tail(v, 0, 0, (uint32_t)w);
 }
 
 /* ---- starting what sends signals, and ending ------------------------------------- */
@@ -240,7 +254,7 @@ static void prt_result_finish(const profcore *pc) {
 static void prt_session_end(void) {
     prt_live *l = &prt_g_session.live;
     profcore *pc = l->view.pc;
-    if (l->view.engine == PCPROF_ENGINE_ITIMER) prt_disarm_itimer();
+    if (l->view.engine == PCPROF_ENGINE_ITIMER) prt_disarm_itimer(&l->view);
     prt_ticker_stop(); /* ticks already queued arrive after the unpublish: ignored */
     prt_threads_disarm_all();
     prt_rotator_stop(); /* before the final drain: the last period is everything after its cut */

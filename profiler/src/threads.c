@@ -114,6 +114,7 @@ static int prt_arm_perf(prt_thread *t) {
         close((int)fd);
         return -1;
     }
+    __atomic_store_n(&prt_g_perf_periods[fd], 0u, __ATOMIC_RELAXED); /* ordered by the release below */
     __atomic_store_n(&prt_g_perf_fd_owner[fd], (uint32_t)t->tid, __ATOMIC_RELEASE);
     if (ioctl((int)fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
         __atomic_store_n(&prt_g_perf_fd_owner[fd], 0u, __ATOMIC_RELEASE);
