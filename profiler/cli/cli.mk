@@ -22,7 +22,8 @@ CLI_LIB_SRC := $(CLI_DIR)/readers.c $(CLI_ENV)
 CLI_HDRS := $(CLI_DIR)/readers.h $(wildcard $(CLI_COMMON)/*.h) core/profcore.h
 CLI_FUZZ_SECONDS ?= 25
 
-CLI_RECORDER_SRC := $(CLI_DIR)/recorder.c $(CLI_DIR)/recorder_merge.c $(CLI_DIR)/recorder_out.c
+# record: the recorder, and what a program file is (shared with the preload library)
+CLI_RECORDER_SRC := $(CLI_DIR)/recorder.c $(CLI_DIR)/recorder_merge.c $(CLI_DIR)/recorder_out.c $(CLI_COMMON)/binkind.c
 $(BUILD)/profiler/profcore: $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_DIR)/recorder.h $(CLI_LIB_SRC) $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
 	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_LIB_SRC) -lz

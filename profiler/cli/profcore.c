@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "binkind.h"
 #include "envconfig.h"
 #include "readers.h"
 #include "recorder.h"
@@ -121,61 +122,6 @@ static int cmd_top(int argc, char **argv) {
 }
 
 /* ---- record: the command and its binary ------------------------------ */
-
-/* Resolves `name` like execvp would: as a path if it has a slash, else the
- * first executable regular file on $PATH. */
-static int find_command(const char *name, char out[PATH_MAX]) {
-    struct stat st;
-    if (strchr(name, '/') != NULL) {
-        if (strlen(name) >= PATH_MAX) return -1;
-        strcpy(out, name);
-        return 0;
-    }
-    const char *path = getenv("PATH");
-    if (path == NULL || *path == '\0') path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        const char *colon = strchr(path, ':');
-        size_t n = colon ? (size_t)(colon - path) : strlen(path);
-        int len = snprintf(out, PATH_MAX, "%.*s%s%s", (int)n, path, n ? "/" : "", name);
-        if (len > 0 && len < PATH_MAX && stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
-            return 0;
-        path += n + (colon != NULL);
-    }
-    return -1;
-}
-
-typedef enum { BIN_DYNAMIC, BIN_STATIC, BIN_NOT_ELF, BIN_OTHER_CLASS, BIN_UNREADABLE } bin_kind;
-
-/* A program can take LD_PRELOAD only if the dynamic loader runs it, which
- * is what PT_INTERP asks for.  Static and static-pie binaries have none. */
-static bin_kind inspect_binary(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return BIN_UNREADABLE;
-    Elf64_Ehdr eh;
-    bin_kind kind = BIN_NOT_ELF;
-    if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0) {
-        if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr)) {
-            kind = BIN_OTHER_CLASS;
-        } else {
-            kind = BIN_STATIC;
-            for (unsigned i = 0; i < eh.e_phnum && i < 4096; i++) {
-                Elf64_Phdr ph;
-                if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * sizeof ph)) != (ssize_t)sizeof ph) break;
-                if (ph.p_type == PT_INTERP) kind = BIN_DYNAMIC;
-            }
-        }
-    }
-    close(fd);
-    return kind;
-}
-
-/* The loader ignores LD_PRELOAD (with a path) in secure-execution mode,
- * i.e. when exec changes the effective user or group. */
-static int runs_setuid(const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0) return 0;
-    return ((st.st_mode & S_ISUID) && st.st_uid != geteuid()) || ((st.st_mode & S_ISGID) && st.st_gid != getegid());
-}
 
 static int find_library(char out[PATH_MAX]) {
     const char *env = getenv("PROFCORE_LIB");
@@ -441,25 +387,25 @@ static int export_environment(const record_opts *o, const char *lib, const char 
  * not a 64-bit program).  The program always runs: profcore never changes
  * what it does or its exit status, it only says why there is no profile. */
 static int check_command(const char *path) {
-    switch (inspect_binary(path)) {
-    case BIN_STATIC:
+    switch (pcbin_inspect(path)) {
+    case PCBIN_STATIC:
         fprintf(stderr,
                 "profcore record: %s is statically linked: LD_PRELOAD cannot work there; it will run unprofiled.\n"
                 "profcore record: to profile it, link the profiler into it (libprofcore.a, see profiler/include/).\n",
                 path);
         return 1;
-    case BIN_OTHER_CLASS:
+    case PCBIN_OTHER_CLASS:
         fprintf(stderr,
                 "profcore record: %s is not a 64-bit ELF program: the preload library cannot load into it; "
                 "it will run unprofiled.\n",
                 path);
         return 1;
-    case BIN_UNREADABLE: /* execute-only, perhaps: exec decides, and says why if it cannot */
-    case BIN_DYNAMIC:
-    case BIN_NOT_ELF: /* a script: its interpreter is what runs */
+    case PCBIN_UNREADABLE: /* execute-only, perhaps: exec decides, and says why if it cannot */
+    case PCBIN_DYNAMIC:
+    case PCBIN_NOT_ELF: /* a script: its interpreter is what runs */
         break;
     }
-    if (runs_setuid(path))
+    if (pcbin_runs_setuid(path))
         fprintf(stderr, "profcore record: %s is setuid/setgid: the loader ignores LD_PRELOAD, it will run unprofiled.\n", path);
     return 0;
 }
@@ -556,6 +502,7 @@ static void finish_record(const record_opts *o, recorder *r, pid_t root, int sta
         return;
     }
     int several = r->nimages > 1 || n != r->nimages;
+    for (size_t i = 0; i < r->nimages; i++) several |= r->images[i].exec_note[0] != '\0';
     if (several) fprintf(stderr, "profcore: processes of the tree:\n");
     if (several || r->refused) rec_report(r, stderr);
     char first[PATH_MAX + 48];
@@ -621,7 +568,7 @@ static int cmd_record(int argc, char **argv) {
                 getenv("PROFCORE_LIB") ? getenv("PROFCORE_LIB") : "libprofcore.so next to profcore");
         return EXIT_USAGE;
     }
-    if (find_command(o.command[0], cmd) != 0) {
+    if (pcbin_find_command(o.command[0], cmd) != 0) {
         fprintf(stderr, "profcore record: command not found: %s\n", o.command[0]);
         return 127;
     }

@@ -214,11 +214,11 @@ typedef struct pl_exec_state {
 /* Only the process that owns the runtime prepares: a fork or vfork child has
  * no session (and a vfork child shares the parent's memory: it must not
  * touch it). */
-static void pl_before_exec(pl_exec_state *s) {
+static void pl_before_exec(pl_exec_state *s, const char *file, bool search) {
     memset(s, 0, sizeof *s);
     if (!pl_owns_runtime() || prt_link_session_engine() == 0) return;
     char err[512];
-    if (pl_flush_before_exec(err, sizeof err) != PCP_OK && pcp_is_running()) pl_say("before exec: %s", err);
+    if (pl_flush_before_exec(file, search, err, sizeof err) != PCP_OK && pcp_is_running()) pl_say("before exec: %s", err);
     s->prepared = true;
     struct itimerval off;
     memset(&off, 0, sizeof off);
@@ -246,7 +246,7 @@ static void pl_after_failed_exec(const pl_exec_state *s) {
 
 PL_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
     pl_exec_state s;
-    pl_before_exec(&s);
+    pl_before_exec(&s, path, false);
     int r = PL_REAL(execve)(path, argv, envp);
     pl_after_failed_exec(&s);
     return r;
@@ -256,7 +256,7 @@ PL_EXPORT int execv(const char *path, char *const argv[]) { return execve(path, 
 
 PL_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
     pl_exec_state s;
-    pl_before_exec(&s);
+    pl_before_exec(&s, file, true);
     int r = PL_REAL(execvpe)(file, argv, envp);
     pl_after_failed_exec(&s);
     return r;
@@ -264,7 +264,7 @@ PL_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
 
 PL_EXPORT int execvp(const char *file, char *const argv[]) {
     pl_exec_state s;
-    pl_before_exec(&s);
+    pl_before_exec(&s, file, true);
     int r = PL_REAL(execvp)(file, argv);
     pl_after_failed_exec(&s);
     return r;
@@ -272,7 +272,7 @@ PL_EXPORT int execvp(const char *file, char *const argv[]) {
 
 PL_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
     pl_exec_state s;
-    pl_before_exec(&s);
+    pl_before_exec(&s, NULL, false);
     int r = PL_REAL(fexecve)(fd, argv, envp);
     pl_after_failed_exec(&s);
     return r;

@@ -92,8 +92,10 @@ PL_HIDDEN void pl_record_hello(const char *format);
 PL_HIDDEN int pl_record_ship(uint32_t kind, const char *why);
 /* pcp_flush, or in record mode the profile so far to the recorder. */
 PL_HIDDEN int pl_flush_profile(char *err, size_t errlen);
-/* The same before exec: in record mode sent as the image's final profile. */
-PL_HIDDEN int pl_flush_before_exec(char *err, size_t errlen);
+/* The same before exec of `file` (searched on $PATH when `search`; NULL:
+ * unknown, fexecve): in record mode sent as the image's final profile,
+ * and a program LD_PRELOAD cannot follow into is named to the recorder. */
+PL_HIDDEN int pl_flush_before_exec(const char *file, bool search, char *err, size_t errlen);
 
 /* ---- interpose.c ---- */
 /* Resolves the real libc functions (constructor; lazily otherwise). */

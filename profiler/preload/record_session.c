@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "binkind.h"
 #include "preload_internal.h"
 #include "profile.h"
 #include "record_channel.h"
@@ -55,8 +56,29 @@ static int pl_record_flush_as(uint32_t kind, const char *why, char *err, size_t 
 
 int pl_flush_profile(char *err, size_t errlen) { return pl_record_flush_as(PCREC_FLUSH, "flushed", err, errlen); }
 
+/* A program the preload library cannot follow into: the recorder is told
+ * before the exec, so its summary says why nothing of the new image
+ * comes (the loader ignores LD_PRELOAD for it). */
+static void pl_record_exec_note(const char *file, bool search) {
+    char path[PATH_MAX], note[sizeof ((pcrec_header *)0)->note], err[256];
+    if (file == NULL) return;
+    if (search ? pcbin_find_command(file, path) != 0 : snprintf(path, sizeof path, "%s", file) >= (int)sizeof path)
+        return;
+    const char *why = NULL;
+    pcbin_kind k = pcbin_inspect(path);
+    if (k == PCBIN_STATIC) why = "statically linked";
+    else if (k == PCBIN_OTHER_CLASS) why = "not a 64-bit program";
+    else if (pcbin_runs_setuid(path)) why = "setuid/setgid";
+    if (why == NULL) return;
+    const char *base = strrchr(path, '/');
+    snprintf(note, sizeof note, "exec'd %.40s (%s): not profiled after it", base ? base + 1 : path, why);
+    if (pl_record_send(PCREC_NOTE, 0, note, NULL, 0, err, sizeof err) != 0) pl_say("record: %s", err);
+}
+
 /* The image's last word if exec succeeds: sent as its final profile (a
  * failed exec goes on profiling, and its final at exit replaces this). */
-int pl_flush_before_exec(char *err, size_t errlen) {
-    return pl_record_flush_as(PCREC_PROFILE, "before exec", err, errlen);
+int pl_flush_before_exec(const char *file, bool search, char *err, size_t errlen) {
+    int rc = pl_record_flush_as(PCREC_PROFILE, "before exec", err, errlen);
+    if (pl_record_active()) pl_record_exec_note(file, search);
+    return rc;
 }

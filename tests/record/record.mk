@@ -5,18 +5,22 @@
 #                  SIGQUIT and SIGTERM shutdowns, a bad config's status
 #   record-tree    a chrooted setuid daemon, 50 children at once, a foreign
 #                  process, truncated and garbage messages, SIGKILL,
-#                  --per-process, a full disk
+#                  --per-process, exec of static/setuid binaries, a full disk
 #   record-tree-asan  the same with profcore (the recorder) built with
 #                  ASan+UBSan (leaks included).  No TSan variant: the
 #                  recorder is one thread (one poll loop).
 
 RECORD_B := $(BUILD)/record
 RECORD_T := tests/record
-RECORD_PROGS := $(RECORD_B)/daemon $(RECORD_B)/kids $(RECORD_B)/client
+RECORD_PROGS := $(RECORD_B)/daemon $(RECORD_B)/kids $(RECORD_B)/kids-static $(RECORD_B)/client
 RECORD_CFLAGS := $(WARN) -O1 -g -fno-omit-frame-pointer
 $(RECORD_B)/daemon $(RECORD_B)/kids: $(RECORD_B)/%: $(RECORD_T)/%.c | $(BUILD)/.dir
 	@mkdir -p $(@D)
 	$(CC) $(RECORD_CFLAGS) -o $@ $<
+# LD_PRELOAD cannot follow an exec into it: the recorder must be told why.
+$(RECORD_B)/kids-static: $(RECORD_T)/kids.c | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(RECORD_CFLAGS) -static -o $@ $<
 $(RECORD_B)/client: $(RECORD_T)/client.c profiler/common/record_proto.h | $(BUILD)/.dir
 	@mkdir -p $(@D)
 	$(CC) $(RECORD_CFLAGS) -Iprofiler/common -o $@ $<

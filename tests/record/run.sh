@@ -9,7 +9,8 @@
 #   tree    a daemon (double fork, setsid, every fd closed, chroot, setuid
 #           nobody); 50 children at once, each hot function only under its
 #           own pid; a foreign process refused; a truncated and a garbage
-#           message; a process killed by SIGKILL; --per-process; a full disk
+#           message; a process killed by SIGKILL; --per-process; exec of a
+#           static and of a setuid binary named; a full disk
 # Every check waits for events (a pid file, a name file, the end of ab),
 # never for a length of time.  Ends with "N passed, N failed".
 set -u
@@ -230,6 +231,20 @@ per_process_case() {
     check "--per-process: the root's profile is OUT" test -s "$d/p.pb.gz"
 }
 
+exec_note_case() {
+    local d="$tmp/execnote"
+    mkdir -p "$d"
+    "$pc" record -F 1000 -o "$d/e.pb.gz" -- sh -c "exec '$bin/kids-static' 1" >"$d/out" 2>"$d/err"
+    check "exec of a static binary: record exits with its status (0)" test $? -eq 0
+    check "exec of a static binary: the summary says why nothing of it comes" \
+        grep -q "then exec'd kids-static (statically linked): not profiled after it" "$d/err"
+    cp "$bin/kids" "$d/suid-kids" && chown nobody "$d/suid-kids" && chmod 4755 "$d/suid-kids"
+    "$pc" record -F 1000 -o "$d/u.pb.gz" -- sh -c "exec '$d/suid-kids' 1" >"$d/out" 2>"$d/err"
+    check "exec of a setuid binary: record exits with its status (0)" test $? -eq 0
+    check "exec of a setuid binary: the summary says why nothing of it comes" \
+        grep -q "then exec'd suid-kids (setuid/setgid): not profiled after it" "$d/err"
+}
+
 full_disk_case() {
     local d="$tmp/full"
     mkdir -p "$d/mnt"
@@ -259,6 +274,7 @@ tree)
     badmsg_case
     sigkill_case
     per_process_case
+    exec_note_case
     full_disk_case
     ;;
 *) echo "usage: run.sh nginx|tree PROFCORE BINDIR SCRATCH" >&2; exit 2 ;;
