@@ -60,6 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *sig = lookup(&e, "PROFCORE_SNAPSHOT_SIGNAL");
         int s;
         if (sig != NULL) REQUIRE(pcenv_parse_signal(sig, &s) == 0 && s == c->snapshot_signal);
+        const char *per = lookup(&e, "PROFCORE_PERIOD");
+        unsigned ms;
+        if (per != NULL) REQUIRE(pcenv_parse_period(per, &ms) == 0 && ms == c->period_ms);
+        REQUIRE(c->period_ms == 0 || (c->period_ms >= PCENV_PERIOD_MIN_MS && c->period_ms <= PCENV_PERIOD_MAX_MS));
+        REQUIRE(c->toggle_signal == 0 || (c->toggle_signal != c->snapshot_signal && c->period_ms == 0));
     }
     if (r.status == PCENV_OFF) REQUIRE(lookup(&e, "PROFCORE_OUT") == NULL);
     free(copy);

@@ -55,6 +55,7 @@ int main(int argc, char **argv) {
          "CPUPROFILE_PER_THREAD_TIMERS=yes", NULL},
         {"PROFCORE_OUT=x", "PROFCORE_HZ=100001", "PROFCORE_ENGINE=Wall", "PROFCORE_SNAPSHOT_SIGNAL=RTMIN+2", NULL},
         {"PROFCORE_OUT=", "CPUPROFILE=/a", "PROFCORE_CHILDREN=no", "PROFCORE_FORMAT=collapsed", NULL},
+        {"CPUPROFILE=/tmp/g.prof", "CPUPROFILESIGNAL=12", "CPUPROFILE_TIMER_SIGNAL=27", "PROFCORE_PERIOD=90s", NULL},
     };
     for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
         pbbuf b = {0};
