@@ -13,19 +13,21 @@ PROF_SRCS := profiler/src/core.c profiler/src/handler.c profiler/src/unwind.c \
              profiler/src/labels.c profiler/src/fork.c profiler/src/aggregate.c profiler/src/support.c \
              profiler/src/rotate.c \
              profiler/src/unwind_core.c profiler/src/unwind_tables.c profiler/src/unwind_objects.c \
-             profiler/src/own_sigmask.c
-PROF_HDRS := profiler/src/internal.h profiler/include/profcore_profiler.h \
+             profiler/src/own_sigmask.c \
+             profiler/src/http_route.c profiler/src/http_mhd.c profiler/src/http_server.c
+PROF_HDRS := profiler/src/internal.h profiler/src/http.h profiler/src/http_mhd.h profiler/include/profcore_profiler.h \
              $(wildcard profiler/common/*.h) core/profcore.h core/profcore_unwind.h profiler/src/unwind_tables.h \
              $(wildcard profiler/output/*.h)
 # The vocabulary every layer names things with (profiler/common/vocab.h).
-PROF_COMMON_SRCS := profiler/common/vocab.c
+PROF_COMMON_SRCS := profiler/common/vocab.c profiler/common/endpoint.c
 PROF_ALL_SRCS := $(PROF_SRCS) $(PROFILER_OUTPUT_SRCS) $(PROF_COMMON_SRCS)
 PROF_INC := $(CORE_INC) -Iprofiler/src -Iprofiler/include -Iprofiler/output -Iprofiler/common
 # Frame pointers everywhere: the handler's unwinder walks them.
 PROF_ARCH := $(shell uname -m)
 PROF_FP := -fno-omit-frame-pointer $(if $(filter x86_64,$(PROF_ARCH)),-mno-omit-leaf-frame-pointer)
 PROF_CFLAGS := $(WARN) $(OPT) $(PROF_FP) -pthread -fvisibility=hidden $(PROF_INC)
-PROF_LDLIBS := $(PROFILER_OUTPUT_LDLIBS) -pthread -lrt
+# -ldl: the pprof endpoint dlopens libmicrohttpd (in libc since glibc 2.34).
+PROF_LDLIBS := $(PROFILER_OUTPUT_LDLIBS) -pthread -lrt -ldl
 PROF_LIB_A := $(PROF_B)/libprofcore.a
 PROF_LIB_SO := $(PROF_B)/libprofcore.so
 # Programs linked with the static library (symbols for the tests via -rdynamic).
@@ -144,6 +146,8 @@ profiler-demo: $(PROF_B)/demo
 
 # ---- suites ----
 DEPS_PACKAGES += golang-go google-perftools libunwind-dev zlib1g-dev libdw-dev
+# The pprof endpoint: the header at build time, the library dlopen'd at run time.
+DEPS_PACKAGES += libmicrohttpd-dev libmicrohttpd12
 PROF_RUN := tests/profiler/run.sh
 TEST_SUITES += profiler-integration profiler-accuracy profiler-stress profiler-asan \
                profiler-tsan profiler-badinput profiler-unwind-agree profiler-wall \
@@ -184,12 +188,17 @@ suite-profiler-unwind-agree: $(PROF_B)/tests/unwind_agree
 # object code, not just a syntax check, so inline asm is exercised too.
 DEPS_PACKAGES += libc6-dev-arm64-cross
 PROF_AARCH64_SRCS = $(sort $(PROF_ALL_SRCS) $(PRELOAD_SRCS) $(wildcard profiler/cli/*.c profiler/common/*.c))
+# libcurl's headers (the CLI's fetch.c) live in Debian's multiarch directory;
+# they pick the architecture from the compiler's macros, so a directory
+# holding only them (a link) serves aarch64 without the rest of x86_64's.
+PROF_AARCH64_CURL := $(BUILD)/aarch64/include-curl
 PROF_AARCH64_CFLAGS = --target=aarch64-linux-gnu $(WARN) -O2 -fno-omit-frame-pointer -pthread \
-    $(PROF_INC) -idirafter /usr/include
+    $(PROF_INC) -idirafter /usr/include -idirafter $(PROF_AARCH64_CURL)
 TEST_SUITES += profiler-aarch64-compile
 .PHONY: suite-profiler-aarch64-compile
 suite-profiler-aarch64-compile:
-	@mkdir -p $(BUILD)/aarch64
+	@mkdir -p $(BUILD)/aarch64 $(PROF_AARCH64_CURL)
+	@ln -sfn $$(dirname $$(dpkg -L libcurl4-openssl-dev | grep '/curl/curl.h$$')) $(PROF_AARCH64_CURL)/curl
 	@$(RUN_SUITE) profiler-aarch64-compile bash -c 'p=0; f=0; \
 	    for s in $(PROF_AARCH64_SRCS); do \
 	        if $(CLANG) $(PROF_AARCH64_CFLAGS) -c $$s -o $(BUILD)/aarch64/$$(basename $$s .c).o; \

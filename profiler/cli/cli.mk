@@ -16,7 +16,7 @@ CLI_INC := $(CORE_INC) -I$(CLI_DIR) -I$(CLI_COMMON) -Iprofiler/include
 CLI_CFLAGS := $(WARN) $(OPT) $(CLI_INC)
 CLI_SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CLI_VOCAB := $(CLI_COMMON)/vocab.c
-CLI_ENV := $(CLI_COMMON)/envconfig.c $(CLI_VOCAB)
+CLI_ENV := $(CLI_COMMON)/envconfig.c $(CLI_COMMON)/endpoint.c $(CLI_VOCAB)
 CLI_READ := $(CLI_DIR)/readers.c $(CLI_VOCAB)
 CLI_LIB_SRC := $(CLI_DIR)/readers.c $(CLI_ENV)
 CLI_HDRS := $(CLI_DIR)/readers.h $(wildcard $(CLI_COMMON)/*.h) core/profcore.h
@@ -24,9 +24,14 @@ CLI_FUZZ_SECONDS ?= 25
 
 # record: the recorder, and what a program file is (shared with the preload library)
 CLI_RECORDER_SRC := $(CLI_DIR)/recorder.c $(CLI_DIR)/recorder_merge.c $(CLI_DIR)/recorder_out.c $(CLI_COMMON)/binkind.c
-$(BUILD)/profiler/profcore: $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_DIR)/recorder.h $(CLI_LIB_SRC) $(CLI_HDRS) | $(BUILD)/.dir
+# record -p fetches a window from a process's pprof endpoint with libcurl
+# (fetch.c); every build of the tool links it.
+CLI_FETCH_SRC := $(CLI_DIR)/fetch.c
+CLI_FETCH_LDLIBS := -lcurl
+$(BUILD)/profiler/profcore: $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_DIR)/recorder.h $(CLI_FETCH_SRC) $(CLI_DIR)/fetch.h \
+                            $(CLI_LIB_SRC) $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_LIB_SRC) -lz
+	$(CC) $(CLI_CFLAGS) -o $@ $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_FETCH_SRC) $(CLI_LIB_SRC) -lz $(CLI_FETCH_LDLIBS)
 
 $(CLI_OUT)/test_readers: tests/cli/test_readers.c tests/check.h $(CLI_READ) $(CLI_DIR)/pbbuild.h $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
@@ -91,4 +96,4 @@ suite-cli-fuzz: $(CLI_FUZZ_BINS)
 ALL_TARGETS += $(BUILD)/profiler/profcore $(CLI_UNIT_BINS) $(CLI_RECORD_BINS) $(CLI_FUZZ_BINS)
 TEST_SUITES += cli-unit cli-record
 FUZZ_SUITES += cli-fuzz
-DEPS_PACKAGES += zlib1g-dev libc6-dev clang libclang-rt-14-dev
+DEPS_PACKAGES += zlib1g-dev libc6-dev clang libclang-rt-14-dev libcurl4-openssl-dev

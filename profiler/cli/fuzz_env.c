@@ -51,7 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (r.status == PCENV_PROFILE) {
         const pcenv_config *c = &r.config;
-        REQUIRE(c->out[0] != '\0' && memchr(c->out, '\0', sizeof c->out) != NULL);
+        /* A whole-run path, or the endpoint alone (PROFCORE_HTTP, out ""). */
+        REQUIRE(memchr(c->out, '\0', sizeof c->out) != NULL);
+        REQUIRE(c->out[0] != '\0' || c->http);
+        pcprof_endpoint ep;
+        const char *http = lookup(&e, "PROFCORE_HTTP");
+        REQUIRE(c->http == (http != NULL));
+        if (http != NULL) REQUIRE(pcprof_endpoint_parse(http, &ep) == 0 && ep.port == c->http_endpoint.port);
         REQUIRE(c->hz >= PCENV_HZ_MIN && c->hz <= PCENV_HZ_MAX);
         REQUIRE(c->children == 0 || c->children == 1);
         const char *hz = lookup(&e, "PROFCORE_HZ");
@@ -66,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         REQUIRE(c->period_ms == 0 || (c->period_ms >= PCENV_PERIOD_MIN_MS && c->period_ms <= PCENV_PERIOD_MAX_MS));
         REQUIRE(c->toggle_signal == 0 || (c->toggle_signal != c->snapshot_signal && c->period_ms == 0));
     }
-    if (r.status == PCENV_OFF) REQUIRE(lookup(&e, "PROFCORE_OUT") == NULL);
+    if (r.status == PCENV_OFF) REQUIRE(lookup(&e, "PROFCORE_OUT") == NULL && lookup(&e, "PROFCORE_HTTP") == NULL);
     free(copy);
     return 0;
 }

@@ -2,6 +2,7 @@
  *
  *   profcore record [-F hz] [-e engine] [-o file] [--format f] [--no-children]
  *                   [--per-process] -- command args...
+ *   profcore record -p PID [-d seconds] [-o file]
  *   profcore top [-n N] FILE
  *
  * `record` runs the command with the preload library (libprofcore.so next
@@ -14,6 +15,10 @@
  * each sends its profile to the recorder, which writes one profile for the
  * whole tree (every sample labelled pid and comm) or, with --per-process,
  * one file per process.  The whole tree is profiled unless --no-children.
+ *
+ * `record -p PID` profiles a running process for -d seconds through the
+ * pprof endpoint it serves (PROFCORE_HTTP, pcp_http_start; fetch.c) and
+ * prints the same summary.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -37,6 +42,7 @@
 
 #include "binkind.h"
 #include "envconfig.h"
+#include "fetch.h"
 #include "readers.h"
 #include "recorder.h"
 
@@ -47,6 +53,7 @@ static void usage(FILE *out) {
             "usage: profcore record [-F hz] [-e ctimer|itimer|perf|wall] [-o file]\n"
             "                       [--format pprof|legacy|collapsed] [--unwind auto|tables|fp]\n"
             "                       [--no-children] [--per-process] -- command [args...]\n"
+            "       profcore record -p PID [-d seconds] [-o file]   (a process serving PROFCORE_HTTP)\n"
             "       profcore top [-n N] FILE\n");
 }
 
@@ -273,7 +280,27 @@ typedef struct record_opts {
     const char *out_arg;
     char **command;
     int per_process;
+    pid_t pid;        /* -p: a running process, through its pprof endpoint */
+    unsigned seconds; /* -d */
+    int set_by_user;  /* an option that -p does not take was given */
 } record_opts;
+
+/* -p PID and -d SECONDS: strict decimals (1..2^31-1; 1..3599, the endpoint's limit). */
+static int parse_pid(const char *s, pid_t *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < 1 || v > 0x7fffffff) return -1;
+    *out = (pid_t)v;
+    return 0;
+}
+
+static int parse_seconds(const char *s, unsigned *out) {
+    unsigned v;
+    if (pcenv_parse_hz(s, &v) != 0 || v > 3599) return -1; /* the same strict digits */
+    *out = v;
+    return 0;
+}
 
 static const char *default_output(pcprof_format f) {
     switch (f) {
@@ -288,7 +315,7 @@ static int parse_record_args(int argc, char **argv, record_opts *o) {
     static const struct option opts[] = {{"format", required_argument, 0, 'f'},
                                          {"children", no_argument, 0, 'c'},
                                          {"no-children", no_argument, 0, 'C'},
-                                         {"per-process", no_argument, 0, 'p'},
+                                         {"per-process", no_argument, 0, 'P'},
                                          {"unwind", required_argument, 0, 'u'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -302,8 +329,22 @@ static int parse_record_args(int argc, char **argv, record_opts *o) {
     optind = 1;
     opterr = 1;
     /* '+': stop at the command's name so its own options stay its own. */
-    while ((c = getopt_long(argc, argv, "+F:e:o:h", opts, NULL)) != -1) {
+    o->seconds = 30; /* Go's default window */
+    while ((c = getopt_long(argc, argv, "+F:e:o:p:d:h", opts, NULL)) != -1) {
+        if (c == 'F' || c == 'e' || c == 'f' || c == 'u' || c == 'c' || c == 'C' || c == 'P') o->set_by_user = 1;
         switch (c) {
+        case 'p':
+            if (parse_pid(optarg, &o->pid) != 0) {
+                fprintf(stderr, "profcore record: -p '%s': expected a process id\n", optarg);
+                return -1;
+            }
+            break;
+        case 'd':
+            if (parse_seconds(optarg, &o->seconds) != 0) {
+                fprintf(stderr, "profcore record: -d '%s': expected seconds 1..3599\n", optarg);
+                return -1;
+            }
+            break;
         case 'F':
             if (pcenv_parse_hz(optarg, &o->cfg.hz) != 0) {
                 fprintf(stderr, "profcore record: -F '%s': expected %s\n", optarg, PCENV_ACCEPT_HZ);
@@ -337,10 +378,18 @@ static int parse_record_args(int argc, char **argv, record_opts *o) {
             break;
         case 'c': o->cfg.children = 1; break;
         case 'C': o->cfg.children = 0; break;
-        case 'p': o->per_process = 1; break;
+        case 'P': o->per_process = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
+    }
+    if (o->pid != 0) {
+        if (optind < argc || o->set_by_user) {
+            fprintf(stderr, "profcore record -p: takes only -d and -o: the process samples with its own "
+                            "PROFCORE_HZ, PROFCORE_ENGINE and PROFCORE_UNWIND, and serves pprof\n");
+            return -1;
+        }
+        return 0;
     }
     if (optind >= argc) {
         fprintf(stderr, "profcore record: no command given (profcore record [options] -- command args...)\n");
@@ -554,10 +603,72 @@ static int run_unprofiled(const char *cmd, char **argv, const sigset_t *blocked)
     return exit_status_of(status);
 }
 
+/* The frequency and engine the process sampled with, from the profile's
+ * "profcore engine=E hz=N" comment (the summary names them). */
+static void config_from_profile(const char *path, pcenv_config *cfg) {
+    rd_limits lim = RD_LIMITS_DEFAULT;
+    rd_profile p;
+    char err[256], engine[16];
+    unsigned hz;
+    if (rd_read_file(path, &lim, &p, err, sizeof err) != 0) return;
+    for (size_t i = 0; i < p.ncomments; i++)
+        if (sscanf(rd_name(&p, p.comments[i]), "profcore engine=%15s hz=%u", engine, &hz) == 2) {
+            cfg->hz = hz;
+            pcenv_parse_engine(engine, &cfg->engine);
+        }
+    rd_free(&p);
+}
+
+/* User plus system CPU of a process so far (/proc/PID/stat), in seconds. */
+static double process_cpu_s(pid_t pid) {
+    char path[64], buf[1024];
+    unsigned long long ut = 0, st = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* record -p: one window of a running process, then the summary. */
+static int record_attached(record_opts *o) {
+    const char *out = o->out_arg ? o->out_arg : default_output(PCPROF_FORMAT_PPROF);
+    if (absolute_output(out, o->cfg.out) != 0) {
+        fprintf(stderr, "profcore record: output '%s': %s\n", out, strerror(errno));
+        return EXIT_USAGE;
+    }
+    cli_window w;
+    char err[700];
+    double cpu0 = process_cpu_s(o->pid);
+    int rc = cli_fetch_window(o->pid, o->seconds, o->cfg.out, &w, err, sizeof err);
+    double cpu1 = process_cpu_s(o->pid);
+    if (rc != 0) {
+        fprintf(stderr, "profcore record -p: %s\n", err);
+        return rc;
+    }
+    fprintf(stderr, "profcore: %u s of process %d through its pprof endpoint %s\n", o->seconds, (int)o->pid,
+            w.address);
+    /* The window's own CPU clock when the endpoint sent it; else the
+     * process's CPU over the whole request (a little more than the window). */
+    double cpu = w.cpu_ns > 0 ? (double)w.cpu_ns / 1e9 : cpu1 - cpu0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    ru.ru_utime.tv_sec = (time_t)cpu;
+    ru.ru_utime.tv_usec = (suseconds_t)((cpu - (double)(time_t)cpu) * 1e6);
+    config_from_profile(o->cfg.out, &o->cfg);
+    summarize(o->cfg.out, &o->cfg, &ru, w.wall_s);
+    return 0;
+}
+
 static int cmd_record(int argc, char **argv) {
     record_opts o;
     char lib[PATH_MAX], cmd[PATH_MAX], err[256];
     if (parse_record_args(argc, argv, &o) != 0) return EXIT_USAGE;
+    if (o.pid != 0) return record_attached(&o);
     const char *out = o.out_arg ? o.out_arg : default_output(o.cfg.format);
     if (absolute_output(out, o.cfg.out) != 0) {
         fprintf(stderr, "profcore record: output '%s': %s\n", out, strerror(errno));

@@ -262,6 +262,16 @@ static void choose_output(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
     }
 }
 
+/* PROFCORE_HTTP alone turns the library on (an endpoint, no whole-run
+ * profile: config.out stays ""). */
+static void choose_http(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
+    const char *val = lookup(ctx, "PROFCORE_HTTP");
+    if (val == NULL) return;
+    r->status = PCENV_PROFILE;
+    if (pcprof_endpoint_parse(val, &r->config.http_endpoint) == 0) r->config.http = 1;
+    else report_bad(r, "PROFCORE_HTTP", val, PCPROF_ACCEPT_ENDPOINT);
+}
+
 static void choose_hz(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
     const char *var = "PROFCORE_HZ";
     const char *val = lookup(ctx, var);
@@ -336,6 +346,7 @@ void pcenv_parse(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
     r->config.format = PCPROF_FORMAT_PPROF;
     r->config.out_from = r->config.hz_from = r->config.engine_from = "default";
     choose_output(lookup, ctx, r);
+    choose_http(lookup, ctx, r);
     if (r->status == PCENV_OFF) return; /* not asked to profile: nothing else matters */
     choose_hz(lookup, ctx, r);
     choose_engine(lookup, ctx, r);

@@ -53,9 +53,15 @@
  *   PERFTOOLS_VERBOSE, PERFTOOLS_UNITTEST  gperftools' own log verbosity
  *                               and test switch: they change no profile
  *                               and are not read.
+ *   PROFCORE_HTTP               the pprof endpoint's address (endpoint.h:
+ *                               127.0.0.1:PORT, :PORT, unix:/path, ...).
+ *                               Turns the library on by itself: with no
+ *                               output path, nothing samples until a client
+ *                               asks for a window (config.out is "").
  *
- * Policy: profiling is off unless an output path is given (then nothing
- * else is examined).  With a path, any invalid value refuses profiling: the
+ * Policy: profiling is off unless an output path or PROFCORE_HTTP is given
+ * (then nothing else is examined).  With either, any invalid value refuses
+ * profiling and the endpoint: the
  * program still runs, unprofiled, and the reason is one line per bad
  * variable in `messages` ("profcore: PROFCORE_HZ='10x': expected an integer
  * 1..100000").  We never substitute a default for a value the user wrote.
@@ -67,6 +73,7 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "endpoint.h"
 #include "profcore_profiler.h"
 #include "vocab.h"
 
@@ -96,6 +103,8 @@ typedef struct pcenv_config {
     int toggle_signal;   /* CPUPROFILESIGNAL, 0: none */
     unsigned period_ms;  /* PROFCORE_PERIOD, 0: one profile at the end */
     pcprof_unwind unwind;
+    int http;              /* 1: PROFCORE_HTTP asked for the endpoint */
+    pcprof_endpoint http_endpoint;
     /* Which variable supplied each value ("default" if none): for the
      * summary and for messages. */
     const char *out_from, *hz_from, *engine_from;

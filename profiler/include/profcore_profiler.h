@@ -165,6 +165,38 @@ PCP_EXPORT int pcp_unwind_context(const void *ucontext, uintptr_t *frames, int m
  * PCP_E_SIGNAL if the program has its own SIGPROF handler. */
 PCP_EXPORT int pcp_snapshot(const char *path, const char *format, int timeout_ms, char *err, size_t errlen);
 
+/* ---- the pprof endpoint ------------------------------------------------------------
+ * Serves Go's net/http/pprof protocol, so `go tool pprof`, Parca and
+ * Grafana Alloy's pyroscope.scrape can profile the program while it runs:
+ *   GET /debug/pprof/profile?seconds=N   a CPU profile of the next N seconds
+ *                                        (gzip'd pprof, Go's headers; N
+ *                                        absent: 30; 1..3599)
+ *   GET /debug/pprof/                    an HTML index;  /debug/pprof/cmdline
+ * address: "127.0.0.1:PORT", "[::1]:PORT", "localhost:PORT", ":PORT" (all
+ * loopback), an explicit other IP ("0.0.0.0:PORT": reachable from other
+ * hosts, and said so on stderr; the endpoint reveals code addresses and
+ * function names), or "unix:/absolute/path" (mode 0600).  PORT 0: the kernel
+ * chooses; pcp_http_address tells.  window: each window's engine, hz, depth
+ * and unwind mode (its output path and format are ignored); NULL: the
+ * defaults.
+ * Between requests nothing samples: no timer is armed, no profiler thread
+ * runs (the server's own threads block every signal and sleep in poll).
+ * One window at a time: a second concurrent request, or any request while
+ * the program runs its own profile (pcp_start, PROFCORE_OUT), gets Go's
+ * 500 "Could not enable CPU profiling: cpu profiling already in use"; while
+ * a window runs, pcp_start returns PCP_E_RUNNING, pcp_is_running() is 0
+ * and pcp_stop/pcp_flush do not touch it.  libmicrohttpd (libmicrohttpd.so.12)
+ * is loaded with dlopen here, never before: PCP_E_SYSTEM if it is missing.
+ * The process advertises the endpoint for `profcore record -p PID` (see
+ * docs); pcp_http_stop (also run at exit) ends a running window early, its
+ * client still gets the profile of the time so far, and removes the
+ * advertisement.  PCP_E_RUNNING: already serving. */
+PCP_EXPORT int pcp_http_start(const char *address, const pcp_options *window, char *err, size_t errlen);
+PCP_EXPORT int pcp_http_stop(void);
+/* The address being served, with the real port ("127.0.0.1:40123");
+ * PCP_E_NOT_RUNNING when not serving. */
+PCP_EXPORT int pcp_http_address(char *buf, size_t len);
+
 /* ---- statistics ------------------------------------------------------------------- */
 typedef struct pcp_stats {
     uint64_t signals;          /* SIGPROF deliveries seen by the handler */

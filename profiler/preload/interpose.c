@@ -118,17 +118,18 @@ static bool pl_sigprof_blocked_here(void) {
 }
 
 /* Registration is for the program's threads, while a session of this
- * process runs.  The runtime's own threads are created inside its own mask
- * change (prt_link_in_own_mask_call at creation) and are neither
- * registered (registering the writer would wait on the start that is
- * creating it) nor opened to SIGPROF.  A program thread born with SIGPROF
- * blocked (block-all, create, restore) gets it unblocked first
- * (sigmask.c); if that fails it stays unregistered, as it could not be
- * sampled. */
+ * process runs or while its pprof endpoint serves (its windows then sample
+ * every thread on the registered path).  The runtime's own threads are
+ * created inside its own mask change (prt_link_in_own_mask_call at
+ * creation) and are neither registered (registering the writer would wait
+ * on the start that is creating it) nor opened to SIGPROF.  A program
+ * thread born with SIGPROF blocked (block-all, create, restore) gets it
+ * unblocked first (sigmask.c); if that fails it stays unregistered, as it
+ * could not be sampled. */
 static void *pl_thread_trampoline(void *p) {
     pl_thread_start st = *(pl_thread_start *)p;
     free(p);
-    if (!st.runtime_own && pl_owns_runtime() && prt_link_session_engine() != 0) {
+    if (!st.runtime_own && pl_owns_runtime() && (prt_link_session_engine() != 0 || pl_endpoint_serving)) {
         pl_keep_sampling_signal_open(st.born_believing_blocked);
         if (!pl_sigprof_blocked_here()) pcp_register_thread();
     }

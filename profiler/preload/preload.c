@@ -2,8 +2,9 @@
  * environment, profile the program from its first instruction, and write the
  * profile on every way out of the process.
  *
- * Activation.  Nothing happens unless PROFCORE_OUT or CPUPROFILE is set
- * (envconfig.h has the variables and the strict policy).  A setuid/setgid
+ * Activation.  Nothing happens unless PROFCORE_OUT, CPUPROFILE or
+ * PROFCORE_HTTP (the pprof endpoint, http_env.c) is set (envconfig.h has
+ * the variables and the strict policy).  A setuid/setgid
  * process (AT_SECURE) is never profiled, as with gperftools.
  *
  * Processes.  With PROFCORE_OUT, the first profiled process of a run (the
@@ -577,6 +578,8 @@ static void pl_start_from_environment(void) {
         (void)w;
         return;
     }
+    pl_endpoint_start(&res.config, &rq);
+    if (rq.out[0] == '\0') return; /* PROFCORE_HTTP alone: only the endpoint's windows */
     pl_children = res.config.children;
     if (pl_record_configure(getenv(PCREC_ENV)) != 0) {
         pl_say("%s: not a recorder's channel name; the program runs unprofiled", PCREC_ENV);
@@ -612,6 +615,7 @@ __attribute__((constructor(101))) static void pl_constructor(void) {
         const char *a = getenv("PROFCORE_OUT"), *b = getenv("CPUPROFILE");
         if (a != NULL || (b != NULL && *b != '\0'))
             pl_say("setuid/setgid program: not profiling it (as gperftools)");
+        if (getenv("PROFCORE_HTTP") != NULL) pl_say("setuid/setgid program: no pprof endpoint (PROFCORE_HTTP)");
         return;
     }
     pl_start_from_environment();

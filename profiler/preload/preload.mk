@@ -25,7 +25,7 @@ PRELOAD_LIB_DIR := $(BUILD)/profiler
 PRELOAD_LIB_SO := $(PRELOAD_LIB_DIR)/libprofcore.so
 PRELOAD_SRCS := profiler/preload/preload.c profiler/preload/interpose.c profiler/preload/gperftools.c \
                 profiler/preload/record_channel.c profiler/preload/record_session.c profiler/preload/sigmask.c \
-                profiler/common/envconfig.c profiler/common/binkind.c
+                profiler/preload/http_env.c profiler/common/envconfig.c profiler/common/binkind.c
 PRELOAD_HDRS := profiler/preload/preload_internal.h profiler/preload/record_channel.h $(wildcard profiler/common/*.h)
 PRELOAD_OBJS := $(patsubst %.c,$(PRELOAD_LIB_DIR)/obj/%.o,$(PRELOAD_SRCS))
 # Same flags as the runtime's obj variant (its -Iprofiler/common has the env

@@ -119,6 +119,13 @@ PL_HIDDEN bool pl_program_believes_sampling_blocked(void);
 PL_HIDDEN int pl_real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
                                      void *arg);
 
+/* ---- http_env.c ---- */
+/* PROFCORE_HTTP: starts the pprof endpoint (root process only), windows
+ * with rq's engine, frequency and unwind mode; a failure is said on stderr. */
+PL_HIDDEN void pl_endpoint_start(const pcenv_config *cfg, const pl_request *rq);
+/* The endpoint serves in this process: new threads register (interpose.c). */
+extern bool pl_endpoint_serving PL_HIDDEN;
+
 /* ---- gperftools.c ---- */
 /* Records the running session's file and start time (GetCurrentState). */
 PL_HIDDEN void pl_gperf_session_started(const char *out);

@@ -82,6 +82,7 @@ static void prt_fork_child(void) {
     __atomic_store_n(&prt_g_inflight, 0u, __ATOMIC_SEQ_CST); /* the parent's handlers ran on other threads */
     prt_session_release_live(); /* the helper threads do not exist here: their ids are dropped */
     prt_g_session.running = false;
+    prt_g_session.window = false;
     prt_session_forget_result(); /* the parent's samples are not the child's profile */
     prt_threads_fork_child();
     prt_snapshot_fork_child();

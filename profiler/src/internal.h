@@ -299,6 +299,10 @@ typedef struct prt_result {
 
 typedef struct prt_session {
     bool running;
+    /* The running session is a window of the pprof endpoint (http_server.c):
+     * the program's calls see no profile running (pcp_is_running 0,
+     * pcp_stop/pcp_flush refuse) and pcp_start refuses until it ends. */
+    bool window;
     uint32_t generation; /* of the last session started (never reset) */
     prt_live live;
     prt_result result;
@@ -314,6 +318,16 @@ extern prt_session prt_g_session PRT_HIDDEN;
 PRT_HIDDEN void prt_session_release_live(void);
 /* Forgets the stopped session's profile (a new start, a fork child). */
 PRT_HIDDEN void prt_session_forget_result(void);
+/* A window of the pprof endpoint: starts a session with `o` (its output
+ * path and format ignored; api lock taken), and stops it, leaving the
+ * window's pprof bytes in *out (the caller frees them) and the process
+ * CPU time from the arming of its timers to the stop in *cpu_ns.  A window never
+ * replaces or touches a session the program started. */
+struct pcprof_bytes;
+PRT_HIDDEN int prt_window_start(const pcp_options *o, char *err, size_t errlen);
+PRT_HIDDEN int prt_window_stop(struct pcprof_bytes *out, uint64_t *cpu_ns, char *err, size_t errlen);
+/* The program runs its own session (not a window). */
+PRT_HIDDEN bool prt_program_profiling(void);
 /* Installs the SIGPROF handler if the slot is free (PCP_E_SIGNAL if the
  * program has its own). */
 PRT_HIDDEN int prt_ensure_handler(char *err, size_t errlen);

@@ -268,12 +268,17 @@ static void prt_session_end(void) {
     prt_result_finish(pc);
     prt_session_release_live();
     prt_g_session.running = false;
+    prt_g_session.window = false;
 }
 
 /* ---- the public calls ----------------------------------------------------------- */
 
 /* Everything that can refuse before a session exists. */
 static int prt_start_checks(const pcp_options *o, char *err, size_t errlen) {
+    if (prt_g_session.running && prt_g_session.window) {
+        prt_set_error(err, errlen, "profcore: a window of the pprof endpoint is profiling; start after it ends");
+        return PCP_E_RUNNING;
+    }
     if (prt_g_session.running) {
         prt_set_error(err, errlen, "profcore: already profiling; stop first");
         return PCP_E_RUNNING;
@@ -285,25 +290,21 @@ static int prt_start_checks(const pcp_options *o, char *err, size_t errlen) {
     return rc;
 }
 
-PCP_EXPORT int pcp_start(const pcp_options *o, char *err, size_t errlen) {
-    prt_install_atfork();
-    pthread_mutex_lock(&prt_api_mu);
+/* pcp_start and a window's start (api lock held). */
+static int prt_start_locked(const pcp_options *o, bool window, char *err, size_t errlen) {
     int rc = prt_start_checks(o, err, errlen);
-    if (rc != PCP_OK) { /* a running session (start twice) is left exactly as it was */
-        pthread_mutex_unlock(&prt_api_mu);
-        return rc;
-    }
+    if (rc != PCP_OK) return rc; /* a running session (start twice) is left exactly as it was */
     int engine = prt_parse_engine(o->engine);
     prt_faultproof_init(); /* without it, unregistered stacks are 1 frame deep */
     rc = prt_session_build(o, engine, err, errlen);
     if (rc != PCP_OK) {
         prt_session_release_live(); /* never published: no handler can hold it */
-        pthread_mutex_unlock(&prt_api_mu);
         return rc;
     }
     prt_result_begin(o, engine);
     prt_view_publish(&prt_g_session.live.view);
     prt_g_session.running = true;
+    prt_g_session.window = window;
     rc = prt_session_arm(err, errlen);
     prt_fork_drop_count_since_fork(); /* the start it was asked for is this one */
     if (rc != PCP_OK) {
@@ -311,13 +312,63 @@ PCP_EXPORT int pcp_start(const pcp_options *o, char *err, size_t errlen) {
         prt_g_session.result.have_profile = false;
         pcprof_output_release(prt_g_session.result.output_path);
     }
+    return rc;
+}
+
+PCP_EXPORT int pcp_start(const pcp_options *o, char *err, size_t errlen) {
+    prt_install_atfork();
+    pthread_mutex_lock(&prt_api_mu);
+    int rc = prt_start_locked(o, false, err, errlen);
+    pthread_mutex_unlock(&prt_api_mu);
+    return rc;
+}
+
+/* ---- windows of the pprof endpoint (http_server.c) ----------------------------- */
+
+/* The process CPU clock when the window's timers were armed (api lock).
+ * Read by the window's own thread right after the arming and right before
+ * the disarming, so the window's CPU is what its timers could sample, not
+ * the start's or the teardown's time (which a loaded machine stretches). */
+static uint64_t prt_window_cpu0;
+
+bool prt_program_profiling(void) {
+    pthread_mutex_lock(&prt_api_mu);
+    bool r = prt_g_session.running && !prt_g_session.window;
+    pthread_mutex_unlock(&prt_api_mu);
+    return r;
+}
+
+int prt_window_start(const pcp_options *o, char *err, size_t errlen) {
+    pcp_options w = *o;
+    w.output_path = NULL; /* the bytes go to the HTTP client only */
+    w.format = "pprof";
+    prt_install_atfork();
+    pthread_mutex_lock(&prt_api_mu);
+    int rc = prt_start_locked(&w, true, err, errlen);
+    prt_window_cpu0 = prt_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    pthread_mutex_unlock(&prt_api_mu);
+    return rc;
+}
+
+int prt_window_stop(pcprof_bytes *out, uint64_t *cpu_ns, char *err, size_t errlen) {
+    *out = (pcprof_bytes){0};
+    *cpu_ns = 0;
+    pthread_mutex_lock(&prt_api_mu);
+    int rc = PCP_E_NOT_RUNNING;
+    if (prt_g_session.running && prt_g_session.window) {
+        *cpu_ns = prt_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - prt_window_cpu0;
+        prt_session_end();
+        rc = prt_encode_session(PCPROF_FORMAT_PPROF, out, err, errlen);
+    } else {
+        prt_set_error(err, errlen, "profcore: the window's session is gone");
+    }
     pthread_mutex_unlock(&prt_api_mu);
     return rc;
 }
 
 PCP_EXPORT int pcp_stop(char *err, size_t errlen) {
     pthread_mutex_lock(&prt_api_mu);
-    if (!prt_g_session.running) {
+    if (!prt_g_session.running || prt_g_session.window) { /* a window ends by itself */
         pthread_mutex_unlock(&prt_api_mu);
         prt_set_error(err, errlen, "profcore: stop without a running profile");
         return PCP_E_NOT_RUNNING;
@@ -334,7 +385,7 @@ PCP_EXPORT int pcp_stop(char *err, size_t errlen) {
 
 PCP_EXPORT int pcp_is_running(void) {
     pthread_mutex_lock(&prt_api_mu);
-    int r = prt_g_session.running;
+    int r = prt_g_session.running && !prt_g_session.window;
     pthread_mutex_unlock(&prt_api_mu);
     return r;
 }
@@ -343,7 +394,7 @@ PCP_EXPORT int pcp_flush(char *err, size_t errlen) {
     pthread_mutex_lock(&prt_api_mu);
     const prt_result *r = &prt_g_session.result;
     int rc;
-    if (!prt_g_session.running) {
+    if (!prt_g_session.running || prt_g_session.window) {
         prt_set_error(err, errlen, "profcore: flush without a running profile");
         rc = PCP_E_NOT_RUNNING;
     } else if (r->output_path == NULL) {

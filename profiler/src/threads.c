@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "endpoint.h"
 #include "internal.h"
 #include "profile.h"
 
@@ -236,20 +237,9 @@ static prt_thread *prt_new_entry(pid_t tid) {
 /* Field 22 of /proc/self/task/TID/stat (start time in clock ticks); 0 if
  * the thread is gone. */
 static uint64_t prt_task_starttime(pid_t tid) {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (p == NULL) return 0;
-    int field = 2;
-    for (p++; *p != '\0' && field < 22; p++)
-        if (*p == ' ') field++;
-    return strtoull(p, NULL, 10);
+    return pcprof_stat_starttime(path);
 }
 
 /* ---- registration (public) ---- */

@@ -275,7 +275,49 @@ static void test_toggle_timer_signal_period(void) {
           "PROFCORE_PERIOD=0: %s", r.messages);
 }
 
+/* PROFCORE_HTTP: turns the library on alone (no whole-run profile), the
+ * address grammar of endpoint.h, and a bad value refuses everything. */
+static void test_http(void) {
+    const char *alone[] = {"PROFCORE_HTTP=127.0.0.1:6060", "PROFCORE_HZ=250", NULL};
+    pcenv_result r = parse(alone);
+    CHECK(r.status == PCENV_PROFILE && r.config.http && r.config.out[0] == '\0' && r.config.hz == 250 &&
+              r.config.http_endpoint.kind == PCPROF_ENDPOINT_TCP4 && r.config.http_endpoint.port == 6060 &&
+              r.config.http_endpoint.loopback,
+          "PROFCORE_HTTP alone: endpoint only, the other variables read");
+    const char *with_out[] = {"PROFCORE_HTTP=unix:/run/p.sock", "PROFCORE_OUT=/tmp/w.pb.gz", NULL};
+    r = parse(with_out);
+    CHECK(r.status == PCENV_PROFILE && r.config.http && strcmp(r.config.out, "/tmp/w.pb.gz") == 0 &&
+              r.config.http_endpoint.kind == PCPROF_ENDPOINT_UNIX,
+          "PROFCORE_HTTP and PROFCORE_OUT together");
+    static const struct {
+        const char *v;
+        int ok, loopback;
+        unsigned port;
+    } cases[] = {
+        {":6060", 1, 1, 6060},      {"6060", 1, 1, 6060},        {"localhost:0", 1, 1, 0},
+        {"[::1]:80", 1, 1, 80},     {"0.0.0.0:6060", 1, 0, 6060}, {"[::]:1", 1, 0, 1},
+        {"10.1.2.3:65535", 1, 0, 65535},
+        {"example.com:80", 0, 0, 0}, {"127.0.0.1:65536", 0, 0, 0}, {"::1:80", 0, 0, 0},
+        {"127.0.0.1:", 0, 0, 0},     {"127.0.0.1:+80", 0, 0, 0},  {"unix:rel", 0, 0, 0},
+        {"", 0, 0, 0},               {"1.2.3:80", 0, 0, 0},       {"[::1]", 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char var[96];
+        snprintf(var, sizeof var, "PROFCORE_HTTP=%s", cases[i].v);
+        const char *env[] = {var, NULL};
+        r = parse(env);
+        if (cases[i].ok)
+            CHECK(r.status == PCENV_PROFILE && r.config.http_endpoint.loopback == cases[i].loopback &&
+                      r.config.http_endpoint.port == cases[i].port,
+                  "PROFCORE_HTTP='%s' accepted (loopback %d)", cases[i].v, r.config.http_endpoint.loopback);
+        else
+            CHECK(r.status == PCENV_REFUSED && count_lines(r.messages) == 1 && strstr(r.messages, "PROFCORE_HTTP="),
+                  "PROFCORE_HTTP='%s' refused: %s", cases[i].v, r.messages);
+    }
+}
+
 int main(void) {
+    test_http();
     test_toggle_timer_signal_period();
     test_control_bytes();
     test_off_and_paths();

@@ -26,9 +26,9 @@ $(RECORD_B)/client: $(RECORD_T)/client.c profiler/common/record_proto.h | $(BUIL
 	$(CC) $(RECORD_CFLAGS) -Iprofiler/common -o $@ $<
 
 # The recorder under ASan+UBSan: the same sources as $(BUILD)/profiler/profcore.
-$(RECORD_B)/profcore-asan: $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_DIR)/recorder.h $(CLI_LIB_SRC) $(CLI_HDRS) | $(BUILD)/.dir
+$(RECORD_B)/profcore-asan: $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_DIR)/recorder.h $(CLI_FETCH_SRC) $(CLI_LIB_SRC) $(CLI_HDRS) | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CLI_SAN) $(CLI_INC) -o $@ $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_LIB_SRC) -lz
+	$(CC) $(WARN) $(CLI_SAN) $(CLI_INC) -o $@ $(CLI_DIR)/profcore.c $(CLI_RECORDER_SRC) $(CLI_FETCH_SRC) $(CLI_LIB_SRC) -lz $(CLI_FETCH_LDLIBS)
 
 RECORD_DEPS := $(RECORD_PROGS) $(BUILD)/profiler/profcore $(BUILD)/profiler/libprofcore.so
 ALL_TARGETS += $(RECORD_PROGS) $(RECORD_B)/profcore-asan

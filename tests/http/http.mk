@@ -1,0 +1,52 @@
+# tests/http/http.mk — the pprof endpoint (profiler/src/http_*.c,
+# profiler/common/endpoint.c, PROFCORE_HTTP, `profcore record -p`).
+#
+# Suites (each prints "N passed, N failed"):
+#   http-endpoint  tests/http/run.sh endpoint: go tool pprof against a
+#                  served program, dormancy, concurrency, bad requests,
+#                  shutdown, unix sockets, bad PROFCORE_HTTP (~25 s)
+#   http-record    tests/http/run.sh record-p: profcore record -p PID (~5 s)
+#   http-replay    the fuzz harness over its committed corpus, ASan+UBSan
+#   http-fuzz      libFuzzer on the route parser, the address parser and
+#                  the window state machine (HTTP_FUZZ_SECONDS, make fuzz)
+
+HTTP_B := $(BUILD)/http
+HTTP_T := tests/http
+HTTP_FUZZ_SECONDS ?= 15
+HTTP_FUZZ_SRCS := $(HTTP_T)/fuzz_http.c profiler/src/http_route.c profiler/common/endpoint.c
+HTTP_FUZZ_HDRS := profiler/src/http.h profiler/common/endpoint.h
+HTTP_FUZZ_INC := -Iprofiler/src -Iprofiler/common
+
+$(HTTP_B)/server: $(HTTP_T)/server.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g -fno-omit-frame-pointer -o $@ $<
+$(HTTP_B)/window_cpu: $(HTTP_T)/window_cpu.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -o $@ $<
+$(HTTP_B)/fuzz_http: $(HTTP_FUZZ_SRCS) $(HTTP_FUZZ_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(HTTP_FUZZ_INC) \
+	    -o $@ $(HTTP_FUZZ_SRCS)
+# The corpus replay driver of the CLI's harnesses, any compiler.
+$(HTTP_B)/replay_http: profiler/cli/fuzz_replay.c $(HTTP_FUZZ_SRCS) $(HTTP_FUZZ_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	    $(HTTP_FUZZ_INC) -o $@ profiler/cli/fuzz_replay.c $(HTTP_FUZZ_SRCS)
+
+HTTP_BINS := $(HTTP_B)/server $(HTTP_B)/window_cpu $(HTTP_B)/fuzz_http $(HTTP_B)/replay_http
+ALL_TARGETS += $(HTTP_BINS)
+HTTP_RUN_DEPS := $(PROF_LIB_SO) $(BUILD)/profiler/profcore $(HTTP_B)/server $(HTTP_B)/window_cpu
+DEPS_PACKAGES += curl golang-go binutils libmicrohttpd-dev libmicrohttpd12 clang libclang-rt-14-dev
+
+TEST_SUITES += http-endpoint http-record http-replay
+FUZZ_SUITES += http-fuzz
+.PHONY: suite-http-endpoint suite-http-record suite-http-replay suite-http-fuzz
+suite-http-endpoint: $(HTTP_RUN_DEPS)
+	@$(RUN_SUITE) http-endpoint $(HTTP_T)/run.sh endpoint $(BUILD)/profiler $(HTTP_B)
+suite-http-record: $(HTTP_RUN_DEPS)
+	@$(RUN_SUITE) http-record $(HTTP_T)/run.sh record-p $(BUILD)/profiler $(HTTP_B)
+suite-http-replay: $(HTTP_B)/replay_http
+	@$(RUN_SUITE) http-replay $(HTTP_B)/replay_http $(HTTP_T)/corpus
+suite-http-fuzz: $(HTTP_B)/fuzz_http
+	@$(RUN_SUITE) http-fuzz tests/cli/run_fuzz.sh $(HTTP_FUZZ_SECONDS) $(HTTP_B)/fuzz-scratch \
+	    $(HTTP_B)/fuzz_http:$(HTTP_T)/corpus
