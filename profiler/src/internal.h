@@ -77,6 +77,8 @@ typedef struct prt_thread {
     uint64_t delivered; /* atomic */
     uint64_t cpu_armed_ns;
     bool tail_from_start; /* registered as it began, inside the session: its whole CPU clock counts */
+    bool count_since_fork; /* a fork child's thread whose timer counts its CPU from the fork (fork.c):
+                            * kept when the entry is re-armed in the same session (registration) */
     struct prt_thread *next;
 } prt_thread;
 #define PRT_TAIL_CLOSED (UINT64_C(1) << 63)

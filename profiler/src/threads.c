@@ -76,7 +76,7 @@ static int prt_arm_ctimer(prt_thread *t) {
     its.it_interval.tv_nsec = (long)(prt_g_arm.view->period_ns % 1000000000u);
     its.it_value = its.it_interval;
     /* Absolute: one period of the thread's CPU since the fork (fork.c). */
-    int flags = prt_fork_take_count_since_fork(t->tid) ? TIMER_ABSTIME : 0;
+    int flags = t->count_since_fork ? TIMER_ABSTIME : 0;
     if (timer_settime(t->timer, flags, &its, NULL) != 0) {
         timer_delete(t->timer);
         return -1;
@@ -133,7 +133,11 @@ static int prt_arm_perf(prt_thread *t) {
 static int prt_arm(prt_thread *t) {
     if (t->armed || prt_g_arm.view == NULL || prt_is_profiler_thread(t->tid)) return 0;
     __atomic_store_n(&t->delivered, 0, __ATOMIC_RELAXED);
-    t->cpu_armed_ns = t->tail_from_start ? 0 : prt_clock_ns(prt_thread_cpu_clock(t->tid));
+    /* The first arming takes the fork child's request; pcp_start's own
+     * registration re-arms the same entry and must keep it, or the CPU
+     * since the fork is neither sampled nor in the tail. */
+    if (prt_fork_take_count_since_fork(t->tid)) t->count_since_fork = true;
+    t->cpu_armed_ns = t->tail_from_start || t->count_since_fork ? 0 : prt_clock_ns(prt_thread_cpu_clock(t->tid));
     int r = 0;
     if (prt_g_arm.view->engine == PCPROF_ENGINE_CTIMER) r = prt_arm_ctimer(t);
     else if (prt_g_arm.view->engine == PCPROF_ENGINE_PERF) r = prt_arm_perf(t);
@@ -386,6 +390,7 @@ void prt_threads_disarm_all(void) {
     while (t != NULL) {
         prt_thread *next = t->next;
         prt_disarm_with_tail(t); /* every live thread's tail, the exit of the whole process too */
+        t->count_since_fork = false; /* a later session counts from its own start */
         if (!t->registered) prt_unregister_entry(t);
         t = next;
     }

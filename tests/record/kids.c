@@ -2,17 +2,25 @@
  *
  *   kids N            forks N children (N <= 50) that start working at the
  *                     same moment (a pipe is the barrier) and end together:
- *                     child i burns 30 ms of CPU in hot_<i>, a function no
- *                     other process runs, then exits.  Prints "PID i" per
- *                     child, so a test can check that hot_<i> appears under
- *                     that pid only.
+ *                     child i burns at least 30 ms of CPU in hot_<i>, a
+ *                     function no other process runs, then exits.  Prints
+ *                     "PID i" per child, so a test can check that hot_<i>
+ *                     appears under that pid only.  Under the preload
+ *                     library, hot_<i> also runs until its own profile
+ *                     has taken 3 SIGPROFs since it began (pcp_get_stats):
+ *                     on a loaded machine a per-thread CPU timer may
+ *                     deliver nothing in 30 ms (that CPU then shows as the
+ *                     thread's unsampled tail), and the test must not
+ *                     depend on the machine's load.
  *   kids orphan-kill  forks a child and exits; the child, re-parented to
  *                     the recorder (its subreaper), works 30 ms and then
  *                     kills itself with SIGKILL: nothing of it can run
  *                     after that, and the recorder must say so.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +28,26 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "profcore_profiler.h"
+
 static double cpu_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* SIGPROFs the running profile's handler has seen (0 without the preload
+ * library: then hot_<i> only burns its time). */
+static uint64_t signals_seen(void) {
+    static int (*get)(pcp_stats *);
+    static int looked;
+    if (!looked) {
+        void *p = dlsym(RTLD_DEFAULT, "pcp_get_stats");
+        memcpy(&get, &p, sizeof p);
+        looked = 1;
+    }
+    pcp_stats st;
+    return get != NULL && get(&st) == 0 ? st.signals : 0;
 }
 
 /* Each hot_<i> is its own function (noinline, distinct body constant), so
@@ -31,8 +55,9 @@ static double cpu_ms(void) {
 #define HOT(i)                                                                                     \
     __attribute__((noinline)) static double hot_##i(double ms) {                                  \
         volatile double x = i;                                                                     \
-        double end = cpu_ms() + ms;                                                                \
-        while (cpu_ms() < end)                                                                     \
+        double end = cpu_ms() + ms, give_up = end + 5000;                                          \
+        uint64_t seen = signals_seen();                                                            \
+        while (cpu_ms() < end || (signals_seen() < seen + 3 && cpu_ms() < give_up))                \
             for (int k = 0; k < 20000; k++) x += k * (double)(i + 1);                              \
         return x;                                                                                  \
     }

@@ -7,20 +7,24 @@
 #                  process, truncated and garbage messages, SIGKILL,
 #                  --per-process, exec of static/setuid binaries, a full disk
 #   record-tree-asan  the same with profcore (the recorder) built with
-#                  ASan+UBSan (leaks included).  No TSan variant: the
+#                  ASan+UBSan (leaks included), 10 children at once.  No TSan variant: the
 #                  recorder is one thread (one poll loop).
 
 RECORD_B := $(BUILD)/record
 RECORD_T := tests/record
 RECORD_PROGS := $(RECORD_B)/daemon $(RECORD_B)/kids $(RECORD_B)/kids-static $(RECORD_B)/client
 RECORD_CFLAGS := $(WARN) -O1 -g -fno-omit-frame-pointer
-$(RECORD_B)/daemon $(RECORD_B)/kids: $(RECORD_B)/%: $(RECORD_T)/%.c | $(BUILD)/.dir
+$(RECORD_B)/daemon: $(RECORD_T)/daemon.c | $(BUILD)/.dir
 	@mkdir -p $(@D)
 	$(CC) $(RECORD_CFLAGS) -o $@ $<
-# LD_PRELOAD cannot follow an exec into it: the recorder must be told why.
-$(RECORD_B)/kids-static: $(RECORD_T)/kids.c | $(BUILD)/.dir
+# kids asks the preload library for pcp_get_stats by dlsym (not linked).
+$(RECORD_B)/kids: $(RECORD_T)/kids.c profiler/include/profcore_profiler.h | $(BUILD)/.dir
 	@mkdir -p $(@D)
-	$(CC) $(RECORD_CFLAGS) -static -o $@ $<
+	$(CC) $(RECORD_CFLAGS) -Iprofiler/include -o $@ $< -ldl
+# LD_PRELOAD cannot follow an exec into it: the recorder must be told why.
+$(RECORD_B)/kids-static: $(RECORD_T)/kids.c profiler/include/profcore_profiler.h | $(BUILD)/.dir
+	@mkdir -p $(@D)
+	$(CC) $(RECORD_CFLAGS) -Iprofiler/include -static -o $@ $< -ldl
 $(RECORD_B)/client: $(RECORD_T)/client.c profiler/common/record_proto.h | $(BUILD)/.dir
 	@mkdir -p $(@D)
 	$(CC) $(RECORD_CFLAGS) -Iprofiler/common -o $@ $<
@@ -40,5 +44,5 @@ suite-record-nginx: $(RECORD_DEPS)
 suite-record-tree: $(RECORD_DEPS)
 	@$(RUN_SUITE) record-tree $(RECORD_T)/run.sh tree $(BUILD)/profiler/profcore $(RECORD_B) $(RECORD_B)/tree-scratch
 suite-record-tree-asan: $(RECORD_DEPS) $(RECORD_B)/profcore-asan
-	@PROFCORE_LIB=$(abspath $(BUILD)/profiler/libprofcore.so) $(RUN_SUITE) record-tree-asan $(RECORD_T)/run.sh tree \
+	@PROFCORE_LIB=$(abspath $(BUILD)/profiler/libprofcore.so) RECORD_KIDS=10 $(RUN_SUITE) record-tree-asan $(RECORD_T)/run.sh tree \
 	    $(RECORD_B)/profcore-asan $(RECORD_B) $(RECORD_B)/tree-asan-scratch

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh MODE PROFCORE BINDIR SCRATCH — `profcore record` owning the output
-# (PROFCORE may be an ASan build; PROFCORE_LIB then names the preload library)
+# (PROFCORE may be an ASan build; PROFCORE_LIB then names the preload library;
+# RECORD_KIDS: how many children at once, 50 unless set)
 # of a whole process tree (profiler/cli/recorder.h).  MODE:
 #   nginx   Debian's nginx, a master and 2 workers running as nobody, under
 #           ab; shut down by SIGQUIT (graceful) and by SIGTERM (fast): one
@@ -161,18 +162,18 @@ daemon_case() {
 export -f pids_of pid_funcs
 
 kids_case() {
-    local d="$tmp/kids"
+    local d="$tmp/kids" n=${RECORD_KIDS:-50}
     mkdir -p "$d"
-    "$pc" record -F 1000 -o "$d/k.pb.gz" -- "$bin/kids" 50 >"$d/map" 2>"$d/err"
-    check "50 children: record exits 0" test $? -eq 0
-    check "50 children: each told its pid" test "$(wc -l <"$d/map")" -eq 50
-    check "50 children: 51 processes in the profile" test "$(pids_of "$d/k.pb.gz" | wc -l)" -eq 51
+    "$pc" record -F 1000 -o "$d/k.pb.gz" -- "$bin/kids" "$n" >"$d/map" 2>"$d/err"
+    check "$n children: record exits 0" test $? -eq 0
+    check "$n children: each told its pid" test "$(wc -l <"$d/map")" -eq "$n"
+    check "$n children: $((n + 1)) processes in the profile" test "$(pids_of "$d/k.pb.gz" | wc -l)" -eq $((n + 1))
     pid_funcs "$d/k.pb.gz" | awk '$2 ~ /^hot_[0-9]+$/' >"$d/hot"
     local wrong missing
     wrong=$(awk 'NR == FNR { want[$1] = "hot_" $2; next } $2 != want[$1] { print }' "$d/map" "$d/hot" | wc -l)
     missing=$(awk 'NR == FNR { seen[$1 " " $2] = 1; next } !(($1 " hot_" $2) in seen) { print }' "$d/hot" "$d/map" | wc -l)
-    check "50 children: no hot function under another child's pid ($wrong wrong)" test "$wrong" -eq 0
-    check "50 children: every child's own hot function under its pid ($missing missing)" test "$missing" -eq 0
+    check "$n children: no hot function under another child's pid ($wrong wrong)" test "$wrong" -eq 0
+    check "$n children: every child's own hot function under its pid ($missing missing)" test "$missing" -eq 0
 }
 
 foreign_case() {
