@@ -7,6 +7,8 @@
 #                  shutdown, unix sockets, bad PROFCORE_HTTP (~25 s)
 #   http-record    tests/http/run.sh record-p: profcore record -p PID (~5 s)
 #   http-replay    the fuzz harness over its committed corpus, ASan+UBSan
+#   http-api-asan  tests/http/api_stress.c: the C API with concurrent
+#   http-api-tsan  clients, against the runtime's ASan / TSan objects (~10 s)
 #   http-fuzz      libFuzzer on the route parser, the address parser and
 #                  the window state machine (HTTP_FUZZ_SECONDS, make fuzz)
 
@@ -33,14 +35,28 @@ $(HTTP_B)/replay_http: profiler/cli/fuzz_replay.c $(HTTP_FUZZ_SRCS) $(HTTP_FUZZ_
 	$(CC) $(WARN) -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
 	    $(HTTP_FUZZ_INC) -o $@ profiler/cli/fuzz_replay.c $(HTTP_FUZZ_SRCS)
 
-HTTP_BINS := $(HTTP_B)/server $(HTTP_B)/window_cpu $(HTTP_B)/fuzz_http $(HTTP_B)/replay_http
+# The C API under the sanitizers: the runtime's ASan and TSan objects.
+$(HTTP_B)/api_stress-asan: $(HTTP_T)/api_stress.c tests/check.h $(PROF_OBJS_asan) profiler/include/profcore_profiler.h
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_SAN_ASAN) -o $@ $< $(PROF_OBJS_asan) $(PROF_LDLIBS)
+$(HTTP_B)/api_stress-tsan: $(HTTP_T)/api_stress.c tests/check.h $(PROF_OBJS_tsan) profiler/include/profcore_profiler.h
+	@mkdir -p $(@D)
+	$(CC) $(PROF_PROG_CFLAGS) $(PROF_SAN_TSAN) -o $@ $< $(PROF_OBJS_tsan) $(PROF_LDLIBS)
+
+HTTP_BINS := $(HTTP_B)/server $(HTTP_B)/window_cpu $(HTTP_B)/fuzz_http $(HTTP_B)/replay_http \
+             $(HTTP_B)/api_stress-asan $(HTTP_B)/api_stress-tsan
 ALL_TARGETS += $(HTTP_BINS)
 HTTP_RUN_DEPS := $(PROF_LIB_SO) $(BUILD)/profiler/profcore $(HTTP_B)/server $(HTTP_B)/window_cpu
 DEPS_PACKAGES += curl golang-go binutils libmicrohttpd-dev libmicrohttpd12 clang libclang-rt-14-dev
 
-TEST_SUITES += http-endpoint http-record http-replay
+TEST_SUITES += http-endpoint http-record http-replay http-api-asan http-api-tsan
 FUZZ_SUITES += http-fuzz
-.PHONY: suite-http-endpoint suite-http-record suite-http-replay suite-http-fuzz
+.PHONY: suite-http-endpoint suite-http-record suite-http-replay suite-http-fuzz suite-http-api-asan suite-http-api-tsan
+suite-http-api-asan: $(HTTP_B)/api_stress-asan
+	@$(RUN_SUITE) http-api-asan env ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $<
+suite-http-api-tsan: $(HTTP_B)/api_stress-tsan
+	@$(RUN_SUITE) http-api-tsan env TSAN_OPTIONS=halt_on_error=1 $<
 suite-http-endpoint: $(HTTP_RUN_DEPS)
 	@$(RUN_SUITE) http-endpoint $(HTTP_T)/run.sh endpoint $(BUILD)/profiler $(HTTP_B)
 suite-http-record: $(HTTP_RUN_DEPS)
