@@ -81,6 +81,12 @@ typedef struct pcprof_profile {
     /* For the summary. */
     profcore_stats core;            /* the core's counters at the end */
     uint64_t cpu_measured_ns;       /* process CPU time over the run (clock) */
+    /* The profiler's own CPU (0: not measured): its start-up on the calling
+     * thread (unwind tables included; before the measured window) and its
+     * threads (writer, ticker, rotator; inside cpu_measured_ns), and the
+     * stop's writing of the profile (after the window; known once written,
+     * so a profile file cannot carry its own). */
+    uint64_t startup_cpu_ns, helpers_cpu_ns, write_cpu_ns;
     uint64_t handler_samples;       /* signals handled */
     uint64_t handler_ns_total, handler_ns_max; /* self-overhead of the handler */
     pcprof_unwind_info unwind;

@@ -220,6 +220,11 @@ typedef struct pcp_stats {
      * in offered_weight. */
     uint64_t tail_samples, tail_weight;
     uint64_t signals_after_tail; /* deliveries already covered by their thread's tail, not offered */
+    /* The profiler's own CPU (thread CPU clocks): pcp_start on the calling
+     * thread (unwind tables included), the profiler's threads (writer,
+     * ticker, rotator) during the session, and the last pcp_stop's writing
+     * of the profile (symbolizing, encoding, the file). */
+    uint64_t startup_cpu_ns, helpers_cpu_ns, write_cpu_ns;
 } pcp_stats;
 /* The running profile's (or the last stopped one's) counters. */
 PCP_EXPORT int pcp_get_stats(pcp_stats *out);

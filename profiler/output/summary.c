@@ -179,6 +179,20 @@ void pcprof_print_summary(FILE *out, const pcprof_profile *p, int top) {
     if (tails > 0)
         fprintf(out, "            of which %.3f s unsampled thread tails (%.1f %%): CPU no timer expiry reached\n",
                 (double)tails * period_s, recorded ? 100.0 * (double)tails / (double)recorded : 0.0);
+    /* Captured over the program's threads: the profiler's own threads run
+     * inside the measured window but are never sampled. */
+    if (p->helpers_cpu_ns > 0 && p->helpers_cpu_ns < p->cpu_measured_ns) {
+        double program = (double)(p->cpu_measured_ns - p->helpers_cpu_ns) * 1e-9;
+        fprintf(out, "  program   CPU of its threads %.3f s (measured less the profiler's threads): profiled %.1f %%\n",
+                program, 100.0 * profiled / program);
+    }
+    if (p->startup_cpu_ns > 0 || p->helpers_cpu_ns > 0) {
+        fprintf(out, "  profiler  own CPU: start-up %.1f ms (unwind tables included; before the measured window), "
+                     "its threads %.1f ms",
+                (double)p->startup_cpu_ns * 1e-6, (double)p->helpers_cpu_ns * 1e-6);
+        if (p->write_cpu_ns > 0) fprintf(out, ", writing at stop %.1f ms", (double)p->write_cpu_ns * 1e-6);
+        fprintf(out, "\n");
+    }
     print_losses(out, c);
     double mean_us = p->handler_samples
                          ? (double)p->handler_ns_total / (double)p->handler_samples / 1000.0

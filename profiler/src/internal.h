@@ -250,6 +250,7 @@ typedef struct prt_helper {
     pthread_t thread;
     int stop;  /* atomic: set by the session to end the thread */
     pid_t tid; /* atomic: set by the thread when it runs; 0: no thread */
+    uint64_t cpu_ns; /* the thread's CPU clock when it saw its stop (read after the join) */
 } prt_helper;
 
 /* What exists only while a session runs.  prt_session_release_live is the
@@ -293,6 +294,11 @@ typedef struct prt_result {
     int64_t start_unix_ns;
     int64_t duration_ns;
     uint64_t cpu_measured_ns;
+    /* The profiler's own CPU, apart from the program's: pcp_start on the
+     * calling thread (the unwind tables' build included; before the
+     * measured window), its helper threads over the session (inside it),
+     * and the last write of the profile (after it, on the caller). */
+    uint64_t startup_cpu_ns, helpers_cpu_ns, write_cpu_ns;
     profcore_stats core;
     prt_counters counters;
     uint64_t threads_registered, threads_discovered, timers_created, timers_deleted;
@@ -442,6 +448,9 @@ PRT_HIDDEN void prt_helper_running(prt_helper *h);  /* the thread: first thing *
 PRT_HIDDEN bool prt_helper_stopping(prt_helper *h); /* the thread: time to return? */
 PRT_HIDDEN void prt_helper_ask_stop(prt_helper *h);
 PRT_HIDDEN void prt_helper_join(prt_helper *h); /* then tid is 0 again */
+/* CPU of the session's helper threads (writer, ticker, rotator) so far:
+ * live clocks while running, their final ones once stopped. */
+PRT_HIDDEN uint64_t prt_helpers_cpu_ns(void);
 
 /* ---- snapshot.c ---- */
 /* In the handler: a snapshot request is answered (true) and is not a

@@ -246,6 +246,8 @@ static void prt_result_finish(const profcore *pc) {
                        &r->timers_deleted);
     r->duration_ns = (int64_t)(prt_clock_ns(CLOCK_MONOTONIC) - prt_g_session.live.start_mono_ns);
     r->cpu_measured_ns = prt_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - prt_g_session.live.start_cpu_ns;
+    const prt_live *l = &prt_g_session.live; /* every helper joined: their last clocks are final */
+    r->helpers_cpu_ns = l->writer.cpu_ns + l->ticker.cpu_ns + l->rotator.cpu_ns;
     r->have_profile = true;
 }
 
@@ -292,6 +294,7 @@ static int prt_start_checks(const pcp_options *o, char *err, size_t errlen) {
 
 /* pcp_start and a window's start (api lock held). */
 static int prt_start_locked(const pcp_options *o, bool window, char *err, size_t errlen) {
+    uint64_t cpu0 = prt_clock_ns(CLOCK_THREAD_CPUTIME_ID); /* the profiler's start-up, measured */
     int rc = prt_start_checks(o, err, errlen);
     if (rc != PCP_OK) return rc; /* a running session (start twice) is left exactly as it was */
     int engine = prt_parse_engine(o->engine);
@@ -312,6 +315,7 @@ static int prt_start_locked(const pcp_options *o, bool window, char *err, size_t
         prt_g_session.result.have_profile = false;
         pcprof_output_release(prt_g_session.result.output_path);
     }
+    prt_g_session.result.startup_cpu_ns = prt_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
     return rc;
 }
 
@@ -374,10 +378,12 @@ PCP_EXPORT int pcp_stop(char *err, size_t errlen) {
         return PCP_E_NOT_RUNNING;
     }
     prt_session_end();
-    const prt_result *r = &prt_g_session.result;
+    prt_result *r = &prt_g_session.result;
     int rc = PCP_OK;
+    uint64_t cpu0 = prt_clock_ns(CLOCK_THREAD_CPUTIME_ID); /* writing: symbolizing, encoding, the file */
     if (r->output_path != NULL && r->period.period_ns > 0) rc = prt_period_write_last(err, errlen);
     else if (r->output_path != NULL) rc = prt_write_session(r->output_path, r->format, err, errlen);
+    r->write_cpu_ns = prt_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
     pcprof_output_release(r->output_path);
     pthread_mutex_unlock(&prt_api_mu);
     return rc;
@@ -454,6 +460,9 @@ static void prt_stats_from_counters(pcp_stats *out, const prt_counters *live, co
     out->tail_samples = c.tail_samples;
     out->tail_weight = c.tail_weight;
     out->signals_after_tail = c.signals_after_tail;
+    out->startup_cpu_ns = prt_g_session.result.startup_cpu_ns;
+    out->helpers_cpu_ns = prt_helpers_cpu_ns();
+    out->write_cpu_ns = prt_g_session.result.write_cpu_ns;
     out->core_offered_weight = core->offered_weight;
     out->core_recorded_weight = core->recorded_weight;
     out->core_rejected_weight = core->rejected_weight;

@@ -52,7 +52,26 @@ void prt_helper_running(prt_helper *h) {
 }
 
 bool prt_helper_stopping(prt_helper *h) {
-    return __atomic_load_n(&h->stop, __ATOMIC_ACQUIRE); /* pairs: prt_helper_ask_stop */
+    bool stop = __atomic_load_n(&h->stop, __ATOMIC_ACQUIRE); /* pairs: prt_helper_ask_stop */
+    /* The thread's last look: its CPU, for the profiler's own account
+     * (read by the stopper after pthread_join, which orders it). */
+    if (stop) h->cpu_ns = prt_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    return stop;
+}
+
+/* A running helper's CPU clock (0 when there is none or it is gone). */
+static uint64_t prt_helper_cpu_live(const prt_helper *h) {
+    clockid_t c;
+    if (__atomic_load_n(&h->tid, __ATOMIC_ACQUIRE) == 0 || pthread_getcpuclockid(h->thread, &c) != 0) return 0;
+    struct timespec ts;
+    return clock_gettime(c, &ts) == 0 ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec : 0;
+}
+
+uint64_t prt_helpers_cpu_ns(void) {
+    const prt_session *s = &prt_g_session;
+    if (!s->running) return s->result.helpers_cpu_ns;
+    return prt_helper_cpu_live(&s->live.writer) + prt_helper_cpu_live(&s->live.ticker) +
+           prt_helper_cpu_live(&s->live.rotator);
 }
 
 void prt_helper_ask_stop(prt_helper *h) {

