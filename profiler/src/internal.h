@@ -439,6 +439,9 @@ PRT_HIDDEN void prt_set_error(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 PRT_HIDDEN uint64_t prt_clock_ns(clockid_t c);
 PRT_HIDDEN void prt_sleep_us(long us);
+/* fd moved to a number a program's next open() will not take (support.c);
+ * the same fd when it cannot be moved. */
+PRT_HIDDEN int prt_fd_move_high(int fd);
 /* A helper thread: started with `blocked` signals blocked, returns once the
  * thread has called prt_helper_running (PCP_OK), or PCP_E_SYSTEM with
  * "cannot start the <what> thread". */

@@ -148,6 +148,7 @@ static int prt_session_build(const pcp_options *o, int engine, char *err, size_t
         prt_set_error(err, errlen, "profcore: eventfd: %s", strerror(errno));
         return PCP_E_SYSTEM;
     }
+    fd = prt_fd_move_high(fd); /* the handler writes it: never a number the program reuses */
     uint32_t gen = ++prt_g_session.generation;
     l->view.pc = pc;
     l->view.engine = engine;

@@ -2,12 +2,15 @@
  * start/stop handshake of its helper threads (writer, ticker).
  * Nothing here runs in a signal handler. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -86,4 +89,23 @@ void prt_helper_join(prt_helper *h) {
 void prt_sleep_us(long us) {
     struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
     nanosleep(&ts, NULL);
+}
+
+/* Daemons close every descriptor they did not open, then open their own:
+ * open() takes the lowest free number, so a descriptor of ours at a low
+ * number would become the program's file or socket, and the handler's
+ * wake-up write would land in it (seen: 8 bytes in a daemon's log).  Ours
+ * live high, where a program's next open does not reach: at three
+ * quarters of the descriptor limit (at least 64).  On failure fd stays. */
+int prt_fd_move_high(int fd) {
+    struct rlimit rl;
+    long floor = 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 * 3 > 64)
+        floor = (long)(rl.rlim_cur / 4 * 3);
+    if (floor > 65536) floor = 65536;
+    if (fd >= floor) return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)floor);
+    if (high < 0) return fd;
+    close(fd);
+    return high;
 }

@@ -12,9 +12,9 @@
 
 RECORD_B := $(BUILD)/record
 RECORD_T := tests/record
-RECORD_PROGS := $(RECORD_B)/daemon $(RECORD_B)/kids $(RECORD_B)/kids-static $(RECORD_B)/client
+RECORD_PROGS := $(RECORD_B)/daemon $(RECORD_B)/closer $(RECORD_B)/kids $(RECORD_B)/kids-static $(RECORD_B)/client
 RECORD_CFLAGS := $(WARN) -O1 -g -fno-omit-frame-pointer
-$(RECORD_B)/daemon: $(RECORD_T)/daemon.c | $(BUILD)/.dir
+$(RECORD_B)/daemon $(RECORD_B)/closer: $(RECORD_B)/%: $(RECORD_T)/%.c | $(BUILD)/.dir
 	@mkdir -p $(@D)
 	$(CC) $(RECORD_CFLAGS) -o $@ $<
 # kids asks the preload library for pcp_get_stats by dlsym (not linked).

@@ -232,6 +232,17 @@ per_process_case() {
     check "--per-process: the root's profile is OUT" test -s "$d/p.pb.gz"
 }
 
+closer_case() {
+    local d="$tmp/closer"
+    mkdir -p "$d"
+    "$pc" record -F 1000 -o "$d/c.pb.gz" -- "$bin/closer" "$d/own.log" >"$d/out" 2>"$d/err"
+    check "close-all, then open: record exits 0" test $? -eq 0
+    check "close-all, then open: nothing of the profiler in the program's file while it ran ($(cat "$d/out"))" \
+        grep -qx "$d/own.log has 0 bytes" "$d/out"
+    check "close-all, then open: nor at its exit ($(stat -c %s "$d/own.log") bytes)" test "$(stat -c %s "$d/own.log")" -eq 0
+    check "close-all, then open: the profile arrived" test -s "$d/c.pb.gz"
+}
+
 exec_note_case() {
     local d="$tmp/execnote"
     mkdir -p "$d"
@@ -275,6 +286,7 @@ tree)
     badmsg_case
     sigkill_case
     per_process_case
+    closer_case
     exec_note_case
     full_disk_case
     ;;
