@@ -394,6 +394,9 @@ static void prt_ut_objects_report_locked(pcprof_unwind_info *r);
 
 void prt_unwind_tables_stop(void) {
     pthread_mutex_lock(&prt_ut_mu);
+    /* The report adds up; this session's starts from nothing (a second
+     * session once reported the first one's objects twice). */
+    memset(&prt_ut_final, 0, sizeof prt_ut_final);
     prt_ut_objects_report_locked(&prt_ut_final);
     prt_ut_have_final = true;
     /* Unpublished and, after the grace period, the snapshot freed; the

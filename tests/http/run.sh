@@ -115,6 +115,12 @@ endpoint_windows() {
         check "window $w: hot_loop is the hot leaf ($share %)" test "$share" -ge 80
         check "window $w: dormant after it: no timer" test "$(timers_of "$pid")" -eq 0
     done
+    # Each window reports its own unwind tables, not the sum of every
+    # session so far (the tables are kept across sessions).
+    local o1 o2
+    o1=$(sed -n 's/.*tables for \([0-9]*\) objects.*/\1/p' "$tmp/w1.raw")
+    o2=$(sed -n 's/.*tables for \([0-9]*\) objects.*/\1/p' "$tmp/w2.raw")
+    check "window 2 reports the same unwind tables as window 1 ($o1, $o2 objects)" test -n "$o1" -a "$o1" = "$o2"
     # Threads end after the response is sent: wait for the count, bounded.
     for _ in $(seq 1 500); do [ "$(threads_of "$pid")" -eq "$idle_threads" ] && break; sleep 0.01; done
     check "dormant after the windows: the same $idle_threads threads" test "$(threads_of "$pid")" -eq "$idle_threads"
@@ -244,6 +250,8 @@ endpoint_program_session() {
     wait_advert "$pid" || { bad "server with its own profile did not start"; return; }
     check "own profile: a window request gets 500" \
         test "$(http_status "http://$addr/debug/pprof/profile?seconds=1")" = 500
+    # Enough CPU for samples before the exit (an event: its CPU clock).
+    for _ in $(seq 1 3000); do [ "$(awk '{print $14 + $15}' "/proc/$pid/stat")" -ge 30 ] && break; sleep 0.01; done
     stop_server "$pid"
     check "own profile: exit status 7" test "$sstatus" -eq 7
     check "own profile: written at exit and readable" \
