@@ -13,7 +13,10 @@
 #   preload-badinput        bad environment, bad paths, SIGPROF owners,
 #                           setuid, static programs
 #   preload-servers         forked workers without exec (PROFCORE_CHILDREN=1):
-#                           each its own profile, within 10 % of its CPU
+#                           each its own profile, within 10 % of its CPU;
+#                           workers that setuid, chroot, close every fd
+#   preload-gperftools-names  CPUPROFILE children named as gperftools names
+#                           them (NAME_<pid>), preloaded and linked
 #   preload-sigmask         workers that block SIGPROF (born with every
 #                           signal blocked, as in xz -T2) are still sampled,
 #                           and the masks the program reads back are its own
@@ -43,14 +46,19 @@ PRELOAD_INTERPOSED_RE := (pthread_create|pthread_exit|pthread_sigmask|sigprocmas
 
 PRELOAD_B := $(BUILD)/preload
 PRELOAD_T := tests/preload
-PRELOAD_PROGS := gperf_api exit_paths forker forkchild snapper server maskworkers
-PRELOAD_BINS := $(addprefix $(PRELOAD_B)/,$(PRELOAD_PROGS)) $(PRELOAD_B)/static_prog
+PRELOAD_PROGS := gperf_api exit_paths forker forkchild snapper server forkexec_self maskworkers
+PRELOAD_BINS := $(addprefix $(PRELOAD_B)/,$(PRELOAD_PROGS)) $(PRELOAD_B)/static_prog $(PRELOAD_B)/forkexec_self_linked
 PRELOAD_PROG_CFLAGS := $(WARN) -D_GNU_SOURCE -O2 -g -fno-omit-frame-pointer -pthread
 # The gperftools program is compiled against gperftools' own header and
 # linked against our shared library instead of libprofiler.
 $(PRELOAD_B)/gperf_api: $(PRELOAD_T)/gperf_api.c $(PRELOAD_LIB_SO)
 	@mkdir -p $(@D)
 	$(CC) $(PRELOAD_PROG_CFLAGS) -I/usr/include -o $@ $< -L$(PRELOAD_LIB_DIR) -Wl,-rpath,$(abspath $(PRELOAD_LIB_DIR)) -lprofcore
+# gperftools' FORK test, linked against our library as a program is linked
+# against -lprofiler (it calls none of its functions: --no-as-needed).
+$(PRELOAD_B)/forkexec_self_linked: $(PRELOAD_T)/forkexec_self.c $(PRELOAD_LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(PRELOAD_PROG_CFLAGS) -o $@ $< -L$(PRELOAD_LIB_DIR) -Wl,-rpath,$(abspath $(PRELOAD_LIB_DIR)) -Wl,--no-as-needed -lprofcore
 # The fork test of the API alone: linked with the static library, no preload.
 $(PRELOAD_B)/forkchild: $(PRELOAD_T)/forkchild.c tests/check.h $(BUILD)/profiler/libprofcore.a profiler/include/profcore_profiler.h
 	@mkdir -p $(@D)
@@ -68,7 +76,7 @@ DEPS_PACKAGES += xz-utils python3 sqlite3 libgoogle-perftools-dev google-perftoo
 PRELOAD_RUN := $(PRELOAD_T)/run.sh
 PRELOAD_DEPS := $(PRELOAD_LIB_SO) $(PRELOAD_BINS) $(PRELOAD_LIB_DIR)/profcore
 PRELOAD_SUITES := preload-programs preload-forkexec preload-exit-paths preload-gperftools-api preload-badinput \
-                  preload-servers \
+                  preload-servers preload-gperftools-names \
                   preload-sigmask
 TEST_SUITES += $(PRELOAD_SUITES)
 .PHONY: $(addprefix suite-,$(PRELOAD_SUITES))
@@ -86,3 +94,5 @@ suite-preload-servers: $(PRELOAD_DEPS)
 	@$(RUN_SUITE) preload-servers $(PRELOAD_RUN) servers $(PRELOAD_LIB_DIR) $(PRELOAD_B)
 suite-preload-sigmask: $(PRELOAD_DEPS)
 	@$(RUN_SUITE) preload-sigmask $(PRELOAD_RUN) sigmask $(PRELOAD_LIB_DIR) $(PRELOAD_B)
+suite-preload-gperftools-names: $(PRELOAD_DEPS)
+	@$(RUN_SUITE) preload-gperftools-names $(PRELOAD_RUN) gperftools-names $(PRELOAD_LIB_DIR) $(PRELOAD_B)

@@ -16,6 +16,8 @@
 #                   setuid and static programs
 #   servers         a pre-forking server (no exec): one profile per worker
 #                   within 10 % of its CPU, workers that drop privileges
+#   gperftools-names  fork + exec of itself under CPUPROFILE, preloaded and
+#                   linked: NAME and NAME_<pid>, as gperftools names them
 #   sigmask         workers that block SIGPROF are sampled (maskworkers,
 #                   xz -T2); the masks the program reads back are its own
 # Prints "N passed, N failed" last; exits non-zero on any failure.
@@ -343,6 +345,58 @@ servers() {
         bash -c "[ $st -eq 0 ] && [ ! -s '$d/n.err' ] && [ \$(ls '$d' | grep -c '^n\.pb\.gz') -eq 1 ] && [ $(cum_ms "$d/n.pb.gz" worker_work) = 0 ]"
 }
 
+# ---- gperftools' naming of children -------------------------------------------------------
+# fork_exec_names LABEL PREFIX... : CPUPROFILE=D/fx.prof PREFIX forkexec_self 3
+# must leave exactly fx.prof (the root) and fx.prof_<pid> for each child the
+# program printed, each read by google-pprof with its own function only.
+fork_exec_names() {
+    local label=$1; shift
+    local d=$tmp/names-$label st pid n=0 f
+    mkdir -p "$d"
+    st=$(cd "$d" && timeout 60 env CPUPROFILE="$d/fx.prof" "$@" 3 >"$d/out" 2>"$d/err"; echo $?)
+    check "$label: exit $st, nothing on stderr ($(head -c 200 "$d/err" | tr '\n' ' '))" \
+        bash -c "[ $st -eq 0 ] && [ ! -s '$d/err' ]"
+    check "$label: 4 profiles (the root and 3 children): $(ls "$d" | grep '^fx\.prof' | tr '\n' ' ')" \
+        test "$(ls "$d" | grep -c '^fx\.prof')" -eq 4
+    local prog=$bdir/forkexec_self
+    [ "$label" = linked ] && prog=$bdir/forkexec_self_linked
+    check "$label: the root's fx.prof has parent_burn, no child_burn" \
+        bash -c "google-pprof --text '$prog' '$d/fx.prof' 2>/dev/null | grep -q parent_burn && ! google-pprof --text '$prog' '$d/fx.prof' 2>/dev/null | grep -q child_burn"
+    for pid in $(sed -n 's/^child [0-9]* pid \([0-9]*\)$/\1/p' "$d/out"); do
+        n=$((n + 1))
+        f=$d/fx.prof_$pid
+        check "$label: child $pid wrote fx.prof_$pid (gperftools' NAME_<pid>), child_burn only" \
+            bash -c "google-pprof --text '$prog' '$f' 2>/dev/null | grep -q child_burn && ! google-pprof --text '$prog' '$f' 2>/dev/null | grep -q parent_burn"
+    done
+    check "$label: 3 children reported" test "$n" -eq 3
+    check "$label: no file named the PROFCORE_OUT way (fx.prof.<pid>)" \
+        test -z "$(ls "$d" | grep '^fx\.prof\.')"
+}
+
+gperftools_names() {
+    fork_exec_names preloaded env LD_PRELOAD="$lib" "$bdir/forkexec_self"
+    fork_exec_names linked "$bdir/forkexec_self_linked"
+    # PROFCORE_CHILDREN=0 said out loud: the exec'd children are not profiled.
+    local d=$tmp/names-off st
+    mkdir -p "$d"
+    st=$(cd "$d" && timeout 60 env PROFCORE_CHILDREN=0 CPUPROFILE="$d/fx.prof" "$bdir/forkexec_self_linked" 2 >/dev/null 2>&1; echo $?)
+    check "PROFCORE_CHILDREN=0: exit $st, only the root's profile" \
+        bash -c "[ $st -eq 0 ] && [ \$(ls '$d' | grep -c '^fx\.prof') -eq 1 ]"
+    # Forked children that do not exec, CPUPROFILE and PROFCORE_CHILDREN=1:
+    # NAME_<pid> as well (legacy format, as gperftools writes).
+    d=$tmp/names-fork
+    mkdir -p "$d"
+    st=$(timeout 60 env PROFCORE_CHILDREN=1 CPUPROFILE="$d/w.prof" LD_PRELOAD="$lib" "$bdir/server" 2 0.2 >"$d/out" 2>"$d/err"; echo $?)
+    local pid nw=0
+    for pid in $(sed -n 's/^worker [0-9]* pid \([0-9]*\) .*/\1/p' "$d/out"); do
+        nw=$((nw + 1))
+        check "forked worker $pid (no exec): w.prof_$pid, read by google-pprof with worker_work" \
+            bash -c "google-pprof --text '$bdir/server' '$d/w.prof_$pid' 2>/dev/null | grep -q worker_work"
+    done
+    check "forked workers: exit $st, 2 workers, 3 profiles" \
+        bash -c "[ $st -eq 0 ] && [ $nw -eq 2 ] && [ \$(ls '$d' | grep -c '^w\.prof') -eq 3 ]"
+}
+
 # ---- exit paths -----------------------------------------------------------------------
 exit_paths() {
     local prog=$bdir/exit_paths m want st out burn
@@ -581,6 +635,7 @@ exit-paths) exit_paths ;;
 gperftools-api) gperftools_api ;;
 badinput) badinput ;;
 servers) servers ;;
+gperftools-names) gperftools_names ;;
 *) echo "unknown mode $mode"; failed=1 ;;
 esac
 echo "$passed passed, $failed failed"
