@@ -5,6 +5,7 @@
  * "profcore: ..." line, and the whole-environment result agrees with the
  * per-value parsers. */
 #include <stdint.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (per != NULL) REQUIRE(pcenv_parse_period(per, &ms) == 0 && ms == c->period_ms);
         REQUIRE(c->period_ms == 0 || (c->period_ms >= PCENV_PERIOD_MIN_MS && c->period_ms <= PCENV_PERIOD_MAX_MS));
         REQUIRE(c->toggle_signal == 0 || (c->toggle_signal != c->snapshot_signal && c->period_ms == 0));
+        REQUIRE(c->timer_signal == 0 || (pcprof_sampling_signal_ok(c->timer_signal) && c->timer_signal != SIGPROF &&
+                                          c->engine != PCPROF_ENGINE_ITIMER));
     }
     if (r.status == PCENV_OFF) REQUIRE(lookup(&e, "PROFCORE_OUT") == NULL && lookup(&e, "PROFCORE_HTTP") == NULL);
     free(copy);

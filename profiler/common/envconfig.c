@@ -227,22 +227,18 @@ static int parse_gperftools_switch(pcenv_result *r, const char *var, const char 
 }
 
 /* CPUPROFILE_TIMER_SIGNAL: gperftools' per-thread timers then deliver that
- * signal, so a program that owns SIGPROF can be profiled.  profcore's
- * timers, its handler, its thread snapshots and the guards of the
- * interposed sigaction/signal all use SIGPROF, so only SIGPROF itself is
- * accepted (it changes nothing but the engine, as in gperftools); any
- * other value refuses profiling with a message instead of being ignored.
- * Returns 1 when accepted. */
+ * signal, so a program that owns SIGPROF can be profiled; the runtime's
+ * timers, ticker, thread snapshots and handler, and the preload library's
+ * signal guards, all follow it (pcp_options.signal).  Returns 1 when
+ * accepted (a signal is set: per-thread timers, as in gperftools). */
 static int accept_timer_signal(pcenv_result *r, const char *val) {
     if (val == NULL) return 0;
     int sig = 0;
-    if (parse_signal_name_or_number(val, &sig) == 0 && sig == SIGPROF) return 1;
-    char quoted[4 * 80 + 4];
-    add_message(r,
-                "profcore: CPUPROFILE_TIMER_SIGNAL='%s': profcore's timers deliver SIGPROF only "
-                "(accepted: 27, SIGPROF); a program that owns SIGPROF cannot be profiled by profcore; "
-                "unset it; profiling disabled",
-                quote_value(val, quoted));
+    if (parse_signal_name_or_number(val, &sig) == 0 && pcprof_sampling_signal_ok(sig)) {
+        r->config.timer_signal = sig == SIGPROF ? 0 : sig;
+        return 1;
+    }
+    report_bad(r, "CPUPROFILE_TIMER_SIGNAL", val, PCENV_ACCEPT_TIMER_SIGNAL);
     return 0;
 }
 
@@ -285,6 +281,9 @@ static void choose_hz(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
 }
 
 static void choose_engine(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
+    /* The signal is read whatever decides the engine: it is not overridden
+     * by PROFCORE_ENGINE, only combined with it. */
+    int timer_signal_set = accept_timer_signal(r, lookup(ctx, "CPUPROFILE_TIMER_SIGNAL"));
     const char *val = lookup(ctx, "PROFCORE_ENGINE");
     if (val != NULL) {
         r->config.engine_from = "PROFCORE_ENGINE";
@@ -298,7 +297,7 @@ static void choose_engine(pcenv_lookup_fn lookup, void *ctx, pcenv_result *r) {
     int rt_ok = realtime != NULL && parse_gperftools_switch(r, "CPUPROFILE_REALTIME", realtime);
     int pt_ok = per_thread != NULL && parse_gperftools_switch(r, "CPUPROFILE_PER_THREAD_TIMERS", per_thread);
     /* gperftools turns per-thread timers on when a timer signal is named. */
-    pt_ok |= accept_timer_signal(r, lookup(ctx, "CPUPROFILE_TIMER_SIGNAL"));
+    pt_ok |= timer_signal_set;
     if (rt_ok) {
         r->config.engine = PCPROF_ENGINE_WALL;
         r->config.engine_from = "CPUPROFILE_REALTIME";
@@ -314,6 +313,12 @@ static void check_combinations(pcenv_result *r) {
     if (c->toggle_signal != 0 && c->toggle_signal == c->snapshot_signal)
         add_message(r, "profcore: CPUPROFILESIGNAL and PROFCORE_SNAPSHOT_SIGNAL name the same signal (%d); "
                        "profiling disabled", c->toggle_signal);
+    if (c->timer_signal != 0 && (c->timer_signal == c->toggle_signal || c->timer_signal == c->snapshot_signal))
+        add_message(r, "profcore: CPUPROFILE_TIMER_SIGNAL is also the CPUPROFILESIGNAL or "
+                       "PROFCORE_SNAPSHOT_SIGNAL signal (%d); profiling disabled", c->timer_signal);
+    if (c->timer_signal != 0 && c->engine == PCPROF_ENGINE_ITIMER)
+        add_message(r, "profcore: CPUPROFILE_TIMER_SIGNAL with the itimer engine: its kernel timer sends "
+                       "SIGPROF only; profiling disabled");
     if (c->toggle_signal != 0 && c->period_ms != 0)
         add_message(r, "profcore: CPUPROFILESIGNAL and PROFCORE_PERIOD together: a signal-switched profile "
                        "is not rotated; choose one; profiling disabled");

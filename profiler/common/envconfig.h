@@ -37,11 +37,16 @@
  *                               at load; each delivery of the signal starts
  *                               a profile into OUT.0, OUT.1, ... or stops
  *                               and writes the running one (preload.c).
- *   CPUPROFILE_TIMER_SIGNAL     gperftools' signal for per-thread timers.
- *                               profcore's timers deliver SIGPROF only, so
- *                               only 27 / SIGPROF / PROF is accepted (and
- *                               selects ctimer, as PER_THREAD_TIMERS does);
- *                               any other value is refused with a message.
+ *   CPUPROFILE_TIMER_SIGNAL     gperftools' signal for per-thread timers, so
+ *                               a program that owns SIGPROF can be profiled:
+ *                               a number or name (SIGRTMIN+4, 38, USR1) of
+ *                               SIGPROF, SIGVTALRM, SIGALRM, SIGUSR1, SIGUSR2
+ *                               or a real-time signal (pcprof_sampling_signal_ok);
+ *                               selects ctimer as PER_THREAD_TIMERS does
+ *                               (REALTIME still wins: wall).  Refused with
+ *                               PROFCORE_ENGINE=itimer (its kernel timer
+ *                               sends SIGPROF) and when it is also the
+ *                               snapshot or CPUPROFILESIGNAL signal.
  *   PROFCORE_PERIOD             rotation: <digits><unit>, unit ms, s, m or h,
  *                               1 s .. 24 h ("60s", "1500ms", "5m").  A
  *                               complete profile every period, into
@@ -102,6 +107,7 @@ typedef struct pcenv_config {
     int snapshot_signal; /* 0: none */
     int toggle_signal;   /* CPUPROFILESIGNAL, 0: none */
     unsigned period_ms;  /* PROFCORE_PERIOD, 0: one profile at the end */
+    int timer_signal;    /* CPUPROFILE_TIMER_SIGNAL, 0: SIGPROF */
     pcprof_unwind unwind;
     int http;              /* 1: PROFCORE_HTTP asked for the endpoint */
     pcprof_endpoint http_endpoint;
@@ -147,6 +153,8 @@ int pcenv_parse_period(const char *s, unsigned *out_ms);
 #define PCENV_PERIOD_MIN_MS ((unsigned long)PCP_MIN_PERIOD_MS) /* the API's limits */
 #define PCENV_PERIOD_MAX_MS ((unsigned long)PCP_MAX_PERIOD_MS)
 #define PCENV_ACCEPT_PERIOD "a duration 1s..24h with a unit: 60s, 1500ms, 5m, 1h"
+#define PCENV_ACCEPT_TIMER_SIGNAL                                                                  \
+    "a signal number or name among SIGPROF, SIGVTALRM, SIGALRM, SIGUSR1, SIGUSR2, SIGRTMIN..SIGRTMAX"
 #define PCENV_ACCEPT_PATH "a non-empty path shorter than PATH_MAX"
 
 #endif

@@ -17,6 +17,9 @@
  * handler's view inside the same in-flight bracket as the handler, so it is
  * safe in a signal handler and against a concurrent stop. */
 PROFCORE_SIGNAL_SAFE int prt_link_session_engine(void) __attribute__((visibility("hidden")));
+/* The sampling signal: SIGPROF, or the one the last pcp_start was given
+ * (pcp_options.signal).  Async-signal-safe (one atomic load). */
+PROFCORE_SIGNAL_SAFE int prt_link_sampling_signal(void) __attribute__((visibility("hidden")));
 /* Is this SIGPROF action the runtime's own handler? */
 bool prt_link_is_runtime_handler(const struct sigaction *act) __attribute__((visibility("hidden")));
 /* Is the calling thread inside one of the runtime's own signal-mask changes

@@ -1,4 +1,6 @@
 /* vocab.c — the tables behind vocab.h. */
+#define _GNU_SOURCE
+#include <signal.h>
 #include <string.h>
 
 #include "vocab.h"
@@ -80,4 +82,9 @@ const char *pcprof_synthetic_name(uint64_t frame) {
     /* Reserved but not assigned: still never a code address, so it must not
      * be symbolized; named generically rather than dropped. */
     return s != NULL ? s->name : PCPROF_RESERVED_FRAME_NAME;
+}
+
+int pcprof_sampling_signal_ok(int sig) {
+    return sig == SIGPROF || sig == SIGVTALRM || sig == SIGALRM || sig == SIGUSR1 || sig == SIGUSR2 ||
+           (sig >= SIGRTMIN && sig <= SIGRTMAX);
 }

@@ -52,6 +52,13 @@ const char *pcprof_unwind_name(int unwind);
 /* "contended", "log full", ...; "unknown" past the last reason. */
 const char *pcprof_loss_name(uint32_t reason);
 
+/* May `sig` be the sampling signal (pcp_options.signal,
+ * CPUPROFILE_TIMER_SIGNAL)?  SIGPROF, SIGVTALRM, SIGALRM, SIGUSR1, SIGUSR2
+ * or a real-time signal: signals whose default action nobody relies on to
+ * end or stop the process (a sampling handler on SIGTERM would make the
+ * process unkillable by it) and that the kernel never sends for a fault. */
+int pcprof_sampling_signal_ok(int sig);
+
 /* ---- synthetic frames ----
  * Frame values below PROFCORE_FRAME_RESERVED_END are never code
  * addresses: the core's (PROFCORE_FRAME_TRUNCATED, PROFCORE_FRAME_LOST(r))

@@ -28,6 +28,9 @@
  * ticks it missed, so a thread's weight is its wall time x hz.  A thread
  * that blocks SIGPROF is not sampled (its tick stays pending).
  *
+ * Signals.  SIGPROF below stands for the sampling signal: SIGPROF unless
+ * pcp_options.signal names another one.
+ *
  * fork.  The runtime's pthread_atfork handlers make a fork child a process
  * with no session: the parent's profile, writer thread, timers and
  * registry are forgotten there (nothing is joined or deleted), pcp_stop in
@@ -59,7 +62,7 @@ extern "C" {
 #define PCP_E_PATH (-4)        /* the output path cannot be written */
 #define PCP_E_RUNNING (-5)     /* start while a profile is running */
 #define PCP_E_NOT_RUNNING (-6) /* stop/flush without a running profile */
-#define PCP_E_SIGNAL (-7)      /* the program has its own SIGPROF handler: not stolen */
+#define PCP_E_SIGNAL (-7)      /* the program has its own handler of the sampling signal: not stolen */
 #define PCP_E_SYSTEM (-8)      /* a system call failed (timer, thread, memory) */
 #define PCP_E_WRITE (-9)       /* the profile could not be written (it is kept) */
 #define PCP_E_NO_PROFILE (-10) /* pcp_write with nothing recorded yet */
@@ -82,6 +85,10 @@ typedef struct pcp_options {
                                 there, never overwriting), each with its own time and duration,
                                 while sampling goes on; pcp_flush ends the period so far, pcp_stop
                                 writes the last one; output_path itself is not written */
+    int signal;              /* the sampling signal: 0 (SIGPROF), or SIGVTALRM, SIGALRM, SIGUSR1,
+                                SIGUSR2, SIGRTMIN..SIGRTMAX, so that a program that owns SIGPROF can
+                                be profiled (gperftools' CPUPROFILE_TIMER_SIGNAL); not with the
+                                itimer engine, whose kernel timer sends SIGPROF */
 } pcp_options;
 
 #define PCP_MAX_DEPTH 256
@@ -89,7 +96,7 @@ typedef struct pcp_options {
 #define PCP_MAX_HZ_PERF 10000 /* the perf engine: one timer interrupt per sample */
 #define PCP_MIN_PERIOD_MS 1000
 #define PCP_MAX_PERIOD_MS 86400000
-#define PCP_OPTIONS_INIT {"ctimer", 100, NULL, "pprof", 64, 0, NULL, 0}
+#define PCP_OPTIONS_INIT {"ctimer", 100, NULL, "pprof", 64, 0, NULL, 0, 0}
 
 PCP_EXPORT int pcp_start(const pcp_options *opts, char *err, size_t errlen);
 /* Stops sampling, drains everything, writes output_path (if set).  If the

@@ -114,7 +114,7 @@ typedef struct pl_thread_start {
 
 static bool pl_sigprof_blocked_here(void) {
     sigset_t cur;
-    return pl_real_pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGPROF) == 1;
+    return pl_real_pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, prt_link_sampling_signal()) == 1;
 }
 
 /* Registration is for the program's threads, while a session of this
@@ -159,7 +159,7 @@ PL_EXPORT __attribute__((noreturn)) void pthread_exit(void *ret) {
 static void pl_block_sigprof(sigset_t *old) {
     sigset_t s;
     sigemptyset(&s);
-    sigaddset(&s, SIGPROF);
+    sigaddset(&s, prt_link_sampling_signal());
     pl_real_pthread_sigmask(SIG_BLOCK, &s, old);
 }
 
@@ -234,7 +234,8 @@ static void pl_before_exec(pl_exec_state *s, const char *file, bool search) {
     struct sigaction ign;
     memset(&ign, 0, sizeof ign);
     ign.sa_handler = SIG_IGN;
-    if (pl_real_sigaction(SIGPROF, &ign, &s->prof_action) == 0) pl_real_sigaction(SIGPROF, &s->prof_action, NULL);
+    int sig = prt_link_sampling_signal();
+    if (pl_real_sigaction(sig, &ign, &s->prof_action) == 0) pl_real_sigaction(sig, &s->prof_action, NULL);
 }
 
 static void pl_after_failed_exec(const pl_exec_state *s) {
@@ -346,18 +347,25 @@ static bool pl_is_our_prof_action(const struct sigaction *act) {
  * its handler and its SIG_DFL never kills it. */
 static void pl_yield_sigprof(void) {
     if (!pl_owns_runtime() || prt_link_session_engine() == 0) return;
-    pl_say("the program sets its own SIGPROF action: profiling stops here (profile so far written)");
+    int sig = prt_link_sampling_signal();
+    if (sig == SIGPROF)
+        pl_say("the program sets its own SIGPROF action: profiling stops here (profile so far written; "
+               "CPUPROFILE_TIMER_SIGNAL can give the timers another signal)");
+    else
+        pl_say("the program sets its own action for signal %d, the sampling signal: profiling stops here "
+               "(profile so far written)",
+               sig);
     pl_session_finish("when the program took SIGPROF");
 }
 
 PL_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
-    if (sig == SIGPROF && act != NULL && !pl_is_our_prof_action(act)) pl_yield_sigprof();
+    if (sig == prt_link_sampling_signal() && act != NULL && !pl_is_our_prof_action(act)) pl_yield_sigprof();
     if (sig != 0 && sig == pl_gperf_toggle_signal()) pl_gperf_toggle_taken(act);
     return PL_REAL(sigaction)(sig, act, old);
 }
 
 PL_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
-    if (sig == SIGPROF) pl_yield_sigprof();
+    if (sig == prt_link_sampling_signal()) pl_yield_sigprof();
     if (sig != 0 && sig == pl_gperf_toggle_signal()) {
         struct sigaction as_action;
         memset(&as_action, 0, sizeof as_action);

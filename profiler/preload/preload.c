@@ -149,6 +149,7 @@ pcenv_status pl_request_from_env(pcenv_lookup_fn lookup, void *ctx, pl_request *
     rq->engine = pl_engine_string(res->config.engine);
     rq->hz = (int)res->config.hz;
     rq->period_ms = res->config.period_ms;
+    rq->signal = res->config.timer_signal;
     rq->unwind = pcprof_unwind_name(res->config.unwind);
     /* gperftools writes its legacy format; a gperftools user who changes
      * only the library name keeps a file their pprof reads.  An explicit
@@ -510,6 +511,7 @@ int pl_session_start(const pl_request *rq, char *err, size_t errlen) {
     if (pl_record_active() && rq->period_ms > 0)
         pl_say("PROFCORE_PERIOD is not used under profcore record (the recorder writes one profile)");
     o.unwind = rq->unwind;
+    o.signal = rq->signal;
     pthread_mutex_lock(&pl_mu);
     int rc = pcp_start(&o, err, errlen);
     if (rc == PCP_OK) {
@@ -535,10 +537,15 @@ static void pl_check_delivery(void) {
     if (pcp_get_stats(&st) != PCP_OK || st.signals != 0 || pl_started.request.hz <= 0) return;
     uint64_t cpu = pl_cpu_ns() - pl_started.start_cpu_ns;
     uint64_t period = 1000000000u / (uint64_t)pl_started.request.hz;
-    if (cpu >= 20 * period)
+    int sig = prt_link_sampling_signal();
+    if (cpu >= 20 * period && sig == SIGPROF)
         pl_say("no SIGPROF was delivered in %.2f CPU-seconds (does the program block SIGPROF in all "
                "its threads?): the profile is empty",
                (double)cpu / 1e9);
+    else if (cpu >= 20 * period)
+        pl_say("no sampling signal (%d) was delivered in %.2f CPU-seconds (does the program block it in all "
+               "its threads?): the profile is empty",
+               sig, (double)cpu / 1e9);
 }
 
 /* The one line a profile that could not be written leaves: whose, how much

@@ -37,6 +37,7 @@ typedef struct pl_request {
     const char *unwind; /* "auto", "tables", "fp" */
     int hz;
     unsigned period_ms; /* PROFCORE_PERIOD: rotation, 0 for none */
+    int signal;         /* CPUPROFILE_TIMER_SIGNAL: the sampling signal, 0 for SIGPROF */
 } pl_request;
 
 /* ---- preload.c ---- */

@@ -73,8 +73,10 @@ int pl_real_pthread_sigmask(int how, const sigset_t *set, sigset_t *old) {
     return pl_resolve_mask_fn(&pl_real_pthread_sigmask_fn, "pthread_sigmask")(how, set, old);
 }
 
-/* The signal the session's timers send.  Every engine uses SIGPROF. */
-static int pl_sampling_signal(void) { return SIGPROF; }
+/* The signal the session's timers send: SIGPROF unless
+ * CPUPROFILE_TIMER_SIGNAL chose another (then the program's SIGPROF is
+ * left as it asks). */
+static int pl_sampling_signal(void) { return prt_link_sampling_signal(); }
 
 /* Does the filter apply to a call made now on this thread? */
 static bool pl_filter_applies(void) {

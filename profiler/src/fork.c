@@ -57,7 +57,7 @@ static void prt_fork_prepare(void) {
     prt_threads_fork_prepare();
     sigset_t prof;
     sigemptyset(&prof);
-    sigaddset(&prof, SIGPROF);
+    sigaddset(&prof, __atomic_load_n(&prt_g_signal, __ATOMIC_RELAXED));
     prt_sigmask_own(SIG_BLOCK, &prof, &prt_fork_saved_mask);
 }
 

@@ -122,6 +122,11 @@ typedef struct prt_counters {
 } prt_counters;
 
 extern const prt_view *prt_g_view PRT_HIDDEN; /* atomic: NULL when no session */
+/* The sampling signal (SIGPROF unless pcp_options.signal said otherwise):
+ * what the timers, the ticker and thread snapshots send and what our
+ * handler is installed on.  Atomic; set by pcp_start before the handler is
+ * installed and the timers armed, kept after the session (snapshots). */
+extern int prt_g_signal PRT_HIDDEN;
 extern prt_counters prt_g_counters PRT_HIDDEN;
 extern uint32_t prt_g_inflight PRT_HIDDEN; /* atomic: handlers between entry and exit */
 /* Owner tid of each perf fd of the session (0: none); atomic. */

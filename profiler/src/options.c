@@ -109,6 +109,18 @@ int prt_validate(const pcp_options *o, char *err, size_t errlen) {
                       PCP_MIN_PERIOD_MS, PCP_MAX_PERIOD_MS);
         return PCP_E_INVAL;
     }
+    if (o->signal != 0 && !pcprof_sampling_signal_ok(o->signal)) {
+        prt_set_error(err, errlen,
+                      "profcore: signal %d cannot be the sampling signal (SIGPROF, SIGVTALRM, SIGALRM, SIGUSR1, "
+                      "SIGUSR2 or a real-time signal)",
+                      o->signal);
+        return PCP_E_INVAL;
+    }
+    if (o->signal != 0 && o->signal != SIGPROF && prt_parse_engine(o->engine) == PCPROF_ENGINE_ITIMER) {
+        prt_set_error(err, errlen, "profcore: the itimer engine's kernel timer sends SIGPROF only; "
+                                   "another sampling signal needs ctimer, perf or wall");
+        return PCP_E_INVAL;
+    }
     if (o->period_ms != 0 && o->output_path == NULL) {
         prt_set_error(err, errlen, "profcore: a period (rotation) needs an output path");
         return PCP_E_PATH;

@@ -36,6 +36,7 @@
 
 pthread_mutex_t prt_api_mu = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t prt_reader_mu = PTHREAD_MUTEX_INITIALIZER;
+int prt_g_signal = SIGPROF;
 prt_session prt_g_session = {.live = {.view = {.wake_fd = -1}}};
 
 /* ---- the handler's view: the single publish/unpublish pair ---------------- */
@@ -77,17 +78,24 @@ void prt_session_forget_result(void) {
 
 /* ---- the SIGPROF handler's installation -------------------------------------- */
 
-/* The program's own SIGPROF handler is never replaced: only the default
- * action, "ignore", or our own handler (a previous session) may be there. */
+/* The program's own handler of the sampling signal is never replaced: only
+ * the default action, "ignore", or our own handler (a previous session)
+ * may be there. */
 static int prt_install_handler(char *err, size_t errlen) {
     struct sigaction old, sa;
-    if (sigaction(SIGPROF, NULL, &old) != 0) return PCP_E_SYSTEM;
+    int sig = __atomic_load_n(&prt_g_signal, __ATOMIC_RELAXED);
+    if (sigaction(sig, NULL, &old) != 0) return PCP_E_SYSTEM;
     bool ours = (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == prt_handler_entry;
     bool free_slot = !(old.sa_flags & SA_SIGINFO) &&
                      (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN);
     if (!ours && !free_slot) {
-        prt_set_error(err, errlen, "profcore: the program already has a SIGPROF handler; "
-                                   "not replacing it, not profiling");
+        if (sig == SIGPROF)
+            prt_set_error(err, errlen, "profcore: the program already has a SIGPROF handler; "
+                                       "not replacing it, not profiling (a free signal for the timers: "
+                                       "CPUPROFILE_TIMER_SIGNAL / pcp_options.signal)");
+        else
+            prt_set_error(err, errlen, "profcore: the program already has a handler of signal %d, the sampling "
+                                       "signal asked for; not replacing it, not profiling", sig);
         return PCP_E_SIGNAL;
     }
     if (ours) return PCP_OK;
@@ -95,7 +103,7 @@ static int prt_install_handler(char *err, size_t errlen) {
     sa.sa_sigaction = prt_handler_entry;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPROF, &sa, NULL) != 0) return PCP_E_SYSTEM;
+    if (sigaction(sig, &sa, NULL) != 0) return PCP_E_SYSTEM;
     return PCP_OK;
 }
 
@@ -287,6 +295,9 @@ static int prt_start_checks(const pcp_options *o, char *err, size_t errlen) {
         return PCP_E_RUNNING;
     }
     int rc = prt_validate(o, err, errlen);
+    /* Not running: no timer sends the old signal any more, and the handler
+     * is installed on the new one next. */
+    if (rc == PCP_OK) __atomic_store_n(&prt_g_signal, o->signal != 0 ? o->signal : SIGPROF, __ATOMIC_RELAXED);
     if (rc == PCP_OK && prt_parse_engine(o->engine) == PCPROF_ENGINE_PERF && prt_perf_probe(err, errlen) != 0)
         rc = PCP_E_ENGINE;
     if (rc == PCP_OK) rc = prt_install_handler(err, errlen);
@@ -519,6 +530,8 @@ PROFCORE_SIGNAL_SAFE int prt_link_session_engine(void) {
     __atomic_sub_fetch(&prt_g_inflight, 1u, __ATOMIC_RELEASE); /* pairs: prt_view_unpublish */
     return engine;
 }
+
+PROFCORE_SIGNAL_SAFE int prt_link_sampling_signal(void) { return __atomic_load_n(&prt_g_signal, __ATOMIC_RELAXED); }
 
 /* pcp_write into memory, for the preload library's record mode: the
  * running session's profile so far, or the stopped one's. */

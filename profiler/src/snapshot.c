@@ -126,13 +126,14 @@ static int prt_snap_map_slots(void) {
 static int prt_snap_queue(pid_t tid, uint32_t idx, uint32_t gen) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
-    si.si_signo = SIGPROF;
+    int sig = __atomic_load_n(&prt_g_signal, __ATOMIC_RELAXED);
+    si.si_signo = sig;
     si.si_code = SI_QUEUE;
     si.si_pid = getpid();
     si.si_uid = getuid();
     uint64_t v = (uint64_t)PRT_SNAP_MAGIC | ((uint64_t)idx << 32) | ((uint64_t)(gen & 0xffffu) << 48);
     si.si_value.sival_ptr = (void *)(uintptr_t)v;
-    return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGPROF, &si);
+    return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, sig, &si);
 }
 
 /* One thread of the snapshot: where its answer is, or that it has none. */
@@ -283,7 +284,8 @@ static prt_snap_entry *prt_snap_list(size_t *n) {
  * it is a profiler-internal thread (the preload helper) and is left out. */
 static bool prt_snap_caller_blocks_sigprof(void) {
     sigset_t cur;
-    return prt_sigmask_own(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGPROF) == 1;
+    return prt_sigmask_own(SIG_BLOCK, NULL, &cur) == 0 &&
+           sigismember(&cur, __atomic_load_n(&prt_g_signal, __ATOMIC_RELAXED)) == 1;
 }
 
 static int prt_snap_run(prt_snap_entry *e, size_t n, int timeout_ms, prt_snap_result *r) {

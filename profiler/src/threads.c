@@ -67,7 +67,7 @@ static int prt_arm_ctimer(prt_thread *t) {
     struct sigevent sev;
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
-    sev.sigev_signo = SIGPROF;
+    sev.sigev_signo = __atomic_load_n(&prt_g_signal, __ATOMIC_RELAXED);
     sev.sigev_notify_thread_id = t->tid;
     sev.sigev_value.sival_int = prt_g_arm.view->token;
     if (timer_create(prt_thread_cpu_clock(t->tid), &sev, &t->timer) != 0) return -1;
@@ -110,7 +110,7 @@ static int prt_arm_perf(prt_thread *t) {
         return -1;
     }
     struct f_owner_ex owner = {F_OWNER_TID, t->tid};
-    if (fcntl((int)fd, F_SETSIG, SIGPROF) != 0 || fcntl((int)fd, F_SETOWN_EX, &owner) != 0 ||
+    if (fcntl((int)fd, F_SETSIG, __atomic_load_n(&prt_g_signal, __ATOMIC_RELAXED)) != 0 || fcntl((int)fd, F_SETOWN_EX, &owner) != 0 ||
         fcntl((int)fd, F_SETFL, O_ASYNC | O_NONBLOCK) != 0) {
         close((int)fd);
         return -1;
@@ -478,12 +478,13 @@ static uint32_t prt_task_state(pid_t tid) {
 static int prt_queue_tick(pid_t tid, uint64_t value) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
-    si.si_signo = SIGPROF;
+    int sig = __atomic_load_n(&prt_g_signal, __ATOMIC_RELAXED);
+    si.si_signo = sig;
     si.si_code = SI_QUEUE;
     si.si_pid = getpid();
     si.si_uid = getuid();
     si.si_value.sival_ptr = (void *)(uintptr_t)value;
-    return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGPROF, &si);
+    return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, sig, &si);
 }
 
 _Static_assert(sizeof(void *) == 8, "the wall-clock tick needs a 64-bit si_value");

@@ -244,13 +244,32 @@ static void test_toggle_timer_signal_period(void) {
     CHECK(r.status == PCENV_PROFILE && r.config.engine == PCPROF_ENGINE_CTIMER &&
               strcmp(r.config.engine_from, "CPUPROFILE_TIMER_SIGNAL") == 0,
           "CPUPROFILE_TIMER_SIGNAL=27: per-thread timers");
-    const char *ts_other[] = {"CPUPROFILE=/x", "CPUPROFILE_TIMER_SIGNAL=34", NULL};
-    r = parse(ts_other);
-    CHECK(r.status == PCENV_REFUSED && strstr(r.messages, "CPUPROFILE_TIMER_SIGNAL='34': profcore's timers deliver SIGPROF only"),
-          "CPUPROFILE_TIMER_SIGNAL=34 refused: %s", r.messages);
-    const char *ts_junk[] = {"CPUPROFILE=/x", "CPUPROFILE_TIMER_SIGNAL=", NULL};
-    r = parse(ts_junk);
-    CHECK(r.status == PCENV_REFUSED && r.nerrors == 1, "empty CPUPROFILE_TIMER_SIGNAL refused");
+    CHECK(r.config.timer_signal == 0, "27 is SIGPROF: the default signal");
+    const char *ts_rt[] = {"CPUPROFILE=/x", "CPUPROFILE_TIMER_SIGNAL=SIGRTMIN+4", NULL};
+    r = parse(ts_rt);
+    CHECK(r.status == PCENV_PROFILE && r.config.timer_signal == SIGRTMIN + 4 && r.config.engine == PCPROF_ENGINE_CTIMER,
+          "CPUPROFILE_TIMER_SIGNAL=SIGRTMIN+4");
+    const char *ts_usr[] = {"CPUPROFILE=/x", "CPUPROFILE_TIMER_SIGNAL=10", "PROFCORE_ENGINE=wall", NULL};
+    r = parse(ts_usr);
+    CHECK(r.status == PCENV_PROFILE && r.config.timer_signal == SIGUSR1 && r.config.engine == PCPROF_ENGINE_WALL,
+          "CPUPROFILE_TIMER_SIGNAL=10 with PROFCORE_ENGINE=wall: read, not overridden");
+    static const char *const ts_bad[] = {"CPUPROFILE_TIMER_SIGNAL=15", "CPUPROFILE_TIMER_SIGNAL=SIGINT",
+                                         "CPUPROFILE_TIMER_SIGNAL=9", "CPUPROFILE_TIMER_SIGNAL=SIGSEGV",
+                                         "CPUPROFILE_TIMER_SIGNAL=", "CPUPROFILE_TIMER_SIGNAL=0x22",
+                                         "CPUPROFILE_TIMER_SIGNAL=33"};
+    for (size_t i = 0; i < sizeof ts_bad / sizeof ts_bad[0]; i++) {
+        const char *env[] = {"CPUPROFILE=/x", ts_bad[i], NULL};
+        r = parse(env);
+        CHECK(r.status == PCENV_REFUSED && r.nerrors == 1 && strstr(r.messages, "expected a signal number or name among"),
+              "%s refused: %s", ts_bad[i], r.messages);
+    }
+    const char *ts_itimer[] = {"CPUPROFILE=/x", "CPUPROFILE_TIMER_SIGNAL=USR2", "PROFCORE_ENGINE=itimer", NULL};
+    r = parse(ts_itimer);
+    CHECK(r.status == PCENV_REFUSED && strstr(r.messages, "itimer engine"), "with itimer: %s", r.messages);
+    const char *ts_same[] = {"CPUPROFILE=/x", "CPUPROFILE_TIMER_SIGNAL=USR2", "CPUPROFILESIGNAL=12", NULL};
+    r = parse(ts_same);
+    CHECK(r.status == PCENV_REFUSED && strstr(r.messages, "also the CPUPROFILESIGNAL"), "same as the switch: %s",
+          r.messages);
 
     static const struct {
         const char *v;

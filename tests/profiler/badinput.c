@@ -101,6 +101,8 @@ int main(void) {
     o = good(); o.period_ms = 999; expect_start(o, PCP_E_INVAL, "period", "period 999 ms (too small)");
     o = good(); o.period_ms = PCP_MAX_PERIOD_MS + 1; expect_start(o, PCP_E_INVAL, "period", "period past 24 h");
     o = good(); o.period_ms = 1000; o.output_path = NULL; expect_start(o, PCP_E_PATH, "needs an output path", "period without a path");
+    o = good(); o.signal = SIGTERM; expect_start(o, PCP_E_INVAL, "cannot be the sampling signal", "SIGTERM as the sampling signal");
+    o = good(); o.signal = SIGUSR1; o.engine = "itimer"; expect_start(o, PCP_E_INVAL, "itimer engine", "itimer with SIGUSR1");
 
     /* The program's own SIGPROF handler is refused, and stays installed. */
     struct sigaction mine, now;

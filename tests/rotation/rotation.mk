@@ -4,7 +4,7 @@
 #
 # Suites (each prints "N passed, N failed"):
 #   rotation-signal   CPUPROFILESIGNAL toggled three times, its refusals,
-#                     CPUPROFILE_TIMER_SIGNAL accepted or refused
+#                     CPUPROFILE_TIMER_SIGNAL: a program owning SIGPROF profiled
 #   rotation-period   PROFCORE_PERIOD=1s for 10 periods: conservation
 #                     across files, contiguity, SIGKILL, bad values
 ROT_B := $(BUILD)/rotation

@@ -5,8 +5,9 @@
 #   signal   gperftools' CPUPROFILESIGNAL toggled three times: three
 #            readable profiles NAME.0..2 and no fourth; its refusal when the
 #            signal is already taken (ignored at exec); a program that takes
-#            the signal later keeps it; CPUPROFILE_TIMER_SIGNAL: SIGPROF
-#            accepted, any other signal refused with its message
+#            the signal later keeps it; CPUPROFILE_TIMER_SIGNAL: a program
+#            that owns SIGPROF (its handler, its ITIMER_PROF) is profiled on
+#            another signal (ctimer and wall), bad values refused
 #   api      rotate_api (plain, ASan+UBSan, TSan): flushes and rotator cuts
 #            at once from the C API, conservation over the files
 #   period   PROFCORE_PERIOD=1s: the test waits for the 10th cut file
@@ -129,15 +130,33 @@ signal_mode() {
             bash -c "test $st -eq 0 && grep -q \"CPUPROFILESIGNAL='$v': expected\" '$tmp/bad.err' && ! ls '$tmp'/bad.$v* >/dev/null 2>&1"
     done
 
-    # ---- CPUPROFILE_TIMER_SIGNAL ----------------------------------------------
+    # ---- CPUPROFILE_TIMER_SIGNAL: a program that owns SIGPROF is profiled ------
     st=$(CPUPROFILE=$tmp/ts27 CPUPROFILE_TIMER_SIGNAL=27 LD_PRELOAD=$lib "$spin" burn 0.3 2>"$tmp/ts27.err" >/dev/null; echo $?)
-    check "CPUPROFILE_TIMER_SIGNAL=27 (SIGPROF): profiled, exit 0 ($st)" go_readable "$tmp/ts27"
-    check "CPUPROFILE_TIMER_SIGNAL=27: no message" test ! -s "$tmp/ts27.err"
-    for v in 34 SIGUSR1 ''; do
+    check "CPUPROFILE_TIMER_SIGNAL=27 (SIGPROF): profiled, exit 0 ($st), no message" \
+        bash -c "test $st -eq 0 && test ! -s '$tmp/ts27.err'" && go_readable "$tmp/ts27"
+    st=$(PROFCORE_OUT=$tmp/own0.pb.gz LD_PRELOAD=$lib "$spin" ownprof 2>"$tmp/own0.err" >"$tmp/own0.out"; echo $?)
+    check "without it, a program that takes SIGPROF keeps it (exit $st) and our session stops, pointing to CPUPROFILE_TIMER_SIGNAL" \
+        bash -c "test $st -eq 0 && grep -q 'sets its own SIGPROF action: profiling stops here.*CPUPROFILE_TIMER_SIGNAL' '$tmp/own0.err'"
+    local v
+    for v in SIGRTMIN+4 USR1; do
+        st=$(PROFCORE_OUT=$tmp/own.pb.gz CPUPROFILE_TIMER_SIGNAL=$v LD_PRELOAD=$lib "$spin" ownprof 2>"$tmp/own.err" >"$tmp/own.out"; echo $?)
+        check "CPUPROFILE_TIMER_SIGNAL=$v: the program's own SIGPROF handler and itimer work ($(cat "$tmp/own.out"), exit $st)" \
+            test "$st" -eq 0
+        check "CPUPROFILE_TIMER_SIGNAL=$v: no message, the profile is not stopped ($(head -c 160 "$tmp/own.err"))" test ! -s "$tmp/own.err"
+        check "CPUPROFILE_TIMER_SIGNAL=$v: the program is profiled, spin_hot in it" go_has "$tmp/own.pb.gz" spin_hot
+        rm -f "$tmp/own.pb.gz"
+    done
+    st=$(PROFCORE_OUT=$tmp/ownw.pb.gz CPUPROFILE_TIMER_SIGNAL=SIGRTMAX PROFCORE_ENGINE=wall LD_PRELOAD=$lib "$spin" ownprof 2>"$tmp/ownw.err" >/dev/null; echo $?)
+    check "CPUPROFILE_TIMER_SIGNAL=SIGRTMAX with the wall engine: exit $st, profiled" \
+        bash -c "test $st -eq 0 && test ! -s '$tmp/ownw.err'" && go_has "$tmp/ownw.pb.gz" spin_hot
+    for v in 15 SIGINT 9 junk ''; do
         st=$(CPUPROFILE=$tmp/ts CPUPROFILE_TIMER_SIGNAL=$v LD_PRELOAD=$lib "$spin" burn 0.05 2>"$tmp/ts.err" >/dev/null; echo $?)
         check "CPUPROFILE_TIMER_SIGNAL='$v': refused with its message, runs unprofiled (exit $st)" \
-            bash -c "test $st -eq 0 && grep -q \"CPUPROFILE_TIMER_SIGNAL='$v': profcore's timers deliver SIGPROF only\" '$tmp/ts.err' && test ! -e '$tmp/ts'"
+            bash -c "test $st -eq 0 && grep -q \"CPUPROFILE_TIMER_SIGNAL='$v': expected a signal number or name among\" '$tmp/ts.err' && test ! -e '$tmp/ts'"
     done
+    st=$(CPUPROFILE=$tmp/ts CPUPROFILE_TIMER_SIGNAL=USR2 PROFCORE_ENGINE=itimer LD_PRELOAD=$lib "$spin" burn 0.05 2>"$tmp/ts.err" >/dev/null; echo $?)
+    check "CPUPROFILE_TIMER_SIGNAL with the itimer engine: refused (exit $st)" \
+        bash -c "test $st -eq 0 && grep -q 'itimer engine' '$tmp/ts.err' && test ! -e '$tmp/ts'"
 }
 
 # sums FILE...: "FILE time duration samples lost" per file (pprof_sums.py)

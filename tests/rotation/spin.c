@@ -13,6 +13,9 @@
  *   spin rotate STOPFILE       burns until STOPFILE exists, then stops the
  *                              profile itself (pcp_stop) and prints the
  *                              counters: "offered=W rejected=W" (weights)
+ *   spin ownprof               owns SIGPROF: its own handler and ITIMER_PROF;
+ *                              burns 0.5 CPU-seconds, exits 0 only if its
+ *                              handler ran at least 10 times
  *   spin flushes K             K times: burns 0.1 CPU-seconds, ProfilerFlush;
  *                              then stops and prints the counters as rotate
  * The profiler's functions are found with dlsym: the program is not linked
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,6 +124,28 @@ static int stop_and_report(void) {
     return 0;
 }
 
+static volatile sig_atomic_t own_prof_ticks;
+static void own_prof(int sig) {
+    (void)sig;
+    own_prof_ticks++;
+}
+
+static int ownprof(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = own_prof;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGPROF, &sa, NULL) != 0) return 3;
+    struct itimerval it = {{0, 10000}, {0, 10000}};
+    if (setitimer(ITIMER_PROF, &it, NULL) != 0) return 3;
+    burn(0.5);
+    memset(&it, 0, sizeof it);
+    setitimer(ITIMER_PROF, &it, NULL);
+    printf("own SIGPROF ticks: %d\n", (int)own_prof_ticks);
+    return own_prof_ticks >= 10 ? 0 : 7;
+}
+
 static int rotate(const char *stopfile) {
     while (!exists(stopfile)) burn(0.01);
     return stop_and_report();
@@ -142,8 +168,9 @@ int main(int argc, char **argv) {
     }
     if (argc == 3 && strcmp(argv[1], "toggle") == 0) return toggle(argv[2]);
     if (argc == 2 && strcmp(argv[1], "takeover") == 0) return takeover();
+    if (argc == 2 && strcmp(argv[1], "ownprof") == 0) return ownprof();
     if (argc == 3 && strcmp(argv[1], "rotate") == 0) return rotate(argv[2]);
     if (argc == 3 && strcmp(argv[1], "flushes") == 0) return flushes(atoi(argv[2]));
-    fprintf(stderr, "usage: spin burn SECONDS | toggle DIR | takeover | rotate STOPFILE | flushes K\n");
+    fprintf(stderr, "usage: spin burn SECONDS | toggle DIR | takeover | rotate STOPFILE | flushes K | ownprof\n");
     return 2;
 }
