@@ -287,6 +287,31 @@ endpoint_unix_and_env() {
     stop_server "$rp"
 }
 
+endpoint_fork() {
+    # A forked child (a pre-forking server's worker) does not serve and
+    # keeps no copy of the listening socket: once the parent is gone, no
+    # one answers on its port although the child still runs.
+    env LD_PRELOAD="$lib" PROFCORE_HTTP=127.0.0.1:0 "$server" fork >"$tmp/fork.out" 2>"$tmp/fork.err" &
+    local pid=$!
+    pids+=("$pid")
+    wait_advert "$pid" || { bad "forking server did not start"; return; }
+    local child=""
+    for _ in $(seq 1 2000); do child=$(head -n 1 "$tmp/fork.out"); [ -n "$child" ] && handles_usr1 "$child" && break; sleep 0.01; done
+    pids+=("$child")
+    check "fork: the child has no server thread" test "$(threads_of "$child")" -eq 1
+    check "fork: the child advertises nothing" test ! -e "$(advert_of "$child")"
+    check "fork: the parent still serves a window" \
+        bash -c "curl -s -o '$tmp/fork.pb.gz' 'http://$addr/debug/pprof/profile?seconds=1' && go tool pprof -top '$tmp/fork.pb.gz' 2>/dev/null | grep -q hot_loop"
+    stop_server "$pid"
+    check "fork: the parent exits with 7" test "$sstatus" -eq 7
+    # Refused (curl's 7), not accepted into a backlog no one reads (a hang: 28).
+    check "fork: with the parent gone the port refuses, though the child runs" \
+        bash -c "kill -0 $child && { curl -s -o /dev/null --max-time 5 'http://$addr/debug/pprof/'; [ \$? -eq 7 ]; }"
+    kill -USR1 "$child"
+    for _ in $(seq 1 2000); do kill -0 "$child" 2>/dev/null || break; sleep 0.01; done
+    check "fork: the child ends normally" bash -c "! kill -0 $child 2>/dev/null"
+}
+
 # ---- record -p --------------------------------------------------------------------
 record_p() {
     start_server rec hot PROFCORE_HTTP=127.0.0.1:0
@@ -325,6 +350,7 @@ endpoint)
     endpoint_shutdown
     endpoint_program_session
     endpoint_unix_and_env
+    endpoint_fork
     ;;
 record-p) record_p ;;
 *) echo "unknown mode $mode"; exit 2 ;;
