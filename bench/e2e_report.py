@@ -412,7 +412,9 @@ def results_md(meta, summary, handler, rate, threads, core, runs, plot_errors, m
     L.append("## What ran")
     L.append("")
     L.append("`bench/workload.c`: the same binary for every profiler. %s CPU-seconds of work per run "
-             "(%d rounds of %.2f ms), split between the threads; a round calls the leaf functions "
+             "(%d rounds of %.2f ms on average: each round's length is scaled by a random 0.5-1.5 and "
+             "its calls run in random order, so no fixed period aliases with the tick), split between "
+             "the threads; a round calls the leaf functions "
              "work_a, work_b, work_c, work_d with 10:6:3:1 units of work (about 50/30/15/5 %%), each "
              "call bracketed by `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`: the ground truth per function. "
              "Threads %s; nominal frequencies %s Hz; %d repetitions, each in shuffled order."

@@ -6,6 +6,13 @@
  *
  *     work_a(10 units)  work_b(6)  work_c(3)  work_d(1)
  *
+ * The rounds have no fixed period: each round's unit is scaled by a random
+ * factor in [0.5, 1.5) and its four calls run in a random order (the mix
+ * within the round is kept).  Fixed rounds (--fixed-rounds: 0.75 ms each,
+ * always a, b, c, d) sampled by the kernel's 4 ms tick alias: 16 rounds
+ * take 3 ticks, so the ticks see a few phases of a round only
+ * (bench/RESULTS.md, "Attribution at 8 threads").
+ *
  * Ground truth: every call is bracketed by clock_gettime(CLOCK_THREAD_CPUTIME_ID),
  * and the difference is added to that function's truth.  A profiler's signal
  * handler that interrupts work_a runs on the same thread inside the bracket,
@@ -71,24 +78,23 @@ static const unsigned fn_units[FN_COUNT] = {10, 6, 3, 1};
  * name one function for all four); the empty asm keeps the chain from being
  * computed in closed form. */
 #define DEFINE_WORK(NAME, MUL, ADD)                                                \
-    __attribute__((noinline)) uint64_t NAME(uint64_t x, unsigned units) {         \
-        uint64_t n = (uint64_t)units * WORK_UNIT_ITERS;                            \
+    __attribute__((noinline)) uint64_t NAME(uint64_t x, uint64_t n) {             \
         for (uint64_t i = 0; i < n; i++) {                                         \
             x = x * (MUL) + (ADD);                                                 \
             __asm__ volatile("" : "+r"(x));                                        \
         }                                                                          \
         return x;                                                                  \
     }
-uint64_t work_a(uint64_t x, unsigned units);
-uint64_t work_b(uint64_t x, unsigned units);
-uint64_t work_c(uint64_t x, unsigned units);
-uint64_t work_d(uint64_t x, unsigned units);
+uint64_t work_a(uint64_t x, uint64_t n);
+uint64_t work_b(uint64_t x, uint64_t n);
+uint64_t work_c(uint64_t x, uint64_t n);
+uint64_t work_d(uint64_t x, uint64_t n);
 DEFINE_WORK(work_a, 6364136223846793005ull, 1442695040888963407ull)
 DEFINE_WORK(work_b, 2862933555777941757ull, 3037000493ull)
 DEFINE_WORK(work_c, 3202034522624059733ull, 7ull)
 DEFINE_WORK(work_d, 3935559000370003845ull, 2691343689449507681ull)
 
-typedef uint64_t (*work_fn)(uint64_t, unsigned);
+typedef uint64_t (*work_fn)(uint64_t, uint64_t);
 static const work_fn fn_table[FN_COUNT] = {work_a, work_b, work_c, work_d};
 
 /* ---- options ------------------------------------------------------------- */
@@ -98,6 +104,7 @@ typedef struct options {
     long rounds; /* total, split between threads */
     int depth;   /* extra frames under each worker before a round */
     int spread;  /* distinct stacks per function (see branch) */
+    int fixed;   /* --fixed-rounds: every round the same length and order */
     const char *truth_path;
     const char *profcore_lib;
     const char *engine;
@@ -130,6 +137,8 @@ typedef struct worker {
     pthread_t tid;
     long rounds;
     int depth, spread, levels; /* levels = ceil(log2(spread)) */
+    int fixed;
+    uint64_t rng; /* xorshift state of this thread's round lengths and orders */
     thread_result r;
 } worker;
 
@@ -157,11 +166,29 @@ static uint64_t timeval_ns(struct timeval tv) {
 }
 
 /* One round, with the truth bracket around every call. */
+static uint64_t next_rand(worker *w) {
+    w->rng ^= w->rng << 13;
+    w->rng ^= w->rng >> 7;
+    w->rng ^= w->rng << 17;
+    return w->rng;
+}
+
 static void run_round(worker *w) {
     uint64_t x = w->r.sink;
-    for (int f = 0; f < FN_COUNT; f++) {
+    int order[FN_COUNT] = {FN_A, FN_B, FN_C, FN_D};
+    uint64_t unit = WORK_UNIT_ITERS;
+    if (!w->fixed) { /* a scale in [0.5, 1.5) and a random order (Fisher-Yates) */
+        unit = WORK_UNIT_ITERS / 2 + next_rand(w) % WORK_UNIT_ITERS;
+        for (int i = FN_COUNT - 1; i > 0; i--) {
+            int j = (int)(next_rand(w) % (uint64_t)(i + 1)), t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+    }
+    for (int k = 0; k < FN_COUNT; k++) {
+        int f = order[k];
         uint64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-        x = fn_table[f](x, fn_units[f]);
+        x = fn_table[f](x, (uint64_t)fn_units[f] * unit);
         uint64_t t1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         w->r.truth_ns[f] += t1 - t0;
         w->r.calls[f]++;
@@ -225,8 +252,10 @@ static void usage(void) {
             "usage: workload [--threads N] [--rounds R] [--depth D] [--spread K] [--truth FILE]\n"
             "                [--profcore LIB --engine ctimer|itimer|perf --hz HZ --out FILE\n"
             "                 [--format pprof|legacy|collapsed] [--max-depth N]]\n"
-            "A round is %u+%u+%u+%u units of %u iterations (work_a..work_d); R rounds are\n"
-            "split between the N threads.\n",
+            "                [--fixed-rounds]\n"
+            "A round is %u+%u+%u+%u units of %u iterations on average (work_a..work_d), the\n"
+            "unit scaled by a random 0.5..1.5 and the calls in random order per round unless\n"
+            "--fixed-rounds; R rounds are split between the N threads.\n",
             fn_units[0], fn_units[1], fn_units[2], fn_units[3], WORK_UNIT_ITERS);
 }
 
@@ -242,13 +271,17 @@ static long parse_long(const char *s, const char *what, long lo, long hi) {
 }
 
 static options parse_options(int argc, char **argv) {
-    options o = {1, 1000, 0, 1, NULL, NULL, "ctimer", 100, NULL, "pprof", 64};
+    options o = {1, 1000, 0, 1, 0, NULL, NULL, "ctimer", 100, NULL, "pprof", 64};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0) {
             usage();
             exit(0);
+        }
+        if (strcmp(a, "--fixed-rounds") == 0) { /* the only option without a value */
+            o.fixed = 1;
+            continue;
         }
         if (v == NULL) {
             usage();
@@ -374,6 +407,8 @@ int main(int argc, char **argv) {
         ws[i].rounds = o.rounds / o.threads + (i < o.rounds % o.threads ? 1 : 0);
         ws[i].depth = o.depth;
         ws[i].spread = o.spread;
+        ws[i].fixed = o.fixed;
+        ws[i].rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
         while ((1 << ws[i].levels) < o.spread) ws[i].levels++;
         int r = pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]);
         if (r != 0) {
