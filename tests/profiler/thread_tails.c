@@ -13,7 +13,8 @@
  * "table" prints one line per thread (measured, sampled, tail, missing in
  * ms) and the totals, and checks nothing: the experiment behind
  * bench/RESULTS.md, "Thread tails".  Without it the checks run:
- *   - profile total (sampled + tail) of the workers within 1 % of their
+ *   - profile total (sampled + tail) of the workers within 1 % (perf: 3 %,
+ *     its counter also counts its own interrupts) of their
  *     measured CPU;
  *   - each worker's total within one period + 1 % of its measured CPU;
  *   - the sampled part alone never above the truth (how far below depends
@@ -293,26 +294,31 @@ int main(int argc, char **argv) {
 
     double total = (double)(sampled + tails);
     if (strcmp(argv[1], "itimer") == 0) return check_itimer(&st, profile_ns, rus, truth, sampled, n, period);
-    CHECK(total >= 0.99 * (double)truth && total <= 1.01 * (double)truth,
-          "workers' profile %.1f ms (sampled %.1f + tail %.1f) vs measured %.1f ms", total / 1e6, ms(sampled),
-          ms(tails), ms(truth));
+    /* perf: the task-clock counter the weights come from also counts the
+     * interrupt time of its own sampling, which the thread's CPU clock
+     * leaves out (IRQ time accounting): ~1.5 % at 10 kHz here.  Its bound
+     * is 3 %; the CPU-clock engines' is 1 %. */
+    double tol = strcmp(argv[1], "perf") == 0 ? 0.03 : 0.01;
+    CHECK(total >= (1 - tol) * (double)truth && total <= (1 + tol) * (double)truth,
+          "workers' profile %.1f ms (sampled %.1f + tail %.1f) within %.0f %% of measured %.1f ms", total / 1e6, ms(sampled),
+          ms(tails), 100 * tol, ms(truth));
     /* The sampled part alone is not bounded below: how many expiries a
      * thread loses grows with how long it waits for a CPU between slices
      * (bench/RESULTS.md, "Thread tails"), i.e. with the machine's load.
      * It must never exceed the truth; its share is printed below. */
-    CHECK((double)sampled <= (double)truth * 1.01, "sampled %.1f ms not above measured %.1f ms", ms(sampled),
+    CHECK((double)sampled <= (double)truth * (1 + tol), "sampled %.1f ms not above measured %.1f ms", ms(sampled),
           ms(truth));
     int per_thread_bad = 0;
     for (int i = 0; i < n; i++) {
         const worker *w = &workers[i];
         double got = (double)((w->sampled_w + w->tail_w) * period), want = (double)w->measured_ns;
-        double slack = (double)period + 0.01 * want;
+        double slack = (double)period + tol * want;
         if (got < want - slack || got > want + slack) {
             if (per_thread_bad++ < 5)
                 printf("  thread %d: profile %.2f ms vs measured %.2f ms\n", (int)w->tid, got / 1e6, want / 1e6);
         }
     }
-    CHECK(per_thread_bad == 0, "%d of %d threads off by more than one period + 1 %%", per_thread_bad, n);
+    CHECK(per_thread_bad == 0, "%d of %d threads off by more than one period + %.0f %%", per_thread_bad, n, 100 * tol);
     CHECK(tail_total > 0, "a [unsampled: thread tail] frame in the profile (%d threads)", n);
     check_conservation(&st);
     CHECK(profile_ns >= 0.9 * rus && profile_ns <= 1.1 * rus, "profile %.1f ms within 10 %% of getrusage %.1f ms",
