@@ -183,9 +183,9 @@ PCP_EXPORT int pcp_snapshot(const char *path, const char *format, int timeout_ms
  * loopback), an explicit other IP ("0.0.0.0:PORT": reachable from other
  * hosts, and said so on stderr; the endpoint reveals code addresses and
  * function names), or "unix:/absolute/path" (mode 0600).  PORT 0: the kernel
- * chooses; pcp_http_address tells.  window: each window's engine, hz, depth
- * and unwind mode (its output path and format are ignored); NULL: the
- * defaults.
+ * chooses; pcp_http_address tells.  window: each window's engine, hz, depth,
+ * unwind mode and signal (its output path, format and period are ignored);
+ * NULL: the defaults.
  * Between requests nothing samples: no timer is armed, no profiler thread
  * runs (the server's own threads block every signal and sleep in poll).
  * One window at a time: a second concurrent request, or any request while

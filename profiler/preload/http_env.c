@@ -34,6 +34,7 @@ void pl_endpoint_start(const pcenv_config *cfg, const pl_request *rq) {
     o.engine = rq->engine;
     o.hz = rq->hz;
     o.unwind = rq->unwind;
+    o.signal = rq->signal; /* CPUPROFILE_TIMER_SIGNAL: a program that owns SIGPROF is profiled too */
     char err[512] = "", addr[160];
     /* The main thread (we run in the constructor, on it) and, through the
      * pthread_create wrapper, every later thread take the registered path

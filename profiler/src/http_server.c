@@ -432,6 +432,7 @@ static void prt_http_copy_window(const pcp_options *w) {
     prt_http.window.unwind = prt_http.unwind;
     prt_http.window.output_path = NULL;
     prt_http.window.format = "pprof";
+    prt_http.window.period_ms = 0;
 }
 
 /* The daemon, its threads born with every signal blocked. */

@@ -358,6 +358,7 @@ int prt_window_start(const pcp_options *o, char *err, size_t errlen) {
     pcp_options w = *o;
     w.output_path = NULL; /* the bytes go to the HTTP client only */
     w.format = "pprof";
+    w.period_ms = 0; /* one window, one profile: no rotation */
     prt_install_atfork();
     pthread_mutex_lock(&prt_api_mu);
     int rc = prt_start_locked(&w, true, err, errlen);
