@@ -3,8 +3,9 @@
 #
 # Suites (each prints "N passed, N failed"):
 #   http-endpoint  tests/http/run.sh endpoint: go tool pprof against a
-#                  served program, dormancy, concurrency, bad requests,
-#                  shutdown, unix sockets, bad PROFCORE_HTTP (~25 s)
+#                  served program, dormancy, concurrency, bad requests (~25 s)
+#   http-lifecycle tests/http/run.sh lifecycle: shutdown, the program's own
+#                  profile, unix sockets, bad PROFCORE_HTTP, forks (~20 s)
 #   http-record    tests/http/run.sh record-p: profcore record -p PID (~5 s)
 #   http-replay    the fuzz harness over its committed corpus, ASan+UBSan
 #   http-api-asan  tests/http/api_stress.c: the C API with concurrent
@@ -49,9 +50,9 @@ ALL_TARGETS += $(HTTP_BINS)
 HTTP_RUN_DEPS := $(PROF_LIB_SO) $(BUILD)/profiler/profcore $(HTTP_B)/server $(HTTP_B)/window_cpu
 DEPS_PACKAGES += curl golang-go binutils libmicrohttpd-dev libmicrohttpd12 clang libclang-rt-14-dev
 
-TEST_SUITES += http-endpoint http-record http-replay http-api-asan http-api-tsan
+TEST_SUITES += http-endpoint http-lifecycle http-record http-replay http-api-asan http-api-tsan
 FUZZ_SUITES += http-fuzz
-.PHONY: suite-http-endpoint suite-http-record suite-http-replay suite-http-fuzz suite-http-api-asan suite-http-api-tsan
+.PHONY: suite-http-endpoint suite-http-lifecycle suite-http-record suite-http-replay suite-http-fuzz suite-http-api-asan suite-http-api-tsan
 suite-http-api-asan: $(HTTP_B)/api_stress-asan
 	@$(RUN_SUITE) http-api-asan env ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $<
@@ -59,6 +60,8 @@ suite-http-api-tsan: $(HTTP_B)/api_stress-tsan
 	@$(RUN_SUITE) http-api-tsan env TSAN_OPTIONS=halt_on_error=1 $<
 suite-http-endpoint: $(HTTP_RUN_DEPS)
 	@$(RUN_SUITE) http-endpoint $(HTTP_T)/run.sh endpoint $(BUILD)/profiler $(HTTP_B)
+suite-http-lifecycle: $(HTTP_RUN_DEPS)
+	@$(RUN_SUITE) http-lifecycle $(HTTP_T)/run.sh lifecycle $(BUILD)/profiler $(HTTP_B)
 suite-http-record: $(HTTP_RUN_DEPS)
 	@$(RUN_SUITE) http-record $(HTTP_T)/run.sh record-p $(BUILD)/profiler $(HTTP_B)
 suite-http-replay: $(HTTP_B)/replay_http
