@@ -360,6 +360,7 @@ static int take_message(recorder *r, rec_conn *c, const pcrec_header *h) {
     snprintf(im->when, sizeof im->when, "%.*s", (int)sizeof h->note - 1, h->note);
     im->sender_cpu_ns = h->cpu_ns;
     im->encode_cpu_ns = h->encode_cpu_ns;
+    im->helpers_cpu_ns = h->helpers_cpu_ns;
     im->proc_cpu_ns = proc_cpu_ns(c->pid);
     return PCREC_ACK_OK;
 }
@@ -564,7 +565,8 @@ static void missing_reason(const recorder *r, const rec_image *im, char *buf, si
  * unsampled start-up are named apart, and /proc's count of the whole
  * process is shown as the independent measure. */
 static uint64_t session_cpu_ns(const rec_image *im) {
-    uint64_t used = im->sender_cpu_ns > im->encode_cpu_ns ? im->sender_cpu_ns - im->encode_cpu_ns : 0;
+    uint64_t own = im->encode_cpu_ns + im->helpers_cpu_ns; /* the profiler's: writing, its threads */
+    uint64_t used = im->sender_cpu_ns > own ? im->sender_cpu_ns - own : 0;
     return im->said_hello && !im->forked && used > im->hello_cpu_ns ? used - im->hello_cpu_ns : used;
 }
 
@@ -574,11 +576,11 @@ static void print_image(FILE *out, const rec_image *im) {
     uint64_t session = session_cpu_ns(im);
     fprintf(out,
             "profcore:   pid %-7d %-16s %8" PRId64 " samples, CPU profiled %.3f s of %.3f s in its session "
-            "(%.1f%%); /proc: %s in all, profiler start-up %.3f s%s, writing %.3f s%s%s\n",
+            "(%.1f%%); /proc: %s in all, profiler start-up %.3f s%s, its threads %.3f s, writing %.3f s%s%s\n",
             (int)im->pid, im->comm, im->samples, im->profiled_s, (double)session / 1e9,
             session ? 100.0 * im->profiled_s * 1e9 / (double)session : 0.0, measured,
             (double)im->hello_cpu_ns / 1e9, im->forked ? " (sampled: counted from the fork)" : "",
-            (double)im->encode_cpu_ns / 1e9, im->exec_note[0] ? "; then " : "",
+            (double)im->helpers_cpu_ns / 1e9, (double)im->encode_cpu_ns / 1e9, im->exec_note[0] ? "; then " : "",
             im->exec_note);
 }
 

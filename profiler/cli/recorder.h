@@ -39,6 +39,7 @@ typedef struct rec_image {
     uint64_t proc_cpu_ns;   /* /proc/PID/stat utime+stime when it arrived (0: unknown) */
     uint64_t encode_cpu_ns; /* the sender's CPU building the profile it sent (after its session stopped) */
     uint64_t hello_cpu_ns;  /* the sender's CPU when its session had started (0: no hello) */
+    uint64_t helpers_cpu_ns; /* the profiler's own threads' CPU inside the session (not the program's) */
     int forked;             /* a fork child's session: its profile counts from the fork, start-up included */
     int64_t samples;
     double profiled_s;

@@ -65,6 +65,7 @@ typedef struct pcrec_header {
     uint64_t image_id; /* CLOCK_MONOTONIC ns when the image's session started: its hello, flushes and final share it */
     uint64_t cpu_ns;   /* the sender's CLOCK_PROCESS_CPUTIME_ID when it sent */
     uint64_t encode_cpu_ns; /* of which spent building the payload (symbolizing, encoding) */
+    uint64_t helpers_cpu_ns; /* of which the profiler's own threads (writer, ticker, rotator): not the program's */
     uint64_t len;      /* payload bytes */
     char comm[16];     /* the sender's name (prctl PR_GET_NAME), NUL-terminated */
     char note[96];     /* NUL-terminated: when it was sent ("at exit") or, for a note, why */

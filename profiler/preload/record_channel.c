@@ -125,11 +125,11 @@ uint64_t pl_record_cpu_ns(void) { return pl_record_clock(CLOCK_PROCESS_CPUTIME_I
 
 int pl_record_send(uint32_t kind, uint32_t format, const char *note, const void *data, size_t len, char *err,
                    size_t errlen) {
-    return pl_record_send_costed(kind, format, note, data, len, 0, err, errlen);
+    return pl_record_send_costed(kind, format, note, data, len, 0, 0, err, errlen);
 }
 
 int pl_record_send_costed(uint32_t kind, uint32_t format, const char *note, const void *data, size_t len,
-                          uint64_t encode_cpu_ns, char *err, size_t errlen) {
+                          uint64_t encode_cpu_ns, uint64_t helpers_cpu_ns, char *err, size_t errlen) {
     if (!pl_record_active()) {
         snprintf(err, errlen, "no recorder");
         return -1;
@@ -142,6 +142,7 @@ int pl_record_send_costed(uint32_t kind, uint32_t format, const char *note, cons
     h.image_id = pl_record_image;
     h.cpu_ns = pl_record_clock(CLOCK_PROCESS_CPUTIME_ID);
     h.encode_cpu_ns = encode_cpu_ns;
+    h.helpers_cpu_ns = helpers_cpu_ns;
     h.len = len;
     if (prctl(PR_GET_NAME, h.comm) != 0) h.comm[0] = '\0';
     h.comm[sizeof h.comm - 1] = '\0';

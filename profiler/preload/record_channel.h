@@ -26,9 +26,11 @@ PL_RECORD_HIDDEN bool pl_record_in_fork_child(void);
  * with a one-line reason in err. */
 PL_RECORD_HIDDEN int pl_record_send(uint32_t kind, uint32_t format, const char *note, const void *data, size_t len,
                                     char *err, size_t errlen);
-/* The same, saying how much of the process's CPU building `data` took. */
+/* The same, saying how much of the process's CPU building `data` took and
+ * how much the profiler's own threads used. */
 PL_RECORD_HIDDEN int pl_record_send_costed(uint32_t kind, uint32_t format, const char *note, const void *data,
-                                           size_t len, uint64_t encode_cpu_ns, char *err, size_t errlen);
+                                           size_t len, uint64_t encode_cpu_ns, uint64_t helpers_cpu_ns, char *err,
+                                           size_t errlen);
 /* This process's CPU time (CLOCK_PROCESS_CPUTIME_ID), ns. */
 PL_RECORD_HIDDEN uint64_t pl_record_cpu_ns(void);
 

@@ -36,12 +36,15 @@ int pl_record_ship(uint32_t kind, const char *why) {
     char err[512];
     pcprof_bytes b = {0};
     uint32_t f = pl_record_session_format;
+    pcp_stats st; /* the profiler's own threads, so the recorder counts the program's CPU only */
+    uint64_t helpers = pcp_get_stats(&st) == PCP_OK ? st.helpers_cpu_ns : 0;
     uint64_t cpu0 = pl_record_cpu_ns();
     if (prt_link_encode_profile((int)f, &b, err, sizeof err) != PCP_OK) {
         pl_say("record: building the profile %s failed: %s", why, strncmp(err, "profcore: ", 10) == 0 ? err + 10 : err);
         return -1;
     }
-    int rc = pl_record_send_costed(kind, f, why, b.data, b.len, pl_record_cpu_ns() - cpu0, err, sizeof err);
+    int rc = pl_record_send_costed(kind, f, why, b.data, b.len, pl_record_cpu_ns() - cpu0, helpers, err,
+                                   sizeof err);
     if (rc != 0) pl_say("record: the profile %s was not delivered: %s", why, err);
     pcprof_bytes_free(&b);
     return rc;
