@@ -20,6 +20,7 @@
  * others), and a pipe the SIGCHLD handler writes to.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -327,6 +328,12 @@ static int take_message(recorder *r, rec_conn *c, const pcrec_header *h) {
         im->said_hello = 1;
         im->hello_cpu_ns = h->cpu_ns;
         im->forked = strncmp(h->note, PCREC_HELLO_FORKED, sizeof h->note) == 0;
+        /* The CPU clock is the process's, across exec: an earlier image of the
+         * same pid ended where this one's start-up began. */
+        for (size_t i = 0; i < r->nimages; i++)
+            if (&r->images[i] != im && r->images[i].pid == im->pid && r->images[i].sender_cpu_ns > im->exec_cpu_ns &&
+                r->images[i].sender_cpu_ns <= h->cpu_ns)
+                im->exec_cpu_ns = r->images[i].sender_cpu_ns;
         return PCREC_ACK_OK;
     }
     if (h->kind == PCREC_NOTE) {
@@ -461,15 +468,21 @@ static int reap(recorder *r, pid_t root, int *root_status, int *root_done, volat
     }
 }
 
-/* Pids that said hello and have not sent their final profile nor been
- * reaped by us: what a forwarded signal goes to once the root is gone. */
+/* Every process of the tree still running (the root is gone): what a
+ * forwarded signal goes to.  Found in /proc, not from the hellos, so a
+ * process that has not said hello yet (just exec'd) or is not profiled
+ * gets it too; a pid is signalled only while its ppid chain leads here. */
 static void forward_to_remaining(recorder *r, int sig) {
-    for (size_t i = 0; i < r->nimages; i++) {
-        const rec_image *im = &r->images[i];
-        int gone = im->final;
-        for (size_t k = 0; k < r->nexits && !gone; k++) gone = r->exits[k].pid == im->pid;
-        if (!gone) kill(im->pid, sig);
+    DIR *d = opendir("/proc");
+    if (d == NULL) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || pid <= 1 || pid == (long)r->self) continue;
+        if (is_descendant(r->self, (pid_t)pid)) kill((pid_t)pid, sig);
     }
+    closedir(d);
 }
 
 int rec_serve(recorder *r, pid_t root, int *root_status, volatile sig_atomic_t *forward_sig,
@@ -579,7 +592,7 @@ static void print_image(FILE *out, const rec_image *im) {
             "(%.1f%%); /proc: %s in all, profiler start-up %.3f s%s, its threads %.3f s, writing %.3f s%s%s\n",
             (int)im->pid, im->comm, im->samples, im->profiled_s, (double)session / 1e9,
             session ? 100.0 * im->profiled_s * 1e9 / (double)session : 0.0, measured,
-            (double)im->hello_cpu_ns / 1e9, im->forked ? " (sampled: counted from the fork)" : "",
+            (double)(im->hello_cpu_ns - im->exec_cpu_ns) / 1e9, im->forked ? " (sampled: counted from the fork)" : "",
             (double)im->helpers_cpu_ns / 1e9, (double)im->encode_cpu_ns / 1e9, im->exec_note[0] ? "; then " : "",
             im->exec_note);
 }
@@ -605,7 +618,7 @@ size_t rec_report(const recorder *r, FILE *out) {
         if (im->data == NULL) continue;
         prof += im->profiled_s;
         sess += (double)session_cpu_ns(im) / 1e9;
-        if (!im->forked) start += (double)im->hello_cpu_ns / 1e9;
+        if (!im->forked) start += (double)(im->hello_cpu_ns - im->exec_cpu_ns) / 1e9;
         writing += (double)im->encode_cpu_ns / 1e9;
     }
     if (with > 1)

@@ -41,6 +41,7 @@ typedef struct rec_image {
     uint64_t hello_cpu_ns;  /* the sender's CPU when its session had started (0: no hello) */
     uint64_t helpers_cpu_ns; /* the profiler's own threads' CPU inside the session (not the program's) */
     int forked;             /* a fork child's session: its profile counts from the fork, start-up included */
+    uint64_t exec_cpu_ns;   /* the process's CPU when this image began (its earlier images' last word), 0: first */
     int64_t samples;
     double profiled_s;
     char problem[200];  /* why its data is missing or incomplete ("" when none) */

@@ -243,6 +243,22 @@ closer_case() {
     check "close-all, then open: the profile arrived" test -s "$d/c.pb.gz"
 }
 
+left_running_case() {
+    local d="$tmp/left"
+    mkdir -p "$d"
+    # The program exits at once and leaves a worker that runs until told to stop.
+    # (sleep's default SIGTERM is the preload library's: it sends the profile, then dies by it.)
+    "$pc" record -F 1000 -o "$d/l.pb.gz" -- sh -c "sh -c 'echo \$\$ >\"$d/worker\"; exec sleep 1000' & exit 3" \
+        >"$d/out" 2>"$d/err" &
+    local rec=$!
+    for _ in $(seq 1000); do [ -s "$d/worker" ] && grep -q "waiting for the processes it left running" "$d/err" && break; sleep 0.01; done
+    kill -TERM "$rec"
+    wait "$rec"
+    local st=$?
+    check "left running: record waited, forwarded SIGTERM to the worker, and exits with the program's status (3, got $st)" test "$st" -eq 3
+    check "left running: the worker's profile arrived" bash -c "pids_of '$d/l.pb.gz' | grep -qxF '$(cat "$d/worker")' || grep -qE 'pid $(cat "$d/worker") .* samples' '$d/err'"
+}
+
 exec_note_case() {
     local d="$tmp/execnote"
     mkdir -p "$d"
@@ -287,6 +303,7 @@ tree)
     sigkill_case
     per_process_case
     closer_case
+    left_running_case
     exec_note_case
     full_disk_case
     ;;
