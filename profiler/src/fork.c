@@ -6,14 +6,17 @@
  * not inherited; perf fds are, but their signals go to the parent's
  * threads).  The atfork handlers make the child a process with no session:
  *   prepare  takes every runtime lock in the documented order (api ->
- *            period -> reader -> label -> registry), so the child's copy of every
+ *            period -> reader -> label -> registry -> unwind tables), so
+ *            the child's copy of every
  *            structure they guard is consistent, and blocks SIGPROF on the
  *            forking thread;
  *   parent   restores the mask and releases the locks;
  *   child    re-initialises the locks (their owners do not exist there),
  *            forgets the session without stopping it (no join of a writer
  *            that is not there, no timer_delete of the parent's timer ids)
- *            through the same reset a stop uses, empties the registry.
+ *            through the same reset a stop uses, empties the registry,
+ *            keeps the unwind tables (same address space) but not their
+ *            published snapshot.
  * After that pcp_stop in the child says "not running" and pcp_start starts
  * a fresh session of the child (the preload library does that with
  * PROFCORE_CHILDREN=1).  The handlers live in the runtime, not in the
@@ -42,6 +45,7 @@
 
 #include "internal.h"
 #include "profile.h"
+#include "unwind_tables.h"
 
 static sigset_t prt_fork_saved_mask; /* under prt_api_mu from prepare to parent/child */
 /* The thread whose CPU since the fork is to be counted (0: none); set in
@@ -55,6 +59,7 @@ static void prt_fork_prepare(void) {
     pthread_mutex_lock(&prt_reader_mu);
     prt_labels_lock();
     prt_threads_fork_prepare();
+    prt_unwind_tables_fork_prepare(); /* innermost: see unwind_objects.c */
     sigset_t prof;
     sigemptyset(&prof);
     sigaddset(&prof, __atomic_load_n(&prt_g_signal, __ATOMIC_RELAXED));
@@ -63,6 +68,7 @@ static void prt_fork_prepare(void) {
 
 static void prt_fork_parent(void) {
     prt_sigmask_own(SIG_SETMASK, &prt_fork_saved_mask, NULL);
+    prt_unwind_tables_fork_parent();
     prt_threads_fork_parent();
     prt_labels_unlock();
     pthread_mutex_unlock(&prt_reader_mu);
@@ -85,6 +91,7 @@ static void prt_fork_child(void) {
     prt_g_session.window = false;
     prt_session_forget_result(); /* the parent's samples are not the child's profile */
     prt_threads_fork_child();
+    prt_unwind_tables_fork_child(); /* kept: the same objects at the same addresses */
     prt_snapshot_fork_child();
     pcprof_output_fork_child(); /* the parent's reserved output files are not the child's */
     prt_fork_count_tid = 0; /* only asked for by the preload library, after this */

@@ -67,6 +67,12 @@ void prt_unwind_tables_refresh(void);
 /* Unpublishes the snapshot (freed after the grace period); the object
  * tables are kept for the next session, which rebuilds only new objects. */
 void prt_unwind_tables_stop(void);
+/* fork.c's atfork handlers: the tables' lock taken last before fork and
+ * released after; the child keeps the tables (same address space) and
+ * drops the parent's published snapshot and reader counts. */
+void prt_unwind_tables_fork_prepare(void);
+void prt_unwind_tables_fork_parent(void);
+void prt_unwind_tables_fork_child(void);
 /* The mode of the running (or last) session. */
 int prt_unwind_mode(void);
 
