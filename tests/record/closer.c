@@ -25,5 +25,5 @@ int main(int argc, char **argv) {
     struct stat st;
     if (fds[0] < 0 || fstat(fds[0], &st) != 0) return 3;
     printf("%s has %lld bytes\n", argv[1], (long long)st.st_size);
-    return 0;
+    return x < 0; /* uses x: never true */
 }
