@@ -345,6 +345,22 @@ servers() {
     check "closefds workers: no busy writer after its eventfd was closed (worker CPU $xcpu ms of ~300)" \
         within "$xcpu" 300 60
 
+    # A relative output path and workers that chdir("/") (daemons do): the
+    # profile lands where the path named it at the start, not in "/".
+    mkdir -p "$p/rel"
+    st=$(cd "$p/rel" && timeout 60 env PROFCORE_CHILDREN=1 PROFCORE_OUT=r.pb.gz LD_PRELOAD="$lib" "$bdir/server" 2 0.2 chdir \
+        >"$p/r.log" 2>"$p/r.err"; echo $?)
+    local rpid nr=0 stray
+    for rpid in $(sed -n 's/^worker [0-9]* pid \([0-9]*\) .*/\1/p' "$p/r.log"); do
+        nr=$((nr + 1))
+        check "chdir worker $rpid: r.pb.gz.$rpid in the start's directory, with worker_work" \
+            ge "$(cum_ms "$p/rel/r.pb.gz.$rpid" worker_work)" 100
+    done
+    stray=$(ls /r.pb.gz.* 2>/dev/null | tr '\n' ' ')
+    rm -f /r.pb.gz.* 2>/dev/null
+    check "chdir workers: exit $st, 2 workers, nothing written in / (${stray:-none})" \
+        bash -c "[ $st -eq 0 ] && [ $nr -eq 2 ] && [ -z '$stray' ] && [ ! -s '$p/r.err' ]"
+
     # Without PROFCORE_CHILDREN: the workers run unprofiled and write nothing.
     st=$(timeout 60 env PROFCORE_OUT="$d/n.pb.gz" LD_PRELOAD="$lib" "$bdir/server" 2 0.2 >/dev/null 2>"$d/n.err"; echo $?)
     check "server without PROFCORE_CHILDREN: exit $st, one profile, the master's" \

@@ -5,7 +5,8 @@
  * The master forks WORKERS workers (no exec).  Each worker optionally drops
  * privileges (DROP: "setuid" = setgid/setuid to nobody; "chroot" = chroot
  * into the empty directory $SERVER_CHROOT, then setuid; "closefds" = close
- * every descriptor above 2, then setuid), burns SECONDS of CPU in
+ * every descriptor above 2, then setuid; "chdir" = chdir("/") only), burns
+ * SECONDS of CPU in
  * worker_work, reads its own process CPU time and prints
  *   worker I pid P cpu_ns C fork_cpu_ns F
  * (C: CPU from fork to just before exit(); F: CPU spent inside fork() in
@@ -54,6 +55,7 @@ static int drop_privileges(const char *how) {
     }
     if (strcmp(how, "closefds") == 0) /* as daemons do: every descriptor but 0-2 */
         for (int fd = 3; fd < 1024; fd++) close(fd);
+    if (strcmp(how, "chdir") == 0) return chdir("/"); /* no privilege drop: a daemon's chdir("/") */
     if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) return -1;
     return 0;
 }
@@ -72,7 +74,7 @@ static int worker(int i, double s, const char *drop, uint64_t fork_cpu) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: server WORKERS SECONDS [setuid|chroot|closefds]\n");
+        fprintf(stderr, "usage: server WORKERS SECONDS [setuid|chroot|closefds|chdir]\n");
         return 2;
     }
     int n = atoi(argv[1]);
