@@ -186,6 +186,8 @@ static void forward_signal(int sig, siginfo_t *info, void *uc) {
     else pending_forward = sig;
 }
 
+static void ignore_signal(int sig) { (void)sig; }
+
 static void set_forwarding(sigset_t *blocked) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -196,6 +198,13 @@ static void set_forwarding(sigset_t *blocked) {
         sigaction(forwarded_signals[i], &sa, NULL);
         sigaddset(blocked, forwarded_signals[i]);
     }
+    /* The recorder must outlive a closed stderr (`record ... 2>&1 | head`):
+     * SIGPIPE would end it while the tree still sends.  A handler, not
+     * SIG_IGN, so the program's exec resets it to the default. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = ignore_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGPIPE, &sa, NULL);
 }
 
 static void reset_signals_in_child(const sigset_t *blocked) {

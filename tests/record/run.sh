@@ -259,6 +259,16 @@ left_running_case() {
     check "left running: the worker's profile arrived" bash -c "pids_of '$d/l.pb.gz' | grep -qxF '$(cat "$d/worker")' || grep -qE 'pid $(cat "$d/worker") .* samples' '$d/err'"
 }
 
+closed_stderr_case() {
+    local d="$tmp/epipe"
+    mkdir -p "$d"
+    "$pc" record -F 1000 -o "$d/p.pb.gz" -- "$bin/kids" 2 2>&1 >/dev/null | head -c 1 >/dev/null
+    check "stderr closed under record (| head): it outlives SIGPIPE and keeps the status (${PIPESTATUS[0]})" test "${PIPESTATUS[0]}" -eq 0
+    check "stderr closed under record: the profile is written" test -s "$d/p.pb.gz"
+    "$pc" record -o "$d/q.pb.gz" -- grep -E "^SigIgn" /proc/self/status >"$d/sig" 2>/dev/null
+    check "the program itself does not inherit an ignored SIGPIPE ($(cat "$d/sig"))" bash -c "(( ($(awk '{ print "0x" $2 }' "$d/sig") >> 12) % 2 == 0 ))"
+}
+
 exec_note_case() {
     local d="$tmp/execnote"
     mkdir -p "$d"
@@ -304,6 +314,7 @@ tree)
     per_process_case
     closer_case
     left_running_case
+    closed_stderr_case
     exec_note_case
     full_disk_case
     ;;
