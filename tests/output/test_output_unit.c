@@ -429,12 +429,23 @@ static void test_pprof(void) {
     free(gz);
 }
 
-static void test_summary(void) {
+/* The summary of p (top 3) as text; free() it. */
+static char *summary_text(const pcprof_profile *p) {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    pcprof_print_summary(f, &fx.profile, 3);
+    pcprof_print_summary(f, p, 3);
     fclose(f);
+    return text;
+}
+
+static void check_summary_has(const char *text, const char *const *want, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        CHECK(text && strstr(text, want[i]), "summary has '%s':\n%s", want[i], text ? text : "");
+}
+
+static void test_summary(void) {
+    char *text = summary_text(&fx.profile);
     const char *want[] = {
         "offered 25 (weight 25): recorded 14 (weight 13), lost 8, rejected 3",
         "profiled 0.130 s + lost 0.090 s vs measured 0.260 s: 50.0 %",
@@ -445,9 +456,35 @@ static void test_summary(void) {
         "13  59.09%  59.09%  fixture_leaf",
         "7  31.82%  31.82%  [lost: contended]",
     };
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
-        CHECK(text && strstr(text, want[i]), "summary has '%s':\n%s", want[i], text ? text : "");
+    check_summary_has(text, want, sizeof want / sizeof *want);
     CHECK(text && !strstr(text, "fixture_level_c"), "only the top 3 are listed");
+    free(text);
+}
+
+/* The fixture plus a thread tail and the profiler's own CPU: the summary
+ * names the tail's share and counts captured CPU over the program's
+ * threads (measured less the profiler's). */
+static void test_summary_tail_and_own_cpu(void) {
+    pcprof_profile p = fx.profile;
+    pcprof_stack stacks[8];
+    size_t n = p.nstacks < 7 ? p.nstacks : 7;
+    memcpy(stacks, p.stacks, n * sizeof *stacks);
+    static const uint64_t tail_frame[1] = {PCPROF_FRAME_UNSAMPLED_TAIL};
+    stacks[n] = (pcprof_stack){5, 0, 1, tail_frame};
+    p.stacks = stacks;
+    p.nstacks = n + 1;
+    p.startup_cpu_ns = 13000000u;
+    p.helpers_cpu_ns = 60000000u; /* of the fixture's 0.260 s measured */
+    p.write_cpu_ns = 50000000u;
+    char *text = summary_text(&p);
+    const char *want[] = {
+        "profiled 0.180 s + lost 0.090 s vs measured 0.260 s",
+        "of which 0.050 s unsampled thread tails (27.8 %)",
+        "CPU of its threads 0.200 s (measured less the profiler's threads): profiled 90.0 %",
+        "own CPU: start-up 13.0 ms",
+        "its threads 60.0 ms, writing at stop 50.0 ms",
+    };
+    check_summary_has(text, want, sizeof want / sizeof *want);
     free(text);
 }
 
@@ -555,6 +592,7 @@ int main(void) {
     test_pprof();
     test_encode_matches_write();
     test_summary();
+    test_summary_tail_and_own_cpu();
     test_missing_directory();
     test_unwritable_directory();
     test_failed_write_keeps_old_file();
