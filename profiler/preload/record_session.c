@@ -7,7 +7,9 @@
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "binkind.h"
 #include "preload_internal.h"
@@ -22,14 +24,37 @@ static uint32_t pl_record_format(const char *name) {
 
 /* The running session's format (set at its start, under the preload lock). */
 static uint32_t pl_record_session_format;
+/* PROFCORE_OUT when the session started (nginx clears its workers'
+ * environment later): where a profile goes if the recorder is gone. */
+static char pl_record_fallback_base[PATH_MAX];
 
 void pl_record_hello(const char *format) {
     char err[256];
+    const char *out = getenv("PROFCORE_OUT");
+    snprintf(pl_record_fallback_base, sizeof pl_record_fallback_base, "%s", out ? out : "");
     pl_record_session_format = pl_record_format(format);
     pl_record_image_began();
     const char *how = pl_record_in_fork_child() ? PCREC_HELLO_FORKED : "started";
     if (pl_record_send(PCREC_HELLO, pl_record_session_format, how, NULL, 0, err, sizeof err) != 0)
         pl_say("record: %s", err);
+}
+
+/* The recorder could not take the profile (it was killed, or stopped
+ * answering): written where it would have written this process's file
+ * with --per-process, OUT.<pid>, so it is not lost; either way one line
+ * says what happened. */
+static void pl_record_fallback(const char *why, const char *reason) {
+    char path[PATH_MAX + 16], err[512];
+    int n = snprintf(path, sizeof path, "%s.%d", pl_record_fallback_base, (int)getpid());
+    if (pl_record_fallback_base[0] == '\0' || n >= (int)sizeof path) {
+        pl_say("record: the profile %s was not delivered (%s) and there is no output path to write it to", why, reason);
+        return;
+    }
+    if (pcp_write(path, pcprof_format_name((pcprof_format)pl_record_session_format), err, sizeof err) == PCP_OK)
+        pl_say("record: the profile %s was not delivered (%s); written to %s instead", why, reason, path);
+    else
+        pl_say("record: the profile %s was not delivered (%s), and writing %s failed: %s", why, reason, path,
+               strncmp(err, "profcore: ", 10) == 0 ? err + 10 : err);
 }
 
 int pl_record_ship(uint32_t kind, const char *why) {
@@ -45,8 +70,8 @@ int pl_record_ship(uint32_t kind, const char *why) {
     }
     int rc = pl_record_send_costed(kind, f, why, b.data, b.len, pl_record_cpu_ns() - cpu0, helpers, err,
                                    sizeof err);
-    if (rc != 0) pl_say("record: the profile %s was not delivered: %s", why, err);
     pcprof_bytes_free(&b);
+    if (rc != 0) pl_record_fallback(why, err);
     return rc;
 }
 

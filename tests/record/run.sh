@@ -269,6 +269,22 @@ closed_stderr_case() {
     check "the program itself does not inherit an ignored SIGPIPE ($(cat "$d/sig"))" bash -c "(( ($(awk '{ print "0x" $2 }' "$d/sig") >> 12) % 2 == 0 ))"
 }
 
+recorder_killed_case() {
+    local d="$tmp/killed"
+    mkdir -p "$d"
+    "$pc" record -F 1000 -o "$d/k.pb.gz" -- sh -c "echo \$\$ >'$d/pid'; while [ ! -e '$d/go' ]; do :; done" >"$d/out" 2>"$d/err" &
+    local rec=$!
+    for _ in $(seq 1000); do [ -s "$d/pid" ] && break; sleep 0.01; done
+    local p
+    p=$(cat "$d/pid")
+    kill -KILL "$rec"
+    wait "$rec" 2>/dev/null
+    touch "$d/go"
+    for _ in $(seq 3000); do [ -e "/proc/$p" ] || break; sleep 0.01; done
+    check "recorder killed: the program's profile is written to OUT.<pid> instead" test -s "$d/k.pb.gz.$p"
+    check "recorder killed: and it says so" grep -q "not delivered (cannot reach the recorder.*written to $d/k.pb.gz.$p instead" "$d/err"
+}
+
 exec_note_case() {
     local d="$tmp/execnote"
     mkdir -p "$d"
@@ -315,6 +331,7 @@ tree)
     closer_case
     left_running_case
     closed_stderr_case
+    recorder_killed_case
     exec_note_case
     full_disk_case
     ;;
