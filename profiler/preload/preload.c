@@ -552,11 +552,10 @@ static void pl_check_delivery(void) {
  * CPU it held, and why (the write's own reason, without its prefix). */
 static void pl_say_lost(const char *why, const char *err) {
     pcp_stats st;
-    double cpu_s = 0;
-    if (pcp_get_stats(&st) == PCP_OK && pl_started.request.hz > 0)
-        cpu_s = (double)st.profile_weight / (double)pl_started.request.hz;
+    uint64_t weight = pcp_get_stats(&st) == PCP_OK ? st.profile_weight : 0;
+    int hz = pl_started.request.hz;
     pl_say("process %d: its profile (%.3f s of CPU, %llu samples) is lost: writing it %s failed: %s", (int)getpid(),
-           cpu_s, (unsigned long long)(pcp_get_stats(&st) == PCP_OK ? st.profile_weight : 0), why,
+           hz > 0 ? (double)weight / (double)hz : 0.0, (unsigned long long)weight, why,
            strncmp(err, "profcore: ", 10) == 0 ? err + 10 : err);
 }
 
