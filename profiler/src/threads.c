@@ -391,6 +391,7 @@ void prt_threads_disarm_all(void) {
         prt_thread *next = t->next;
         prt_disarm_with_tail(t); /* every live thread's tail, the exit of the whole process too */
         t->count_since_fork = false; /* a later session counts from its own start */
+        t->tail_from_start = false;  /* so does a thread that registered as it began */
         if (!t->registered) prt_unregister_entry(t);
         t = next;
     }

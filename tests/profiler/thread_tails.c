@@ -2,6 +2,7 @@
  *
  * Usage: thread_tails ENGINE HZ THREADS MS [table]
  *        thread_tails ENGINE HZ churn COUNT
+ *        thread_tails ENGINE HZ two-sessions
  *
  * THREADS registered threads run at once; each burns MS ms of its own CPU
  * (CLOCK_THREAD_CPUTIME_ID is the truth) and exits normally, so its entry
@@ -30,6 +31,11 @@
  * deleted, the workers' profile within 1 % + one period per thread of
  * their CPU; prints the cost of a thread's create + exit, unprofiled and
  * profiled (numbers, not checked).
+ *
+ * "two-sessions": a thread registers as it begins inside session 1, burns
+ * 100 ms, and keeps running into session 2, where it burns 50 ms and
+ * exits: session 2's profile of it is its 50 ms (one period + 1 %), not
+ * its whole CPU clock (a thread counted from its start only once).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -151,6 +157,62 @@ static int check_itimer(const pcp_stats *st, double profile_ns, double rus, uint
     return check_finish();
 }
 
+/* ---- two sessions ---- */
+
+static pthread_barrier_t between; /* the worker's phases against the main thread's stop and start */
+
+static void burn_for(uint64_t ns) {
+    uint64_t t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID), x = t0 | 1;
+    while (cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0 < ns) {
+        for (int i = 0; i < 500; i++) x = x * 6364136223846793005ull + 1;
+        sink = x;
+    }
+}
+
+static void *two_sessions_work(void *arg) {
+    worker *w = (worker *)arg;
+    pcp_register_thread();
+    w->tid = (pid_t)syscall(SYS_gettid);
+    burn_for(100000000u);
+    pthread_barrier_wait(&between); /* main stops session 1, starts session 2 */
+    pthread_barrier_wait(&between);
+    uint64_t c0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+    burn_for(50000000u);
+    w->measured_ns = cpu_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    return NULL;
+}
+
+static int two_sessions(pcp_options *o) {
+    char err[256];
+    pthread_barrier_init(&between, NULL, 2);
+    if (pcp_start(o, err, sizeof err) != PCP_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    pthread_create(&workers[0].th, NULL, two_sessions_work, &workers[0]);
+    pthread_barrier_wait(&between);
+    pcp_stop(err, sizeof err);
+    if (pcp_start(o, err, sizeof err) != PCP_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    pthread_barrier_wait(&between);
+    pthread_join(workers[0].th, NULL);
+    pcp_stop(err, sizeof err);
+    uint64_t tail = 0;
+    split_profile(1, &tail);
+    uint64_t period = 1000000000u / (uint64_t)o->hz;
+    double got = (double)((workers[0].sampled_w + workers[0].tail_w) * period), want = (double)workers[0].measured_ns;
+    double slack = (double)period + 0.01 * want + 1e6; /* + the stop/start hand-off around the barrier */
+    CHECK(got >= want - slack && got <= want + slack,
+          "session 2 has the thread's %.1f ms of it (tail %.1f ms), not its CPU since it began: %.1f ms", want / 1e6,
+          ms(workers[0].tail_w * period), got / 1e6);
+    pcp_stats st;
+    pcp_get_stats(&st);
+    check_conservation(&st);
+    return check_finish();
+}
+
 /* ---- churn ---- */
 
 static _Atomic uint64_t churn_cpu_ns;
@@ -227,8 +289,15 @@ static int churn(pcp_options *o, int count) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[3], "two-sessions") == 0) {
+        pcp_options o = PCP_OPTIONS_INIT;
+        o.engine = argv[1];
+        o.hz = atoi(argv[2]);
+        o.unwind = "fp";
+        return o.hz > 0 ? two_sessions(&o) : 2;
+    }
     if (argc < 5) {
-        fprintf(stderr, "usage: thread_tails ENGINE HZ THREADS MS [table]\n");
+        fprintf(stderr, "usage: thread_tails ENGINE HZ THREADS MS [table] | ENGINE HZ churn COUNT | ENGINE HZ two-sessions\n");
         return 2;
     }
     if (strcmp(argv[3], "churn") == 0) {

@@ -2,7 +2,8 @@
 # tests/profiler/thread_tails.sh BUILD_DIR VARIANT — the thread-tail suite.
 #
 # VARIANT plain: 1, 8 and 64 threads of 50-400 ms (CPU kept to ~13 s) at 100 Hz, 1 kHz and
-#   10 kHz (ctimer), a churn of 2000 short threads, the itimer engine's
+#   10 kHz (ctimer), a churn of 2000 short threads, a thread across two
+#   sessions, the itimer engine's
 #   weighting, and the perf engine where perf_event_open is permitted;
 # VARIANT asan: the same program under ASan+UBSan, a smaller matrix (64
 #   threads at 10 kHz is here only);
@@ -19,9 +20,9 @@ case $variant in
 plain) runs=("ctimer 100 1 400" "ctimer 1000 1 100" "ctimer 10000 1 100"
              "ctimer 100 8 100" "ctimer 1000 8 100" "ctimer 10000 8 100"
              "ctimer 100 64 50" "ctimer 1000 64 50"
-             "ctimer 1000 churn 2000"
+             "ctimer 1000 churn 2000" "ctimer 1000 two-sessions"
              "itimer 1000 8 100" "itimer 10000 1 100" "perf 10000 8 100") ;;
-asan) runs=("ctimer 1000 8 100" "ctimer 10000 64 50" "ctimer 1000 churn 500" "itimer 1000 8 100" "perf 10000 8 100") ;;
+asan) runs=("ctimer 1000 8 100" "ctimer 10000 64 50" "ctimer 1000 churn 500" "ctimer 1000 two-sessions" "itimer 1000 8 100" "perf 10000 8 100") ;;
 tsan) runs=("ctimer 1000 8 100" "ctimer 1000 churn 300") ;;
 *) echo "unknown variant $variant"; echo "0 passed, 1 failed"; exit 1 ;;
 esac
