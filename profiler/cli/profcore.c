@@ -565,10 +565,11 @@ static void finish_record(const record_opts *o, recorder *r, pid_t root, int sta
     if (several || r->refused) rec_report(r, stderr);
     char first[PATH_MAX + 48];
     const char *written = NULL;
+    int per_file = 0;
     if (n == 0) {
         fprintf(stderr, "profcore: no profile was written to %s (no process of the tree sent one%s)\n", o->cfg.out,
                 WIFSIGNALED(status) ? "; the program was killed before the profiler could send it" : "");
-    } else if (o->per_process || !same_format(v, n) || v[0]->format == PCPROF_FORMAT_LEGACY) {
+    } else if ((per_file = o->per_process || !same_format(v, n) || v[0]->format == PCPROF_FORMAT_LEGACY)) {
         if (!o->per_process && n > 1)
             fprintf(stderr, "profcore: %s: one file per process (%s)\n", o->cfg.out,
                     same_format(v, n) ? "the legacy format has no labels to tell processes apart"
@@ -577,8 +578,20 @@ static void finish_record(const record_opts *o, recorder *r, pid_t root, int sta
     } else {
         written = write_merged(o->cfg.out, v, n);
     }
+    struct rusage ru = r->tree_ru;
+    if (written != NULL && per_file && n > 1) {
+        /* One process's file: measured is that process's CPU (its clock
+         * spans its execs: the last image's word), not the tree's. */
+        uint64_t ns = 0;
+        for (size_t i = 0; i < n; i++)
+            if (v[i]->pid == root && v[i]->sender_cpu_ns > ns) ns = v[i]->sender_cpu_ns;
+        memset(&ru, 0, sizeof ru);
+        ru.ru_utime.tv_sec = (time_t)(ns / 1000000000u);
+        ru.ru_utime.tv_usec = (suseconds_t)(ns % 1000000000u / 1000u);
+        fprintf(stderr, "profcore: one file per process; below, %s alone (pid %d)\n", written, (int)root);
+    }
     free(v);
-    if (written != NULL) summarize(written, &o->cfg, &r->tree_ru, wall);
+    if (written != NULL) summarize(written, &o->cfg, &ru, wall);
 }
 
 /* fork + exec of the command, signals reset in the child; -1 if fork failed. */
