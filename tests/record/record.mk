@@ -7,7 +7,9 @@
 #                  process, truncated and garbage messages, SIGKILL,
 #                  --per-process, exec of static/setuid binaries, a full disk
 #   record-tree-asan  the same with profcore (the recorder) built with
-#                  ASan+UBSan (leaks included), 10 children at once.  No TSan variant: the
+#                  ASan+UBSan (leaks included): the cases that exercise the
+#                  recorder's own code (messages, refusals, reaping, merge,
+#                  --per-process, a full disk), 10 children at once.  No TSan variant: the
 #                  recorder is one thread (one poll loop).
 
 RECORD_B := $(BUILD)/record
@@ -44,5 +46,5 @@ suite-record-nginx: $(RECORD_DEPS)
 suite-record-tree: $(RECORD_DEPS)
 	@$(RUN_SUITE) record-tree $(RECORD_T)/run.sh tree $(BUILD)/profiler/profcore $(RECORD_B) $(RECORD_B)/tree-scratch
 suite-record-tree-asan: $(RECORD_DEPS) $(RECORD_B)/profcore-asan
-	@PROFCORE_LIB=$(abspath $(BUILD)/profiler/libprofcore.so) RECORD_KIDS=10 $(RUN_SUITE) record-tree-asan $(RECORD_T)/run.sh tree \
+	@PROFCORE_LIB=$(abspath $(BUILD)/profiler/libprofcore.so) RECORD_KIDS=10 $(RUN_SUITE) record-tree-asan $(RECORD_T)/run.sh tree-asan \
 	    $(RECORD_B)/profcore-asan $(RECORD_B) $(RECORD_B)/tree-asan-scratch

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh MODE PROFCORE BINDIR SCRATCH — `profcore record` owning the output
 # (PROFCORE may be an ASan build; PROFCORE_LIB then names the preload library;
-# RECORD_KIDS: how many children at once, 50 unless set)
+# RECORD_KIDS: how many children at once, 50 unless set; tree-asan: the cases
+# that exercise the recorder's own code, for its ASan build)
 # of a whole process tree (profiler/cli/recorder.h).  MODE:
 #   nginx   Debian's nginx, a master and 2 workers running as nobody, under
 #           ab; shut down by SIGQUIT (graceful) and by SIGTERM (fast): one
@@ -335,7 +336,15 @@ tree)
     exec_note_case
     full_disk_case
     ;;
-*) echo "usage: run.sh nginx|tree PROFCORE BINDIR SCRATCH" >&2; exit 2 ;;
+tree-asan) # the recorder's own code paths (messages, refusals, reaping, merging, writing) under ASan
+    kids_case
+    foreign_case
+    badmsg_case
+    sigkill_case
+    per_process_case
+    full_disk_case
+    ;;
+*) echo "usage: run.sh nginx|tree|tree-asan PROFCORE BINDIR SCRATCH" >&2; exit 2 ;;
 esac
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
