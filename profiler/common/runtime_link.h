@@ -32,6 +32,9 @@ void prt_link_mark_internal_thread(pid_t tid) __attribute__((visibility("hidden"
 /* The profile (running: so far; stopped: the last session's) encoded in
  * `format` (PCPROF_FORMAT_*) into *out, which the caller frees with
  * pcprof_bytes_free (profile.h); PCP_OK, else a PCP_E_* code and err. */
+/* fd moved to a number a program's next open() will not take (the same fd
+ * when it cannot be moved): for the preload library's own pipes. */
+int prt_link_fd_move_high(int fd) __attribute__((visibility("hidden")));
 struct pcprof_bytes;
 int prt_link_encode_profile(int format, struct pcprof_bytes *out, char *err, size_t errlen)
     __attribute__((visibility("hidden")));

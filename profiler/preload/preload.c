@@ -212,10 +212,12 @@ bool pl_follow_forks(void) { return pl_children != 0; }
 
 /* ---- the helper thread and the exit-path signal handlers ------------------- */
 
-PROFCORE_SIGNAL_SAFE static void pl_wake_helper(void) {
+/* False when the pipe is gone (a program that closed every descriptor):
+ * then no helper will act on it. */
+PROFCORE_SIGNAL_SAFE static bool pl_wake_helper(void) {
     char b = 1;
     ssize_t w = write(pl_wake_pipe[1], &b, 1); /* non-blocking: a full pipe is already a wake-up */
-    (void)w;
+    return w == 1 || (w < 0 && errno == EAGAIN);
 }
 
 /* Back to the default action and deliver `sig` again: the signal is blocked
@@ -255,7 +257,7 @@ PROFCORE_SIGNAL_SAFE static void pl_on_terminate(int sig, siginfo_t *si, void *u
         int none = 0;
         if (__atomic_compare_exchange_n(&pl_term_sig, &none, sig, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
             __atomic_store_n(&pl_term_tid, (int)pl_gettid(), __ATOMIC_RELEASE);
-            pl_wake_helper();
+            if (!pl_wake_helper()) pl_default_and_raise(sig); /* no helper to write: die as unprofiled */
         }
         /* A later termination signal: the first one will end the process. */
     }
@@ -358,7 +360,11 @@ static void *pl_helper_main(void *arg) {
         char b;
         ssize_t r = read(pl_wake_pipe[0], &b, 1);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return NULL;
+        if (r <= 0) { /* the program closed our pipe (daemons close every descriptor): handlers
+                       * must not count on this thread, they fall back to the default actions */
+            __atomic_store_n(&pl_helper_tid, 0, __ATOMIC_RELEASE); /* pairs: pl_helper_here */
+            return NULL;
+        }
         int crash = __atomic_load_n(&pl_crash_sig, __ATOMIC_ACQUIRE);
         int term = __atomic_load_n(&pl_term_sig, __ATOMIC_ACQUIRE);
         int quick = __atomic_load_n(&pl_exit_request, __ATOMIC_ACQUIRE);
@@ -377,6 +383,9 @@ static void *pl_helper_main(void *arg) {
 
 static int pl_make_pipe(int p[2], int write_flags) {
     if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    /* Handlers write them: never at a number a daemon's open() reuses. */
+    p[0] = prt_link_fd_move_high(p[0]);
+    p[1] = prt_link_fd_move_high(p[1]);
     return fcntl(p[1], F_SETFL, write_flags) == 0 ? 0 : -1;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "runtime_link.h"
 
 void prt_set_error(char *err, size_t errlen, const char *fmt, ...) {
     if (err == NULL || errlen == 0) return;
@@ -109,3 +110,5 @@ int prt_fd_move_high(int fd) {
     close(fd);
     return high;
 }
+
+int prt_link_fd_move_high(int fd) { return prt_fd_move_high(fd); }

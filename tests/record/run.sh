@@ -242,6 +242,19 @@ closer_case() {
         grep -qx "$d/own.log has 0 bytes" "$d/out"
     check "close-all, then open: nor at its exit ($(stat -c %s "$d/own.log") bytes)" test "$(stat -c %s "$d/own.log")" -eq 0
     check "close-all, then open: the profile arrived" test -s "$d/c.pb.gz"
+    # The same, ended by SIGTERM: the preload library's termination path (its pipes).
+    "$pc" record -F 1000 -o "$d/t.pb.gz" -- "$bin/closer" "$d/term.log" term >"$d/tout" 2>"$d/terr" &
+    local rec=$!
+    for _ in $(seq 1000); do grep -q '^ready' "$d/tout" 2>/dev/null && break; sleep 0.01; done
+    kill -TERM "$(awk '{ print $2 }' "$d/tout")"
+    wait "$rec"
+    local st=$?
+    check "close-all, then SIGTERM: record exits as the program did (143, got $st)" test "$st" -eq 143
+    check "close-all, then SIGTERM: nothing of the profiler in the program's file ($(stat -c %s "$d/term.log") bytes)" \
+        test "$(stat -c %s "$d/term.log")" -eq 0
+    # Its exit helper went with its pipe: the termination is the default one, and the
+    # recorder names what was lost (writing it needs a thread the program closed out).
+    check "close-all, then SIGTERM: the lost profile is named" grep -q "killed by signal 15 (Terminated) before its profile could be sent" "$d/terr"
 }
 
 left_running_case() {
