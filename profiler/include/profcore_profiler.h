@@ -110,6 +110,16 @@ PCP_EXPORT int pcp_write(const char *path, const char *format, char *err, size_t
 /* The human summary of the current or last profile (top `top` functions). */
 PCP_EXPORT int pcp_print_summary(FILE *out, int top);
 PCP_EXPORT int pcp_is_running(void);
+/* Objects were loaded or unloaded (after dlopen or dlclose of code that will
+ * run): brings the unwind tables up to date on the calling thread before it
+ * returns, so the next sample in the new code is walked by its tables.
+ * Without it the writer thread notices within about 100 ms (sooner when a
+ * walk finds no table) and samples in between end at the first frame of the
+ * new object.  Costs a scan of the loaded objects when nothing changed, the
+ * build of the new objects' tables when something did.  Not from a signal
+ * handler, not inside a library constructor (the loader's lock is held).
+ * PCP_OK, or PCP_E_NOT_RUNNING when no session uses tables. */
+PCP_EXPORT int pcp_objects_changed(void);
 
 /* ---- threads and labels ------------------------------------------------------- */
 PCP_EXPORT int pcp_register_thread(void);

@@ -409,6 +409,8 @@ PCP_EXPORT int pcp_is_running(void) {
     return r;
 }
 
+PCP_EXPORT int pcp_objects_changed(void) { return prt_unwind_tables_sync() ? PCP_OK : PCP_E_NOT_RUNNING; }
+
 PCP_EXPORT int pcp_flush(char *err, size_t errlen) {
     pthread_mutex_lock(&prt_api_mu);
     const prt_result *r = &prt_g_session.result;

@@ -392,6 +392,23 @@ void prt_unwind_tables_refresh(void) {
     pthread_mutex_unlock(&prt_ut_mu);
 }
 
+/* pcp_objects_changed: the same rescan as the writer's, on the calling
+ * thread and waiting for the lock, so that when it returns every object
+ * loaded before the call is in the published snapshot.  The writer's poll
+ * (every 100 ms, or woken by a walk that found no table) leaves a window
+ * after a dlopen in which samples in the new object end "no-table"; a
+ * program that knows when it loads code closes that window with this call.
+ * Returns false when no snapshot is published (no session, or --unwind fp):
+ * then there is nothing to bring up to date. */
+bool prt_unwind_tables_sync(void) {
+    if (prt_unwind_mode() == PCPROF_UNWIND_FP) return false;
+    pthread_mutex_lock(&prt_ut_mu);
+    bool live = __atomic_load_n(&prt_ut_current, __ATOMIC_RELAXED) != NULL;
+    if (live) prt_ut_rescan_locked(false);
+    pthread_mutex_unlock(&prt_ut_mu);
+    return live;
+}
+
 static void prt_ut_objects_report_locked(pcprof_unwind_info *r);
 
 void prt_unwind_tables_stop(void) {

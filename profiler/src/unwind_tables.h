@@ -64,6 +64,9 @@ void prt_unwind_tables_start(int mode);
 /* Writer thread: notices loaded and unloaded objects (dl_iterate_phdr's
  * adds/subs counters) and publishes a new snapshot when they changed. */
 void prt_unwind_tables_refresh(void);
+/* The rescan of pcp_objects_changed: blocking, on the calling thread; false
+ * when no snapshot is published. */
+bool prt_unwind_tables_sync(void);
 /* Unpublishes the snapshot (freed after the grace period); the object
  * tables are kept for the next session, which rebuilds only new objects. */
 void prt_unwind_tables_stop(void);

@@ -83,6 +83,7 @@ int main(void) {
     CHECK(pcp_write("/tmp/x", "pprof", err, sizeof err) == PCP_E_NO_PROFILE, "write before any profile");
     CHECK(pcp_stop(err, sizeof err) == PCP_E_NOT_RUNNING, "stop without start");
     CHECK(pcp_flush(err, sizeof err) == PCP_E_NOT_RUNNING, "flush without start");
+    CHECK(pcp_objects_changed() == PCP_E_NOT_RUNNING, "objects changed without a session");
     CHECK(pcp_start(NULL, err, sizeof err) == PCP_E_INVAL, "NULL options");
 
     pcp_options o;
@@ -133,6 +134,7 @@ int main(void) {
     CHECK(pcp_start(&o, err, sizeof err) == PCP_E_RUNNING, "second start refused");
     CHECK(strstr(err, "already") != NULL, "second start message: %s", err);
     CHECK(pcp_is_running(), "still profiling after a refused start");
+    CHECK(pcp_objects_changed() == PCP_OK, "objects changed while profiling (the tables' rescan)");
     CHECK(pcp_write(path, "yaml", err, sizeof err) == PCP_E_FORMAT, "write with a bad format");
     CHECK(pcp_write(NULL, "pprof", err, sizeof err) == PCP_E_PATH, "write with no path");
     spin_ms(150);
@@ -157,6 +159,7 @@ int main(void) {
     struct stat st;
     CHECK(stat(path, &st) == 0 && st.st_size > 0, "saved file exists");
     CHECK(pcp_stop(err, sizeof err) == PCP_E_NOT_RUNNING, "stop twice");
+    CHECK(pcp_objects_changed() == PCP_E_NOT_RUNNING, "objects changed after the stop");
 
     garbage_frame_pointer();
 

@@ -101,13 +101,16 @@ else bad "fp-mode: --unwind fp reached main on ${pct:-?} % (the check would not 
 # ---- Debian's python3: recursion into json and zlib.  Known gap: the
 # first samples in a just-imported extension (_json, zlib) can come before
 # the writer has noticed the dlopen; such a walk ends in "no-table" (checked
-# below: at most the late imports), and under heavy load one such sample may
-# carry many overrun periods.  The workload imports, then sleeps 0.3 s (no
-# CPU, no samples: the writer's 100 ms poll builds the new tables), then
-# works: what is asserted at 99 % is the walk with the tables in place.
+# below: at most the samples of the imports themselves).  The workload
+# imports, then calls pcp_objects_changed (exported by the preloaded
+# library, through ctypes), which returns once the tables cover every object
+# loaded so far — a certain path, where a sleep for the writer's poll was
+# timing luck under load — then works: what is asserted at 99 % is the walk
+# with the tables in place.
 cat >"$tmp/work.py" <<'EOF'
-import json, time, zlib
-time.sleep(0.3)
+import ctypes, json, time, zlib
+if ctypes.CDLL(None).pcp_objects_changed() != 0:
+    raise SystemExit("pcp_objects_changed: no session uses unwind tables")
 def rec(n, data):
     if n == 0:
         s = json.dumps(data)
