@@ -57,8 +57,8 @@ gen="$outdir/core-readme.md"
         function verdict(x, lim) { return (x + 0 <= lim) ? "met" : "MISSED" }
         END {
             for (c in hit) {
-                printf "- %s: 32-frame hit %s ns (target <= 40): %s; %s instructions (target <= 150): %s; eviction at 32 frames %s ns, at 64 frames %s ns (target <= 150): %s\n",
-                    c, hit[c], verdict(hit[c], 40), hitir[c], verdict(hitir[c], 150), ev[c], ev64[c], verdict(ev64[c] > ev[c] ? ev64[c] : ev[c], 150)
+                printf "- %s: 32-frame hit %s ns (target <= 40): %s; %s instructions (target <= 300): %s (stretch <= 150: %s); eviction at 32 frames %s ns, at 64 frames %s ns (target <= 150): %s\n",
+                    c, hit[c], verdict(hit[c], 40), hitir[c], verdict(hitir[c], 300), verdict(hitir[c], 150), ev[c], ev64[c], verdict(ev64[c] > ev[c] ? ev64[c] : ev[c], 150)
             }
         }' "$outdir/core-gcc.csv" "$outdir/core-clang.csv" | sort
 } > "$gen"

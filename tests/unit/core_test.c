@@ -611,6 +611,36 @@ static void test_invalid_samples_counted(void) {
     h_finish(&h);
 }
 
+/* The core checks reserved values eight frames a step, then one at a time
+ * for the rest: a reserved value at every position of stacks of every
+ * depth up to 16 (two full steps, and every tail length from 9 on) is INVALID and
+ * stores nothing; with none, the same stacks are recorded. */
+static void test_reserved_frame_every_position(void) {
+    harness h;
+    h_init(&h, make_cfg(1, 64, 4, 16, 256));
+    uint64_t invalid = 0;
+    for (uint32_t depth = 1; depth <= 16; depth++)
+        for (uint32_t pos = 0; pos < depth; pos++) {
+            uintptr_t g[16];
+            for (uint32_t k = 0; k < depth; k++) g[k] = 0x5000 + 16 * k + depth;
+            g[pos] = PROFCORE_FRAME_RESERVED_END - 1 - (pos % 3);
+            expect_invalid(h_add(&h, 2, g, depth, 1, 0));
+            invalid++;
+        }
+    profcore_stats s = h_stats(&h);
+    CHECK_EQ(s.lost_samples[PROFCORE_LOSS_INVALID], invalid);
+    CHECK_EQ(s.recorded_samples, 0);
+    for (uint32_t depth = 1; depth <= 16; depth++) {
+        uintptr_t g[16];
+        for (uint32_t k = 0; k < depth; k++) g[k] = 0x5000 + 16 * k + depth;
+        CHECK_RC(h_add(&h, 2, g, depth, 1, 0).outcome, PROFCORE_RECORDED);
+    }
+    h.ncap = 0;
+    CHECK_RC(h_collect(&h, NULL), PROFCORE_OK);
+    CHECK_EQ(h.ncap, 16 + 1); /* the stacks, and the INVALID loss record */
+    h_finish(&h);
+}
+
 /* The reader emits each loss reason's new weight once, as a one-frame record. */
 static void test_loss_records_emitted_once(void) {
     harness h;
@@ -1339,6 +1369,7 @@ int main(int argc, char **argv) {
         CHECK_TEST(test_bad_memory_refused_untouched),
         CHECK_TEST(test_bad_handle),
         CHECK_TEST(test_invalid_samples_counted),
+        CHECK_TEST(test_reserved_frame_every_position),
         CHECK_TEST(test_loss_records_emitted_once),
         CHECK_TEST(test_hits_merge_and_collect_flushes),
         CHECK_TEST(test_truncation_marker),
