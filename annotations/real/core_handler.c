@@ -45,7 +45,14 @@ PROFCORE_SIGNAL_SAFE static void on_sigprof(int sig, siginfo_t *info, void *cont
         profcore_add_loss(pc, PROFCORE_LOSS_OTHER, weight);
         return;
     }
-    uintptr_t frames[2] = {(uintptr_t)__builtin_return_address(0), (uintptr_t)&on_sigprof};
+    /* A whole step of the core's eight-frame hash loop, every slot set,
+     * though only two frames are offered: gcc's analyzer does not relate the
+     * loop bound (kept - i >= 8) to depth 2 through the truncation branch
+     * and reported reads of frames[2..7] as uninitialised.  WP proves the
+     * core reads only frames[0 .. depth-1] (pc_stack_make's \valid_read
+     * precondition and its RTE goals), so the report was the analyzer's
+     * imprecision, not a read; a real handler's buffer is max-depth sized. */
+    uintptr_t frames[8] = {(uintptr_t)__builtin_return_address(0), (uintptr_t)&on_sigprof};
     if (profcore_add(pc, 0, frames, 2, weight, (uint32_t)info->si_pid) == PROFCORE_RECORDED_HANDOFF)
         wake_reader();
 }
