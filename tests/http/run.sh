@@ -29,14 +29,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-check() { # check DESCRIPTION COMMAND...
-    local what=$1; shift
-    if "$@"; then ok "$what"; else bad "$what"; fi
-}
+. "${BASH_SOURCE[0]%/*}/../check.sh" # passed, failed, ok, bad, check
 advert_of() { echo "/tmp/profcore-$(id -u)/$1.http"; }
 
 # start_server NAME MODE [VAR=VALUE...]: runs the server under the preload

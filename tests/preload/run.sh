@@ -30,14 +30,7 @@ cli=$pdir/profcore
 tmp=$(mktemp -d /tmp/profcore-preload.XXXXXX)
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-check() { # check DESCRIPTION COMMAND...
-    local what=$1; shift
-    if "$@"; then ok "$what"; else bad "$what"; fi
-}
+. "${BASH_SOURCE[0]%/*}/../check.sh" # passed, failed, ok, bad, check
 # Debian's interpreter, not whatever `python3` is first on PATH (a pyenv
 # shim is a bash script that execs twice).
 PY=/usr/bin/python3

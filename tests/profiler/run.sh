@@ -24,14 +24,7 @@ bdir=$2
 variant=${3:-}
 tmp=$(mktemp -d /tmp/profcore-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-check() { # check DESCRIPTION COMMAND...
-    local what=$1; shift
-    if "$@"; then ok "$what"; else bad "$what"; fi
-}
+. "${BASH_SOURCE[0]%/*}/../check.sh" # passed, failed, ok, bad, check
 
 # truth FILE NAME -> ns
 truth() { awk -F'\t' -v n="$2" '$1=="truth" && $2==n {print $3}' "$1"; }

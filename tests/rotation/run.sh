@@ -37,14 +37,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-check() { # check DESCRIPTION COMMAND...
-    local what=$1; shift
-    if "$@"; then ok "$what"; else bad "$what"; fi
-}
+. "${BASH_SOURCE[0]%/*}/../check.sh" # passed, failed, ok, bad, check
 PY=/usr/bin/python3
 # wait_for COMMAND...: polls COMMAND until it succeeds; fails after 120 s
 # (a hang, not a slow machine: every wait here is for an event).
