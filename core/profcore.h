@@ -113,7 +113,11 @@
  *   Frame values below PROFCORE_FRAME_RESERVED_END are reserved; a sample
  *   carrying one among the frames it keeps (or NULL frames, depth 0, weight
  *   0) is counted INVALID.  Frames past the truncation point are never read,
- *   so a reserved value there is simply cut off with them.
+ *   so a reserved value there is simply cut off with them.  Reserved values
+ *   are looked for only when the stack misses the table (a stack that holds
+ *   one can never hit: entries are filled from checked stacks only), with a
+ *   shard held: a sample that finds every shard busy, or the core stopped,
+ *   is counted CONTENDED or REJECTED before its frames are looked at.
  *   For a weight-0 sample the loss is counted as one sample of weight 0.
  *
  * Configuration (all sizes checked by profcore_init, distinct error each)
@@ -709,11 +713,11 @@ PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_init(void *mem, size_t size, const
 /* ---- hashing ---------------------------------------------------------------
  * A 32-bit hash.  Eight frames a loop step go through a 64-bit rotate-xor
  * that takes two frames to a rotate (h = rotl5(h ^ f0) ^ f1: three
- * instructions for two frames), in two lanes on alternate pairs (two
- * independent dependency chains); the lanes are then folded to 32 bits,
- * and the last kept % 8 frames go through a 32-bit rotate-xor of each
- * frame folded to 32 bits; a multiply finalizer spreads every input bit
- * over the bucket index.  A stack of fewer than eight kept frames hashes
+ * instructions for two frames, each frame a memory operand), in two lanes
+ * on alternate pairs (two independent dependency chains); the lanes are
+ * then folded to 32 bits, and the last kept % 8 frames go through a 32-bit
+ * rotate-xor of each frame folded to 32 bits; a one-multiply finalizer
+ * spreads every input bit over the bucket index.  A stack of fewer than eight kept frames hashes
  * exactly as before this split (the Eva run, whose stacks are that short,
  * keeps its value sets small: see proofs/eva_driver.c).  Nothing wraps (the
  * proofs check unsigned overflow).  Quality only affects speed: a hit
@@ -724,8 +728,10 @@ PROFCORE_API PC_PUBLIC_UNUSED_OK int profcore_init(void *mem, size_t size, const
  * pair) hash alike; such stacks share a bucket and the compare tells them
  * apart.
  *
- * The reserved-frame check rides in the same loops: in the eight-frame
- * step a compare a frame and one branch for eight, an early return. */
+ * No reserved-frame check here (it was three instructions a frame on every
+ * add): a stack holding a reserved value can never hit, since entries are
+ * only filled from stacks that passed pc_stack_reserved, so the check runs
+ * on a miss only, before anything is stored (pc_add_owned). */
 /*@ assigns \nothing; */
 PROFCORE_SIGNAL_SAFE static uint32_t pc_fold(uint64_t w) {
     return (uint32_t)w ^ (uint32_t)(w >> 32);
@@ -745,31 +751,34 @@ PROFCORE_SIGNAL_SAFE static uint64_t pc_rotl5_64(uint64_t h) {
     return ((h & 0x07ffffffffffffffu) << 5) | (h >> 59);
 }
 
+/* One multiply: the 64-bit product of two 32-bit values, its high half
+ * xor-ed into the low half, so that every bit of h reaches the low bits
+ * the bucket index takes (bits 32.. of the product depend on all of h).
+ * Was two multiply-xorshift rounds; one keeps the spread (the unit test
+ * test_hash_spreads_over_buckets) for four instructions fewer. */
 /*@ assigns \nothing; */
 PROFCORE_SIGNAL_SAFE static uint32_t pc_finish(uint32_t h) {
     uint64_t p = (uint64_t)h * 0x9E3779B1u;
-    h = (uint32_t)(p ^ (p >> 32));
-    p = (uint64_t)h * 0x85EBCA77u;
-    return (uint32_t)(p ^ (p >> 29));
+    return (uint32_t)(p ^ (p >> 32));
 }
 
 /* Returns the caller's stack, by value: a stack the proofs see as a logic
  * value, not as memory that every table fact would need an argument to
  * survive the writes of.  The caller has rejected NULL frames and depth 0
- * (pc_add); a reserved frame value makes the stack invalid, returned as
- * depth 0.  The frames pointer is set either way, so that an invalid stack
- * never carries NULL frames (Eva joins the two returns).  Eight frames a
- * step: the loop's own compare and branch once per eight frames. */
+ * (pc_add); reserved frame values are not looked at here (see above:
+ * pc_stack_reserved, on a miss).  Eight frames a step: the loop's own
+ * compare and branch once per eight frames, each frame a memory operand
+ * of one xor. */
 /*@ requires \valid_read(pc) && pc_cfg_valid(pc->cfg);
     requires frames != \null && depth >= 1 && \valid_read(frames + (0 .. depth - 1));
     assigns \nothing;
     ensures \result.frames == frames;
-    ensures \result.depth != 0 ==> pc_stack_ok(\result, pc->cfg.max_depth);
-    ensures \result.depth != 0 ==> \result.tag == tag && \result.kept <= depth;
-    ensures \result.depth != 0 ==> (\result.truncated != 0 <==> depth > pc->cfg.max_depth); */
+    ensures pc_stack_ok(\result, pc->cfg.max_depth);
+    ensures \result.tag == tag && \result.kept <= depth;
+    ensures \result.truncated != 0 <==> depth > pc->cfg.max_depth; */
 PROFCORE_SIGNAL_SAFE static pc_stack pc_stack_make(const profcore *pc, uint64_t tag,
                                                    const uintptr_t *frames, uint32_t depth) {
-    pc_stack st = {tag, frames, 0, 0, false, 0}; /* depth 0: invalid */
+    pc_stack st;
     bool truncated = depth > pc->cfg.max_depth;
     uint32_t stored = truncated ? pc->cfg.max_depth : depth;
     uint32_t kept = truncated ? stored - 1u : stored;
@@ -780,14 +789,6 @@ PROFCORE_SIGNAL_SAFE static pc_stack pc_stack_make(const profcore *pc, uint64_t 
         loop variant kept - i; */
     for (; kept - i >= 8u; i += 8u) {
         const uintptr_t *f = frames + i;
-        /* One branch for the eight checks (| of the comparisons, not ||):
-         * with a branch each, clang's eviction path ran 10 % slower than
-         * before this loop was unrolled (gcc's hit 20 % faster, though). */
-        if (((uint64_t)f[0] < PROFCORE_FRAME_RESERVED_END) | ((uint64_t)f[1] < PROFCORE_FRAME_RESERVED_END) |
-            ((uint64_t)f[2] < PROFCORE_FRAME_RESERVED_END) | ((uint64_t)f[3] < PROFCORE_FRAME_RESERVED_END) |
-            ((uint64_t)f[4] < PROFCORE_FRAME_RESERVED_END) | ((uint64_t)f[5] < PROFCORE_FRAME_RESERVED_END) |
-            ((uint64_t)f[6] < PROFCORE_FRAME_RESERVED_END) | ((uint64_t)f[7] < PROFCORE_FRAME_RESERVED_END))
-            return st;
         a = pc_rotl5_64(a ^ (uint64_t)f[0]) ^ (uint64_t)f[1];
         b = pc_rotl5_64(b ^ (uint64_t)f[2]) ^ (uint64_t)f[3];
         a = pc_rotl5_64(a ^ (uint64_t)f[4]) ^ (uint64_t)f[5];
@@ -799,16 +800,57 @@ PROFCORE_SIGNAL_SAFE static pc_stack pc_stack_make(const profcore *pc, uint64_t 
     /*@ loop invariant 0 <= i <= kept;
         loop assigns i, h;
         loop variant kept - i; */
-    for (; i < kept; i++) {
-        if ((uint64_t)frames[i] < PROFCORE_FRAME_RESERVED_END) return st;
-        h = pc_rotl5(h) ^ pc_fold((uint64_t)frames[i]);
-    }
+    for (; i < kept; i++) h = pc_rotl5(h) ^ pc_fold((uint64_t)frames[i]);
     if (truncated) h = pc_rotl5(h) ^ pc_fold(PROFCORE_FRAME_TRUNCATED);
+    st.tag = tag;
+    st.frames = frames;
     st.depth = stored;
     st.kept = kept;
     st.truncated = truncated;
     st.hash = pc_finish(h ^ stored);
     return st;
+}
+
+/* Whether the stack holds a reserved frame value (below
+ * PROFCORE_FRAME_RESERVED_END): such a sample is INVALID.  Called on a miss
+ * only, before st is stored (pc_add_owned): a hit compares st with an entry
+ * filled from a stack that passed this check, so it has none.  Eight frames
+ * a step, one branch for the eight (| of the comparisons, not ||: with a
+ * branch each, clang's eviction path ran 10 % slower). */
+/*@ requires pc_stack_ok(st, st.depth);
+    assigns \nothing;
+    ensures \result == 0 ==>
+      \forall integer k; 0 <= k < st.kept ==> (uint64_t)st.frames[k] >= PROFCORE_FRAME_RESERVED_END; */
+PROFCORE_SIGNAL_SAFE static bool pc_stack_reserved(pc_stack st) {
+    const uintptr_t *g = st.frames;
+    uint32_t i = 0;
+    /*@ loop invariant 0 <= i <= st.kept;
+        loop invariant \forall integer k; 0 <= k < i ==> (uint64_t)g[k] >= PROFCORE_FRAME_RESERVED_END;
+        loop assigns i;
+        loop variant st.kept - i; */
+    for (; st.kept - i >= 8u; i += 8u) {
+        if (((uint64_t)g[i] < PROFCORE_FRAME_RESERVED_END) | ((uint64_t)g[i + 1u] < PROFCORE_FRAME_RESERVED_END) |
+            ((uint64_t)g[i + 2u] < PROFCORE_FRAME_RESERVED_END) | ((uint64_t)g[i + 3u] < PROFCORE_FRAME_RESERVED_END) |
+            ((uint64_t)g[i + 4u] < PROFCORE_FRAME_RESERVED_END) | ((uint64_t)g[i + 5u] < PROFCORE_FRAME_RESERVED_END) |
+            ((uint64_t)g[i + 6u] < PROFCORE_FRAME_RESERVED_END) | ((uint64_t)g[i + 7u] < PROFCORE_FRAME_RESERVED_END))
+            return true;
+        /* The invariant's step, one frame at a time (as in pc_entry_matches). */
+        /*@ assert \forall integer k; 0 <= k < i + 1 ==> (uint64_t)g[k] >= PROFCORE_FRAME_RESERVED_END; */
+        /*@ assert \forall integer k; 0 <= k < i + 2 ==> (uint64_t)g[k] >= PROFCORE_FRAME_RESERVED_END; */
+        /*@ assert \forall integer k; 0 <= k < i + 3 ==> (uint64_t)g[k] >= PROFCORE_FRAME_RESERVED_END; */
+        /*@ assert \forall integer k; 0 <= k < i + 4 ==> (uint64_t)g[k] >= PROFCORE_FRAME_RESERVED_END; */
+        /*@ assert \forall integer k; 0 <= k < i + 5 ==> (uint64_t)g[k] >= PROFCORE_FRAME_RESERVED_END; */
+        /*@ assert \forall integer k; 0 <= k < i + 6 ==> (uint64_t)g[k] >= PROFCORE_FRAME_RESERVED_END; */
+        /*@ assert \forall integer k; 0 <= k < i + 7 ==> (uint64_t)g[k] >= PROFCORE_FRAME_RESERVED_END; */
+        /*@ assert \forall integer k; 0 <= k < i + 8 ==> (uint64_t)g[k] >= PROFCORE_FRAME_RESERVED_END; */
+    }
+    /*@ loop invariant 0 <= i <= st.kept;
+        loop invariant \forall integer k; 0 <= k < i ==> (uint64_t)g[k] >= PROFCORE_FRAME_RESERVED_END;
+        loop assigns i;
+        loop variant st.kept - i; */
+    for (; i < st.kept; i++)
+        if ((uint64_t)g[i] < PROFCORE_FRAME_RESERVED_END) return true;
+    return false;
 }
 
 /* ---- shard ownership -------------------------------------------------------
@@ -1338,8 +1380,14 @@ PROFCORE_SIGNAL_SAFE static void pc_count_recorded(struct profcore_shard *sh, ui
     if (truncated) pc_counter_bump_owned(&sh->truncated, 1u);
 }
 
+/* pc_add_owned's outcome for a miss of a stack with a reserved frame value:
+ * nothing was written; pc_add counts the INVALID loss, the shard still
+ * held.  Private: never returned by a public function. */
+#define PC_STACK_RESERVED 4
+
 /* The body of an add, with shard `s` held.  Returns the outcome; a loss is
- * counted here, while the shard is still held. */
+ * counted here, while the shard is still held (PC_STACK_RESERVED: by the
+ * caller, before it releases the shard). */
 /* Contract: the sample ends in exactly one place: the shard's recorded
  * counters grew by the weight (a count grew, or an entry was filled, after
  * appending the victim's record when it held one), or one loss counter
@@ -1355,10 +1403,14 @@ PROFCORE_SIGNAL_SAFE static void pc_count_recorded(struct profcore_shard *sh, ui
             pc->shards[s].evictions, pc->shards[s].handoffs, pc->shards[s].truncated,
             pc->lost_samples[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL],
             pc->lost_weight[PROFCORE_LOSS_LOG_FULL .. PROFCORE_LOSS_NOHANDOFF_FULL];
-    PC_OWNED_OUTCOME
-    ensures \result != PROFCORE_LOST ==>
+    ensures \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF ||
+            \result == PROFCORE_LOST || \result == PC_STACK_RESERVED;
+    PC_OWNED_LOSSES
+    ensures \result == PC_STACK_RESERVED ==>
+      pc->lost_weight[PROFCORE_LOSS_INVALID] == \old(pc->lost_weight[PROFCORE_LOSS_INVALID]);
+    ensures \result != PROFCORE_LOST && \result != PC_STACK_RESERVED ==>
       pc->shards[s].recorded_weight == (profcore_counter)(\old(pc->shards[s].recorded_weight) + weight);
-    ensures \result == PROFCORE_LOST ==>
+    ensures \result == PROFCORE_LOST || \result == PC_STACK_RESERVED ==>
       pc->shards[s].recorded_weight == \old(pc->shards[s].recorded_weight); */
 PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, pc_stack st,
                                              uint32_t weight, bool may_handoff) {
@@ -1373,6 +1425,9 @@ PROFCORE_SIGNAL_SAFE static int pc_add_owned(profcore *pc, uint32_t s, pc_stack 
                           &pc->lost_weight[0 .. PROFCORE_LOSS_REASONS - 1]); */
     bool hit;
     uint64_t *e = pc_table_slot(pc, s, st, &hit);
+    /* The reserved-frame check, on a miss only (a hit matched an entry
+     * filled from a checked stack), before anything is stored. */
+    if (!hit && pc_stack_reserved(st)) return PC_STACK_RESERVED;
     /*@ assert \separated(&sh->recorded_weight, e + (0 .. pc->entry_words - 1)); */
     int outcome = pc_table_put(pc, s, e, hit, st, weight, may_handoff);
     /*@ assert pc->shards[s].recorded_weight == \at(pc->shards[s].recorded_weight, Pre); */
@@ -1402,17 +1457,13 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
      * after the CAS below stays: it is the handshake for adds already past
      * this point. */
     if (pc_load_seqcst_u32(&pc->state) != PC_STATE_RUNNING) return pc_count_rejected(pc, weight);
-    /* Invalid input, or a reserved frame value (pc_stack_make returns depth
-     * 0): one loss exit for both.  The stack is only made from valid
-     * input, so that Eva never joins a NULL-frames stack into a valid one
-     * (a struct return is not split by -eva-split-return). */
-    bool invalid = frames == NULL || depth == 0 || weight == 0;
-    pc_stack st;
-    if (!invalid) {
-        st = pc_stack_make(pc, tag, frames, depth);
-        invalid = st.depth == 0;
-    }
-    if (invalid) return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
+    /* Invalid input.  The stack is only made from valid input, so that Eva
+     * never joins a NULL-frames stack into a valid one (a struct return is
+     * not split by -eva-split-return).  A reserved frame value is found
+     * on a miss, with the shard held (PC_STACK_RESERVED below). */
+    if (frames == NULL || depth == 0 || weight == 0)
+        return pc_count_loss_unowned(pc, PROFCORE_LOSS_INVALID, weight);
+    pc_stack st = pc_stack_make(pc, tag, frames, depth);
     /*@ assert stack_apart: pc_apart(pc, (uint64_t *)st.frames, st.kept); */
     uint32_t shards = pc->cfg.shards; /* a local bound, as in profcore_drain */
     uint32_t mask = shards - 1u;
@@ -1453,6 +1504,14 @@ PROFCORE_SIGNAL_SAFE static int pc_add(profcore *pc, uint64_t tag, const uintptr
          * (rejected_apart): stated on this path alone, where it is a small
          * goal, rather than left to the postcondition over every exit. */
         /*@ assert owned_rejected: pc->rejected_weight == \at(pc->rejected_weight, Pre); */
+        if (outcome == PC_STACK_RESERVED) {
+            /* Counted while the shard is held, so that stop sees this add
+             * busy until the loss is in (as pc_evict's LOG_FULL). */
+            pc_count_loss_owned(pc, PROFCORE_LOSS_INVALID, weight);
+            /*@ assert reserved_lost: pc->lost_weight[PROFCORE_LOSS_INVALID] ==
+                  (profcore_counter)(\at(pc->lost_weight[PROFCORE_LOSS_INVALID], Pre) + weight); */
+            outcome = PROFCORE_LOST;
+        }
         pc_shard_release(sh);
         return outcome;
     }

@@ -199,6 +199,10 @@
 #define PC_OWNED_OUTCOME \
     ensures \result == PROFCORE_RECORDED || \result == PROFCORE_RECORDED_HANDOFF || \
             \result == PROFCORE_LOST; \
+    PC_OWNED_LOSSES
+/* PC_OWNED_OUTCOME without the list of results: pc_add_owned has one more,
+ * PC_STACK_RESERVED (nothing written, the caller counts the loss). */
+#define PC_OWNED_LOSSES \
     ensures \result == PROFCORE_RECORDED_HANDOFF ==> may_handoff; \
     ensures \result != PROFCORE_LOST ==> \
       pc->lost_weight[PROFCORE_LOSS_LOG_FULL] == \old(pc->lost_weight[PROFCORE_LOSS_LOG_FULL]) && \

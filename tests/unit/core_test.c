@@ -641,6 +641,118 @@ static void test_reserved_frame_every_position(void) {
     h_finish(&h);
 }
 
+/* The reserved-frame check runs on a miss only, before anything is stored:
+ * a stack equal to a stored one but for one reserved frame does not hit it
+ * (the entry's count stays), and in a full bucket it evicts nothing. */
+static void test_reserved_frame_checked_on_miss(void) {
+    harness h;
+    h_init(&h, make_cfg(1, 1, 1, 16, 64));
+    for (uint32_t depth = 1; depth <= 16; depth++)
+        for (uint32_t pos = 0; pos < depth; pos++) {
+            uintptr_t g[16];
+            for (uint32_t k = 0; k < depth; k++) g[k] = 0x6000 + 16 * k;
+            CHECK_RC(h_add(&h, 4, g, depth, 1, 0).outcome, PROFCORE_RECORDED); /* fills the one way */
+            uint64_t evictions = h_stats(&h).evictions;
+            g[pos] = PROFCORE_FRAME_RESERVED_END - 1;
+            expect_invalid(h_add(&h, 4, g, depth, 5, 0));
+            CHECK_EQ(h_stats(&h).evictions, evictions); /* the stored stack stayed */
+            g[pos] = 0x6000 + 16 * pos;
+            CHECK_RC(h_add(&h, 4, g, depth, 2, 0).outcome, PROFCORE_RECORDED); /* still a hit */
+            CHECK_EQ(h_stats(&h).evictions, evictions);
+            h.ncap = 0;
+            CHECK_RC(h_collect(&h, NULL), PROFCORE_OK);
+            bool found = false;
+            for (size_t i = 0; i < h.ncap; i++)
+                if (h.cap[i].depth == depth && h.cap[i].frames[0] == 0x6000) {
+                    CHECK_EQ(h.cap[i].weight, 3); /* 1 + 2: the INVALID add's 5 is not in it */
+                    found = true;
+                }
+            CHECK(found);
+        }
+    h_finish(&h);
+}
+
+/* The hash spreads a realistic stack set evenly over the buckets: stacks
+ * of a synthetic call tree (return addresses a few bytes into functions
+ * 0x40-0x400 bytes apart, every stack from the same few outer frames,
+ * depths 2 to 64), plus stacks that differ in one deep frame only, or only
+ * in their order.  For each bucket count the per-bucket counts must pass
+ * a chi-square bound far above a uniform hash's (expected B - 1, standard
+ * deviation sqrt(2B)) and no bucket may hold more than three times its
+ * share; a hash that ignored the frames past the eighth, or took the
+ * bucket from low address bits alone, fails both. */
+static void test_hash_spreads_over_buckets(void) {
+    enum { N = 4096, MAXD = 64 };
+    /* A handle of its own: the harness's model stops at MODEL_MAX_DEPTH. */
+    profcore_config cfg = make_cfg(1, 4, 1, MAXD, 256);
+    size_t size = profcore_size(&cfg);
+    void *mem = aligned_alloc(64, (size + 63u) & ~(size_t)63u);
+    profcore *pc = NULL;
+    REQUIRE(mem != NULL);
+    CHECK_RC(profcore_init(mem, size, &cfg, &pc), PROFCORE_OK);
+    static uintptr_t stacks[N][MAXD];
+    static uint32_t depths[N];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (uint32_t n = 0; n < N; n++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        uint32_t d = 2 + (uint32_t)(x % (MAXD - 1));
+        depths[n] = d;
+        for (uint32_t k = 0; k < d; k++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            uint32_t outer = d - 1 - k; /* 0 = the outermost frame */
+            uintptr_t fn = outer < 4 ? outer : 4 + (uintptr_t)(x % 600);
+            stacks[n][k] = 0x401000 + fn * 0x140 + 5 + 8 * (uintptr_t)((x >> 20) % 6);
+        }
+        if (n % 4 == 1) { /* a sibling of the stack before: one deep frame differs */
+            depths[n] = depths[n - 1];
+            for (uint32_t k = 0; k < depths[n]; k++) stacks[n][k] = stacks[n - 1][k];
+            stacks[n][depths[n] * 3 / 4] += 0x140 * (1 + n % 7);
+        } else if (n % 4 == 2 && depths[n - 2] >= 3) { /* the stack two before, two frames swapped */
+            depths[n] = depths[n - 2];
+            for (uint32_t k = 0; k < depths[n]; k++) stacks[n][k] = stacks[n - 2][k];
+            uint32_t a = (uint32_t)(x % (depths[n] - 1));
+            uintptr_t t = stacks[n][a];
+            stacks[n][a] = stacks[n][a + 1];
+            stacks[n][a + 1] = t;
+        }
+    }
+    const uint32_t buckets[] = {64, 256, 1024};
+    /* (B - 1) + 8 sqrt(2B): eight standard deviations above a uniform
+     * hash's mean chi-square. */
+    const double bound[] = {153.5, 436.0, 1385.0};
+    for (size_t b = 0; b < sizeof buckets / sizeof buckets[0]; b++) {
+        static uint32_t count[1024];
+        uint32_t B = buckets[b];
+        for (uint32_t i = 0; i < B; i++) count[i] = 0;
+        static uint32_t bucket_of[N];
+        uint32_t twins = 0, pairs = 0; /* a sibling or a swap in its original's bucket */
+        for (uint32_t n = 0; n < N; n++) {
+            pc_stack st = pc_stack_make(pc, 0, stacks[n], depths[n]);
+            bucket_of[n] = st.hash & (B - 1);
+            count[bucket_of[n]]++;
+            if (n % 4 == 1 || (n % 4 == 2 && depths[n - 2] >= 3)) {
+                pairs++;
+                twins += bucket_of[n] == bucket_of[n - n % 4];
+            }
+        }
+        /* Each pair shares a bucket with chance 1/B under a uniform hash. */
+        CHECK(twins <= 3 * pairs / B + 3);
+        double expect = (double)N / B, chi2 = 0;
+        uint32_t most = 0;
+        for (uint32_t i = 0; i < B; i++) {
+            double dlt = count[i] - expect;
+            chi2 += dlt * dlt / expect;
+            if (count[i] > most) most = count[i];
+        }
+        if (getenv("CORE_TEST_HASH_VERBOSE"))
+            fprintf(stderr, "buckets %u: chi2 %.1f (bound %.1f), fullest %u (mean %.1f), %u of %u pairs in one bucket\n",
+                    B, chi2, bound[b], most, expect, twins, pairs);
+        CHECK(chi2 < bound[b]);
+        CHECK(most <= 3 * expect + 3);
+    }
+    free(mem);
+}
+
 /* The reader emits each loss reason's new weight once, as a one-frame record. */
 static void test_loss_records_emitted_once(void) {
     harness h;
@@ -1370,6 +1482,8 @@ int main(int argc, char **argv) {
         CHECK_TEST(test_bad_handle),
         CHECK_TEST(test_invalid_samples_counted),
         CHECK_TEST(test_reserved_frame_every_position),
+        CHECK_TEST(test_reserved_frame_checked_on_miss),
+        CHECK_TEST(test_hash_spreads_over_buckets),
         CHECK_TEST(test_loss_records_emitted_once),
         CHECK_TEST(test_hits_merge_and_collect_flushes),
         CHECK_TEST(test_truncation_marker),
