@@ -79,6 +79,10 @@ typedef struct prt_thread {
     bool tail_from_start; /* registered as it began, inside the session: its whole CPU clock counts */
     bool count_since_fork; /* a fork child's thread whose timer counts its CPU from the fork (fork.c):
                             * kept when the entry is re-armed in the same session (registration) */
+    /* Wall-clock engine: the weight of ticks not sent because one was
+     * still pending on the thread (threads.c, prt_threads_wall_tick);
+     * ticker and tail only, under the registry lock. */
+    uint32_t wall_carry;
     struct prt_thread *next;
 } prt_thread;
 #define PRT_TAIL_CLOSED (UINT64_C(1) << 63)

@@ -204,12 +204,26 @@ static void prt_thread_tail(prt_thread *t) {
     prt_offer_tail(v, (uint32_t)t->tid, label, (uint32_t)weight);
 }
 
-/* Disarms t and, when its engine is a per-thread clock, offers its tail. */
+/* The wall-clock engine's tail: the weight of ticks the ticker carried
+ * for t because one was still pending (prt_threads_wall_tick) and never
+ * sent.  Offered like a thread tail, so the thread's wall time is whole.
+ * The ticker is the only other writer of the carry and holds the lock. */
+static void prt_wall_tail(prt_thread *t) {
+    uint32_t carry = t->wall_carry;
+    t->wall_carry = 0;
+    if (carry == 0 || prt_g_arm.view == NULL || prt_g_arm.view->engine != PCPROF_ENGINE_WALL) return;
+    uint32_t label = t == prt_tls_self ? prt_tls_label : 0;
+    prt_offer_tail(prt_g_arm.view, (uint32_t)t->tid, label, carry);
+}
+
+/* Disarms t and, when its engine is a per-thread clock, offers its tail;
+ * under the wall-clock engine, the ticks it carried. */
 static void prt_disarm_with_tail(prt_thread *t) {
     bool per_thread = t->armed && (prt_g_arm.view->engine == PCPROF_ENGINE_CTIMER ||
                                    prt_g_arm.view->engine == PCPROF_ENGINE_PERF);
     prt_disarm(t);
     if (per_thread && t->registered) prt_thread_tail(t);
+    prt_wall_tail(t);
 }
 
 /* ---- registry list (lock held) ---- */
@@ -453,21 +467,31 @@ void prt_threads_skip(pid_t tid) {
     pthread_mutex_unlock(&prt_reg_mu);
 }
 
-/* Field 3 of /proc/self/task/TID/stat as a PCPROF_STATE_*, or NONE when the
- * thread is gone.  Read by the ticker, outside any handler: the handler
- * runs on the sampled thread, which is running by then whatever it was. */
-static uint32_t prt_task_state(pid_t tid) {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+/* What the ticker needs of thread `tid`, from /proc/self/task/TID/status:
+ * its state as a PCPROF_STATE_* (NONE when the thread is gone) and whether
+ * signal `sig` is already pending on it (SigPnd, the thread's private
+ * pending set).  Read by the ticker, outside any handler: the handler runs
+ * on the sampled thread, which is running by then whatever it was. */
+static uint32_t prt_task_probe(pid_t tid, int sig, bool *pending) {
+    char path[64], buf[4096];
+    *pending = false;
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return PCPROF_STATE_NONE;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0) return PCPROF_STATE_NONE;
     buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces and ')' */
-    if (p == NULL || p[1] != ' ') return PCPROF_STATE_NONE;
-    switch (p[2]) {
+    /* "Name:" comes first and escapes its newlines, so every key below
+     * starts a line. */
+    const char *st = strstr(buf, "\nState:\t");
+    if (st == NULL) return PCPROF_STATE_NONE;
+    const char *pnd = strstr(st, "\nSigPnd:\t");
+    if (pnd != NULL && sig >= 1 && sig <= 64) {
+        unsigned long long mask = strtoull(pnd + 9, NULL, 16);
+        *pending = (mask >> (sig - 1)) & 1u;
+    }
+    switch (st[8]) {
     case 'R': return PCPROF_STATE_RUNNING;
     case 'S': return PCPROF_STATE_SLEEPING;
     case 'X': case 'Z': return PCPROF_STATE_NONE; /* exiting */
@@ -490,14 +514,36 @@ static int prt_queue_tick(pid_t tid, uint64_t value) {
 
 _Static_assert(sizeof(void *) == 8, "the wall-clock tick needs a 64-bit si_value");
 
+/* A tick is a standard signal: sent while the previous one is still
+ * pending on the thread (a runnable thread that got no CPU for a period,
+ * one in uninterruptible sleep), the kernel drops it and its weight with
+ * it.  So a tick is sent only to a thread with none pending; otherwise its
+ * weight is carried, under the lock, and goes with the next tick that is
+ * sent.  Whatever is still carried when the thread's entry goes (its exit,
+ * the session's stop) is offered as the thread's tail (prt_wall_tail): the
+ * wall time of every known thread is in the profile, delivered or not.
+ * Only the ticker sends ticks, so "none pending" cannot turn into
+ * "pending" between the probe and the send (a foreign SIGPROF aside). */
 void prt_threads_wall_tick(int token, uint32_t weight) {
     if (weight > PRT_WALL_MAX_WEIGHT) weight = PRT_WALL_MAX_WEIGHT;
+    int sig = __atomic_load_n(&prt_g_signal, __ATOMIC_RELAXED);
     pthread_mutex_lock(&prt_reg_mu);
     for (prt_thread *t = prt_reg_head; t != NULL; t = t->next) {
         if (prt_is_profiler_thread(t->tid)) continue;
-        uint32_t state = prt_task_state(t->tid);
-        if (state == PCPROF_STATE_NONE) continue; /* gone: the next scan forgets it */
-        prt_queue_tick(t->tid, PRT_WALL_VALUE(token, state, weight));
+        bool pending;
+        uint32_t state = prt_task_probe(t->tid, sig, &pending);
+        if (state == PCPROF_STATE_NONE) continue; /* gone: its carry is offered when its entry goes */
+        uint64_t w = (uint64_t)t->wall_carry + weight;
+        uint32_t carry_max = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
+        if (pending) {
+            t->wall_carry = carry_max;
+            continue;
+        }
+        /* A carry beyond one tick's weight (hours at 100 Hz) goes over
+         * several ticks. */
+        uint32_t send = w > PRT_WALL_MAX_WEIGHT ? PRT_WALL_MAX_WEIGHT : (uint32_t)w;
+        bool sent = prt_queue_tick(t->tid, PRT_WALL_VALUE(token, state, send)) == 0;
+        t->wall_carry = sent ? (uint32_t)(w - send) : carry_max;
     }
     pthread_mutex_unlock(&prt_reg_mu);
 }
