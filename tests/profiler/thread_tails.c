@@ -386,13 +386,20 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
         const worker *w = &workers[i];
         double got = (double)((w->sampled_w + w->tail_w) * period), want = (double)w->measured_ns;
-        double slack = (double)period + tol * want;
+        /* perf, per thread: the interrupt time the task-clock counts lands
+         * on whichever thread the interrupt found, so one thread's excess
+         * varies around the total's ~1.5 %: 3.7 % on one of 8 threads in a
+         * fresh-clone run whose total was 100.5 %.  Per thread 5 %; the
+         * total keeps its 3 %. */
+        double per_tol = strcmp(argv[1], "perf") == 0 ? 0.05 : tol;
+        double slack = (double)period + per_tol * want;
         if (got < want - slack || got > want + slack) {
             if (per_thread_bad++ < 5)
                 printf("  thread %d: profile %.2f ms vs measured %.2f ms\n", (int)w->tid, got / 1e6, want / 1e6);
         }
     }
-    CHECK(per_thread_bad == 0, "%d of %d threads off by more than one period + %.0f %%", per_thread_bad, n, 100 * tol);
+    CHECK(per_thread_bad == 0, "%d of %d threads off by more than one period + %.0f %%", per_thread_bad, n,
+          100 * (strcmp(argv[1], "perf") == 0 ? 0.05 : tol));
     CHECK(tail_total > 0, "a [unsampled: thread tail] frame in the profile (%d threads)", n);
     check_conservation(&st);
     CHECK(profile_ns >= 0.9 * rus && profile_ns <= 1.1 * rus, "profile %.1f ms within 10 %% of getrusage %.1f ms",
